@@ -1,0 +1,91 @@
+use reqwest::Method;
+
+use super::{item_path, project_path};
+use crate::crusoe::client::{join_filter, Call, CrusoeClient};
+use crate::crusoe::ids::PathId;
+use crate::crusoe::types::{Capacity, Image, Items, VmType};
+use crate::crusoe::CrusoeError;
+
+impl CrusoeClient {
+    /// `listLocations`: plain location names.
+    pub async fn list_locations(&self) -> Result<Vec<String>, CrusoeError> {
+        let items: Items<String> = self
+            .execute(Call::new(
+                "list_locations",
+                Method::GET,
+                "/locations".into(),
+            ))
+            .await?;
+        Ok(items.items)
+    }
+
+    /// `listSliceCapacities`, filtered by product names and locations (empty: all).
+    pub async fn list_capacities(
+        &self,
+        product_names: &[String],
+        locations: &[String],
+    ) -> Result<Vec<Capacity>, CrusoeError> {
+        let mut call = Call::new("list_capacities", Method::GET, "/capacities".into());
+        if let Some(v) = join_filter("product_name", product_names)? {
+            call = call.query("product_name", v);
+        }
+        if let Some(v) = join_filter("location", locations)? {
+            call = call.query("location", v);
+        }
+        let items: Items<Capacity> = self.execute(call).await?;
+        Ok(items.items)
+    }
+
+    /// `getVMTypes`.
+    pub async fn list_vm_types(&self, project_id: &str) -> Result<Vec<VmType>, CrusoeError> {
+        let path = project_path(project_id, "/compute/vms/types")?;
+        let items: Items<VmType> = self
+            .execute(Call::new("list_vm_types", Method::GET, path))
+            .await?;
+        Ok(items.items)
+    }
+
+    /// `listImages`, optionally only those for a product group (e.g. `h100`).
+    pub async fn list_images(
+        &self,
+        product_group: Option<&str>,
+    ) -> Result<Vec<Image>, CrusoeError> {
+        let mut call = Call::new("list_images", Method::GET, "/compute/images".into());
+        if let Some(group) = product_group {
+            call = call.query("product_group", group);
+        }
+        let items: Items<Image> = self.execute(call).await?;
+        Ok(items.items)
+    }
+
+    /// `getImage`.
+    pub async fn get_image(&self, image_id: &str) -> Result<Image, CrusoeError> {
+        let id = PathId::parse("image_id", image_id)?;
+        self.execute(Call::new(
+            "get_image",
+            Method::GET,
+            format!("/compute/images/{id}"),
+        ))
+        .await
+    }
+
+    /// `listCustomImages`.
+    pub async fn list_custom_images(&self, project_id: &str) -> Result<Vec<Image>, CrusoeError> {
+        let path = project_path(project_id, "/compute/custom-images")?;
+        let items: Items<Image> = self
+            .execute(Call::new("list_custom_images", Method::GET, path))
+            .await?;
+        Ok(items.items)
+    }
+
+    /// `getCustomImage`.
+    pub async fn get_custom_image(
+        &self,
+        project_id: &str,
+        image_id: &str,
+    ) -> Result<Image, CrusoeError> {
+        let path = item_path(project_id, "compute/custom-images", "image_id", image_id)?;
+        self.execute(Call::new("get_custom_image", Method::GET, path))
+            .await
+    }
+}

@@ -1,0 +1,83 @@
+use reqwest::Method;
+
+use super::{item_path, project_path};
+use crate::crusoe::client::{Call, CrusoeClient};
+use crate::crusoe::types::{
+    AsyncOperationResponse, CreateLoadBalancerRequest, Items, LoadBalancer, LoadBalancerFilter,
+    Operation, UpdateLoadBalancerRequest,
+};
+use crate::crusoe::CrusoeError;
+
+const LBS: &str = "networking/load-balancers";
+
+impl CrusoeClient {
+    /// `listExternalLoadBalancers`.
+    pub async fn list_load_balancers(
+        &self,
+        project_id: &str,
+        filter: &LoadBalancerFilter,
+    ) -> Result<Vec<LoadBalancer>, CrusoeError> {
+        let path = project_path(project_id, &format!("/{LBS}"))?;
+        let mut call = Call::new("list_load_balancers", Method::GET, path);
+        for (key, value) in [
+            ("name", &filter.name),
+            ("location", &filter.location),
+            ("vpc_network_id", &filter.vpc_network_id),
+        ] {
+            if let Some(v) = value {
+                call = call.query(key, v.clone());
+            }
+        }
+        let items: Items<LoadBalancer> = self.execute(call).await?;
+        Ok(items.items)
+    }
+
+    /// `getExternalLoadBalancer`.
+    pub async fn get_load_balancer(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<LoadBalancer, CrusoeError> {
+        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
+        self.execute(Call::new("get_load_balancer", Method::GET, path))
+            .await
+    }
+
+    /// `createExternalLoadBalancer`.
+    pub async fn create_load_balancer(
+        &self,
+        project_id: &str,
+        request: &CreateLoadBalancerRequest,
+    ) -> Result<Operation, CrusoeError> {
+        let path = project_path(project_id, &format!("/{LBS}"))?;
+        let call = Call::new("create_load_balancer", Method::POST, path).json(request)?;
+        let answer: AsyncOperationResponse = self.execute(call).await?;
+        Ok(answer.operation)
+    }
+
+    /// `updateExternalLoadBalancer`.
+    pub async fn update_load_balancer(
+        &self,
+        project_id: &str,
+        id: &str,
+        request: &UpdateLoadBalancerRequest,
+    ) -> Result<Operation, CrusoeError> {
+        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
+        let call = Call::new("update_load_balancer", Method::PATCH, path).json(request)?;
+        let answer: AsyncOperationResponse = self.execute(call).await?;
+        Ok(answer.operation)
+    }
+
+    /// `deleteExternalLoadBalancer`.
+    pub async fn delete_load_balancer(
+        &self,
+        project_id: &str,
+        id: &str,
+    ) -> Result<Operation, CrusoeError> {
+        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
+        let answer: AsyncOperationResponse = self
+            .execute(Call::new("delete_load_balancer", Method::DELETE, path))
+            .await?;
+        Ok(answer.operation)
+    }
+}

@@ -1,0 +1,98 @@
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use super::project_path;
+use crate::crusoe::client::{wait_policy, Call, CrusoeClient};
+use crate::crusoe::ids::PathId;
+use crate::crusoe::types::{Operation, OperationState};
+use crate::crusoe::CrusoeError;
+
+/// Each resource family has its own operations endpoint; an operation is only known to its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OperationFamily {
+    Vms,
+    Disks,
+    VpcNetworks,
+    VpcSubnets,
+    FirewallRules,
+    LoadBalancers,
+}
+
+impl OperationFamily {
+    pub fn collection(self) -> &'static str {
+        match self {
+            OperationFamily::Vms => "compute/vms/instances",
+            OperationFamily::Disks => "storage/disks",
+            OperationFamily::VpcNetworks => "networking/vpc-networks",
+            OperationFamily::VpcSubnets => "networking/vpc-subnets",
+            OperationFamily::FirewallRules => "networking/vpc-firewall-rules",
+            OperationFamily::LoadBalancers => "networking/load-balancers",
+        }
+    }
+}
+
+impl CrusoeClient {
+    /// `get<Family>Operation`. Crusoe answers 403 for an unknown or expired operation.
+    pub async fn get_operation(
+        &self,
+        family: OperationFamily,
+        project_id: &str,
+        operation_id: &str,
+    ) -> Result<Operation, CrusoeError> {
+        let id = PathId::parse("operation_id", operation_id)?;
+        let path = project_path(
+            project_id,
+            &format!("/{}/operations/{id}", family.collection()),
+        )?;
+        self.execute(Call::new("get_operation", Method::GET, path))
+            .await
+    }
+
+    /// Follows an operation until it SUCCEEDED (returned) or FAILED (an error carrying Crusoe's
+    /// code and message), or until `timeout` has passed. Polls start short and grow.
+    pub async fn wait_operation(
+        &self,
+        family: OperationFamily,
+        project_id: &str,
+        operation: Operation,
+        timeout: Duration,
+    ) -> Result<Operation, CrusoeError> {
+        let policy = wait_policy(self).clone();
+        let started = Instant::now();
+        let mut interval = policy.initial_interval;
+        let mut current = operation;
+        loop {
+            match &current.state {
+                OperationState::Succeeded => return Ok(current),
+                OperationState::Failed => {
+                    let (code, message) = current.failure();
+                    return Err(CrusoeError::OperationFailed {
+                        operation_id: current.operation_id,
+                        code,
+                        message,
+                    });
+                }
+                OperationState::Unknown(state) => {
+                    return Err(CrusoeError::InvalidResponse(format!(
+                        "operation {} is in unknown state {state:?}",
+                        current.operation_id
+                    )))
+                }
+                OperationState::InProgress => {}
+            }
+            let elapsed = started.elapsed();
+            if elapsed >= timeout {
+                return Err(CrusoeError::OperationTimeout {
+                    operation_id: current.operation_id,
+                    waited: elapsed,
+                });
+            }
+            tokio::time::sleep(interval.min(timeout - elapsed)).await;
+            interval = policy.next(interval);
+            current = self
+                .get_operation(family, project_id, &current.operation_id)
+                .await?;
+        }
+    }
+}

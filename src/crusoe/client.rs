@@ -1,0 +1,366 @@
+//! The typed, signing client: transport, retries and deadlines. The calls themselves live in
+//! `api/`, one file per family.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderValue, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use url::Url;
+
+use super::error::{ApiError, CrusoeError};
+use super::retry::{RetryPolicy, WaitPolicy};
+use super::signing::{self, SigningKey, TIMESTAMP_HEADER};
+
+pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1alpha5";
+
+/// An access key pair. The secret is held decoded, zeroised on drop, and never printed.
+#[derive(Clone)]
+pub struct Credentials {
+    access_key_id: String,
+    key: SigningKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialsError {
+    #[error("access key id is empty")]
+    EmptyAccessKeyId,
+    #[error("access key id may hold only letters, digits, `-` and `_`")]
+    BadAccessKeyId,
+    #[error("secret key {0}")]
+    BadSecretKey(#[from] signing::KeyError),
+}
+
+impl Credentials {
+    pub fn new(access_key_id: &str, secret_key: &SecretString) -> Result<Self, CredentialsError> {
+        let access_key_id = access_key_id.trim();
+        if access_key_id.is_empty() {
+            return Err(CredentialsError::EmptyAccessKeyId);
+        }
+        // It goes into a header next to `:` separators: keep it to what Crusoe issues.
+        if !access_key_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(CredentialsError::BadAccessKeyId);
+        }
+        Ok(Self {
+            access_key_id: access_key_id.to_string(),
+            key: SigningKey::from_secret_key(secret_key.expose_secret())?,
+        })
+    }
+
+    pub fn access_key_id(&self) -> &str {
+        &self.access_key_id
+    }
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_key", &"[REDACTED]")
+            .finish()
+    }
+}
+
+/// Settings shared by every client built from them.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// Base URL including `/v1alpha5`.
+    pub endpoint: Url,
+    /// Longest wait for one attempt.
+    pub attempt_timeout: Duration,
+    /// Longest time one call may take, retries and waits included.
+    pub call_deadline: Duration,
+    pub retry: RetryPolicy,
+    pub wait: WaitPolicy,
+    /// Page size for list-VMs.
+    pub page_size: u32,
+}
+
+impl Default for ClientSettings {
+    fn default() -> Self {
+        Self {
+            endpoint: Url::parse(DEFAULT_ENDPOINT).expect("default endpoint is a URL"),
+            attempt_timeout: Duration::from_secs(15),
+            call_deadline: Duration::from_secs(45),
+            retry: RetryPolicy::default(),
+            wait: WaitPolicy::default(),
+            page_size: 100,
+        }
+    }
+}
+
+struct Shared {
+    http: reqwest::Client,
+    /// The endpoint as text, without a trailing `/`, so paths append to it.
+    base: String,
+    settings: ClientSettings,
+}
+
+/// A Crusoe API client bound to one key pair. Cloning is cheap; clients made with
+/// [`CrusoeClient::with_credentials`] share connections.
+#[derive(Clone)]
+pub struct CrusoeClient {
+    shared: Arc<Shared>,
+    credentials: Credentials,
+}
+
+impl std::fmt::Debug for CrusoeClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CrusoeClient")
+            .field("endpoint", &self.shared.base)
+            .field("credentials", &self.credentials)
+            .finish()
+    }
+}
+
+/// One call, before it is signed and sent; kept so that every attempt is signed afresh.
+pub(crate) struct Call {
+    pub op: &'static str,
+    pub method: Method,
+    /// Path below the endpoint, starting with `/`.
+    pub path: String,
+    pub query: Vec<(&'static str, String)>,
+    pub body: Option<Vec<u8>>,
+}
+
+impl Call {
+    pub fn new(op: &'static str, method: Method, path: String) -> Self {
+        Self {
+            op,
+            method,
+            path,
+            query: Vec::new(),
+            body: None,
+        }
+    }
+
+    pub fn query(mut self, key: &'static str, value: impl Into<String>) -> Self {
+        self.query.push((key, value.into()));
+        self
+    }
+
+    pub fn json<B: Serialize>(mut self, body: &B) -> Result<Self, CrusoeError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|e| CrusoeError::InvalidRequest(format!("{}: {e}", self.op)))?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+}
+
+struct Failure {
+    error: CrusoeError,
+    retry_after: Option<Duration>,
+}
+
+impl From<CrusoeError> for Failure {
+    fn from(error: CrusoeError) -> Self {
+        Failure {
+            error,
+            retry_after: None,
+        }
+    }
+}
+
+impl CrusoeClient {
+    pub fn new(settings: ClientSettings, credentials: Credentials) -> Result<Self, CrusoeError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("crusoe-ial/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(10)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| CrusoeError::InvalidRequest(format!("HTTP client: {e}")))?;
+        let base = settings.endpoint.as_str().trim_end_matches('/').to_string();
+        Ok(Self {
+            shared: Arc::new(Shared {
+                http,
+                base,
+                settings,
+            }),
+            credentials,
+        })
+    }
+
+    /// The same connections and settings, another key pair (one tenant's credentials per call).
+    pub fn with_credentials(&self, credentials: Credentials) -> Self {
+        Self {
+            shared: Arc::clone(&self.shared),
+            credentials,
+        }
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.shared.settings
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.shared.base
+    }
+
+    pub fn credentials(&self) -> &Credentials {
+        &self.credentials
+    }
+
+    /// Sends a call, retrying transient failures within the call deadline, and reads the answer.
+    pub(crate) async fn execute<T: DeserializeOwned>(&self, call: Call) -> Result<T, CrusoeError> {
+        let bytes = self.execute_raw(&call).await?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| CrusoeError::InvalidResponse(format!("{}: {e}", call.op)))
+    }
+
+    async fn execute_raw(&self, call: &Call) -> Result<Vec<u8>, CrusoeError> {
+        let settings = &self.shared.settings;
+        let started = Instant::now();
+        let deadline = started + settings.call_deadline;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            let timeout = settings.attempt_timeout.min(remaining);
+            let failure = match self.attempt(call, timeout).await {
+                Ok(bytes) => {
+                    tracing::debug!(
+                        op = call.op,
+                        attempt,
+                        elapsed_ms = started.elapsed().as_millis() as u64,
+                        "crusoe call succeeded"
+                    );
+                    return Ok(bytes);
+                }
+                Err(failure) => failure,
+            };
+            let error = failure.error;
+            if !error.is_retryable() || attempt >= settings.retry.max_attempts {
+                log_failure(call.op, attempt, &error);
+                return Err(error);
+            }
+            let delay = settings.retry.delay(attempt, failure.retry_after);
+            if Instant::now() + delay >= deadline {
+                log_failure(call.op, attempt, &error);
+                return Err(match error {
+                    CrusoeError::Timeout(_) => CrusoeError::Timeout(started.elapsed()),
+                    other => other,
+                });
+            }
+            tracing::warn!(
+                op = call.op,
+                attempt,
+                status = error.status(),
+                error_id = error.error_id(),
+                delay_ms = delay.as_millis() as u64,
+                "crusoe call failed, retrying: {error}"
+            );
+            tokio::time::sleep(delay).await;
+        }
+    }
+
+    async fn attempt(&self, call: &Call, timeout: Duration) -> Result<Vec<u8>, Failure> {
+        if timeout.is_zero() {
+            return Err(CrusoeError::Timeout(self.shared.settings.call_deadline).into());
+        }
+        let canonical = signing::canonical_query(call.query.iter().map(|(k, v)| (*k, v.as_str())));
+        let mut url = Url::parse(&format!("{}{}", self.shared.base, call.path))
+            .map_err(|e| CrusoeError::InvalidRequest(format!("{}: bad URL: {e}", call.op)))?;
+        url.set_query((!canonical.is_empty()).then_some(canonical.as_str()));
+
+        let timestamp = signing::now_timestamp();
+        let authorization = signing::authorization(
+            &self.credentials.access_key_id,
+            &self.credentials.key,
+            url.path(),
+            &canonical,
+            call.method.as_str(),
+            &timestamp,
+        );
+        let mut authorization = HeaderValue::from_str(&authorization)
+            .map_err(|_| CrusoeError::InvalidRequest("authorization header".into()))?;
+        authorization.set_sensitive(true);
+
+        let mut request = self
+            .shared
+            .http
+            .request(call.method.clone(), url)
+            .timeout(timeout)
+            .header(AUTHORIZATION, authorization)
+            .header(TIMESTAMP_HEADER, timestamp);
+        if let Some(body) = &call.body {
+            request = request
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone());
+        }
+
+        let response = request
+            .send()
+            .await
+            .map_err(|e| transport_error(e, timeout))?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| transport_error(e, timeout))?;
+        if status.is_success() {
+            return Ok(body.to_vec());
+        }
+        Err(Failure {
+            error: CrusoeError::from_api(ApiError::from_body(status.as_u16(), &body)),
+            retry_after,
+        })
+    }
+}
+
+fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
+    let error = if e.is_timeout() {
+        CrusoeError::Timeout(timeout)
+    } else {
+        // Only the kind and cause: reqwest's message carries the URL, which is fine, but the
+        // chain is enough to act on.
+        let mut text = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            text.push_str(": ");
+            text.push_str(&s.to_string());
+            source = s.source();
+        }
+        CrusoeError::Connect(text)
+    };
+    error.into()
+}
+
+fn log_failure(op: &str, attempts: u32, error: &CrusoeError) {
+    tracing::info!(
+        op,
+        attempts,
+        status = error.status(),
+        error_id = error.error_id(),
+        "crusoe call failed: {error}"
+    );
+}
+
+/// Lists become one comma-separated value; a comma inside a value would split it.
+pub(crate) fn join_filter(what: &str, values: &[String]) -> Result<Option<String>, CrusoeError> {
+    if values.is_empty() {
+        return Ok(None);
+    }
+    if let Some(bad) = values.iter().find(|v| v.contains(',') || v.is_empty()) {
+        return Err(CrusoeError::InvalidRequest(format!(
+            "{what} filter value {bad:?} is empty or contains a comma"
+        )));
+    }
+    Ok(Some(values.join(",")))
+}
+
+/// Settings for operation waits, shared by `api/operations.rs`.
+pub(crate) fn wait_policy(client: &CrusoeClient) -> &WaitPolicy {
+    &client.shared.settings.wait
+}

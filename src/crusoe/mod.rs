@@ -1,0 +1,15 @@
+//! Crusoe's side: a small SDK for the part of Crusoe Cloud's v1alpha5 API the bridge uses.
+//! It knows nothing of Cycle.
+
+mod api;
+mod client;
+mod error;
+pub mod ids;
+mod retry;
+pub mod signing;
+pub mod types;
+
+pub use api::OperationFamily;
+pub use client::{ClientSettings, Credentials, CredentialsError, CrusoeClient, DEFAULT_ENDPOINT};
+pub use error::{ApiError, CrusoeError};
+pub use retry::{RetryPolicy, WaitPolicy};

@@ -1,0 +1,90 @@
+//! Cycle's platform error shape, inside the response envelope:
+//! `{"data": null, "error": {"status", "code": "<status>.<slug>", "title", "detail", "source"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorBody {
+    pub status: u16,
+    pub code: String,
+    pub title: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+struct Envelope {
+    data: Option<()>,
+    error: ErrorBody,
+}
+
+/// An error answered to Cycle.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{status} {slug}: {detail}")]
+pub struct IalError {
+    pub status: StatusCode,
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+    /// JSON pointer to the offending input, when there is one.
+    pub pointer: Option<String>,
+}
+
+impl IalError {
+    pub fn new(
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+            pointer: None,
+        }
+    }
+
+    pub fn with_source(mut self, pointer: impl Into<String>) -> Self {
+        self.pointer = Some(pointer.into());
+        self
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not-found", "Not found", detail)
+    }
+
+    pub fn method_not_allowed(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method-not-allowed",
+            "Method not allowed",
+            detail,
+        )
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            status: self.status.as_u16(),
+            code: format!("{}.{}", self.status.as_u16(), self.slug),
+            title: self.title.to_string(),
+            detail: self.detail.clone(),
+            source: self.pointer.clone(),
+        }
+    }
+}
+
+impl IntoResponse for IalError {
+    fn into_response(self) -> Response {
+        let envelope = Envelope {
+            data: None,
+            error: self.body(),
+        };
+        (self.status, Json(envelope)).into_response()
+    }
+}

@@ -1,0 +1,11 @@
+//! crusoe-ial: Cycle's Infrastructure Abstraction Layer (IAL) served on Crusoe Cloud.
+//!
+//! Layers (see DESIGN.md): `ial` is Cycle's side, `crusoe` is Crusoe's side, the bridge between
+//! them comes next; `config`, `telemetry` and the CLI commands sit around them.
+
+pub mod check;
+pub mod config;
+pub mod crusoe;
+pub mod ial;
+pub mod serve;
+pub mod telemetry;

@@ -1,0 +1,40 @@
+//! `crusoe-ial serve`: the HTTP server, with graceful shutdown on SIGTERM and SIGINT.
+
+use tokio::net::TcpListener;
+
+use crate::config::Config;
+
+pub async fn run(config: Config) -> std::io::Result<()> {
+    let listener = TcpListener::bind(config.listen).await?;
+    tracing::info!(
+        listen = %listener.local_addr()?,
+        crusoe_endpoint = %config.crusoe.client.endpoint,
+        server_held_credentials = config.crusoe.credentials.is_some(),
+        "serving"
+    );
+    axum::serve(listener, crate::ial::router())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received, finishing requests in flight");
+}
