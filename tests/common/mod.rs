@@ -1,0 +1,118 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+pub mod swagger;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crusoe_ial::crusoe::signing;
+use crusoe_ial::crusoe::{ClientSettings, Credentials, CrusoeClient, RetryPolicy, WaitPolicy};
+use secrecy::SecretString;
+use wiremock::{Match, MockServer, Request};
+
+pub const ACCESS_KEY: &str = "R7p5XctCQMuGlpVBmVdqzA";
+pub const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
+pub const PROJECT: &str = "ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab";
+pub const BASE_PATH: &str = "/v1alpha5";
+
+pub fn fixture_text(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/crusoe")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
+}
+
+pub fn fixture(name: &str) -> serde_json::Value {
+    serde_json::from_str(&fixture_text(name)).unwrap_or_else(|e| panic!("fixture {name}: {e}"))
+}
+
+/// `../shared` beside the project, when present.
+pub fn shared_dir() -> Option<PathBuf> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    dir.is_dir().then_some(dir)
+}
+
+pub fn credentials() -> Credentials {
+    Credentials::new(ACCESS_KEY, &SecretString::from(SECRET)).unwrap()
+}
+
+/// Settings that keep tests fast: short waits, few attempts, small pages.
+pub fn fast_settings(endpoint: &str) -> ClientSettings {
+    ClientSettings {
+        endpoint: url::Url::parse(endpoint).unwrap(),
+        attempt_timeout: Duration::from_millis(500),
+        call_deadline: Duration::from_secs(5),
+        retry: RetryPolicy {
+            max_attempts: 3,
+            base_delay: Duration::from_millis(5),
+            max_delay: Duration::from_millis(20),
+        },
+        wait: WaitPolicy {
+            initial_interval: Duration::from_millis(5),
+            max_interval: Duration::from_millis(20),
+            growth: 2.0,
+        },
+        page_size: 2,
+    }
+}
+
+pub fn client_for(server: &MockServer) -> CrusoeClient {
+    CrusoeClient::new(
+        fast_settings(&format!("{}{BASE_PATH}", server.uri())),
+        credentials(),
+    )
+    .unwrap()
+}
+
+/// Matches only a request that is signed as Crusoe checks it: a well-formed timestamp header,
+/// the query sent already in canonical order, and an Authorization header that is the HMAC of
+/// exactly what was sent.
+pub struct SignedCorrectly;
+
+impl Match for SignedCorrectly {
+    fn matches(&self, request: &Request) -> bool {
+        let Some(ts) = request
+            .headers
+            .get("x-crusoe-timestamp")
+            .and_then(|v| v.to_str().ok())
+        else {
+            return false;
+        };
+        let well_formed = ts.len() == 20
+            && ts.ends_with('Z')
+            && time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
+                .is_ok();
+        if !well_formed {
+            return false;
+        }
+        let raw_query = request.url.query().unwrap_or("");
+        let canonical = signing::canonicalize_raw_query(raw_query);
+        if canonical != raw_query {
+            return false;
+        }
+        let key = signing::SigningKey::from_secret_key(SECRET).unwrap();
+        let expected = signing::authorization(
+            ACCESS_KEY,
+            &key,
+            request.url.path(),
+            &canonical,
+            request.method.as_str(),
+            ts,
+        );
+        request
+            .headers
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            == Some(expected.as_str())
+    }
+}
+
+/// Matches a request whose query string is exactly `expected` (or has none when empty).
+pub struct ExactQuery(pub &'static str);
+
+impl Match for ExactQuery {
+    fn matches(&self, request: &Request) -> bool {
+        request.url.query().unwrap_or("") == self.0
+    }
+}

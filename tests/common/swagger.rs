@@ -1,0 +1,109 @@
+//! A small checker of JSON values against Crusoe's Swagger 2.0 document: `$ref`, `type`,
+//! `required`, `properties`, `items`, `enum`. Enough to catch a missing required field or a
+//! wrong type in a fixture or a simulator answer.
+
+use serde_json::Value;
+
+pub struct Swagger {
+    doc: Value,
+}
+
+impl Swagger {
+    pub fn load(path: &std::path::Path) -> Self {
+        let text = std::fs::read_to_string(path).expect("read swagger");
+        Self {
+            doc: serde_json::from_str(&text).expect("parse swagger"),
+        }
+    }
+
+    fn resolve<'a>(&'a self, mut node: &'a Value) -> &'a Value {
+        while let Some(r) = node.get("$ref").and_then(Value::as_str) {
+            let mut target = &self.doc;
+            for part in r.trim_start_matches("#/").split('/') {
+                target = &target[part];
+            }
+            node = target;
+        }
+        node
+    }
+
+    /// The schema of the 200 answer of the operation with this `operationId`.
+    pub fn response_schema(&self, operation_id: &str) -> &Value {
+        for (_, item) in self.doc["paths"].as_object().unwrap() {
+            for (_, op) in item.as_object().unwrap() {
+                if op.get("operationId").and_then(Value::as_str) == Some(operation_id) {
+                    let response = self.resolve(&op["responses"]["200"]);
+                    return self.resolve(&response["schema"]);
+                }
+            }
+        }
+        panic!("operationId {operation_id} not in the swagger document");
+    }
+
+    /// Every place where `value` breaks `schema`, as JSON-pointer-ish paths.
+    pub fn violations(&self, schema: &Value, value: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        self.check(schema, value, "", &mut out);
+        out
+    }
+
+    fn check(&self, schema: &Value, value: &Value, at: &str, out: &mut Vec<String>) {
+        let schema = self.resolve(schema);
+        if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+            if !allowed.contains(value) {
+                out.push(format!("{at}: {value} not in enum"));
+            }
+        }
+        let declared = schema.get("type").and_then(Value::as_str);
+        let is_object = declared == Some("object") || schema.get("properties").is_some();
+        match declared {
+            Some("string") if !value.is_string() => out.push(format!("{at}: expected string")),
+            Some("integer") if !(value.is_i64() || value.is_u64()) => {
+                out.push(format!("{at}: expected integer"))
+            }
+            Some("number") if !value.is_number() => out.push(format!("{at}: expected number")),
+            Some("boolean") if !value.is_boolean() => out.push(format!("{at}: expected boolean")),
+            Some("array") => match value.as_array() {
+                None => out.push(format!("{at}: expected array")),
+                Some(items) => {
+                    if let Some(item_schema) = schema.get("items") {
+                        for (i, item) in items.iter().enumerate() {
+                            self.check(item_schema, item, &format!("{at}/{i}"), out);
+                        }
+                    }
+                }
+            },
+            _ => {}
+        }
+        if is_object {
+            let Some(obj) = value.as_object() else {
+                out.push(format!("{at}: expected object"));
+                return;
+            };
+            for req in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let key = req.as_str().unwrap();
+                if !obj.contains_key(key) {
+                    out.push(format!("{at}/{key}: required but missing"));
+                }
+            }
+            if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+                for (key, sub) in props {
+                    if let Some(v) = obj.get(key) {
+                        // Swagger 2.0 has no `nullable`; `x-nullable` marks the exceptions.
+                        if v.is_null()
+                            && sub.get("x-nullable").and_then(Value::as_bool) == Some(true)
+                        {
+                            continue;
+                        }
+                        self.check(sub, v, &format!("{at}/{key}"), out);
+                    }
+                }
+            }
+        }
+    }
+}
