@@ -42,7 +42,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    telemetry::init(config.log_format);
+    // `check` talks to a person: its report and one-line reason, not the retry log.
+    let default_filter = match cli.command {
+        Command::Serve { .. } => "info",
+        Command::Check => "error",
+    };
+    telemetry::init(config.log_format, default_filter);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {

@@ -1,11 +1,12 @@
-//! Logging: tracing to stderr, as text or JSON, filtered by `RUST_LOG` (default `info`).
+//! Logging: tracing to stderr, as text or JSON, filtered by `RUST_LOG` (else `default_filter`).
 
 use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+pub fn init(format: LogFormat, default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

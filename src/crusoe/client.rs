@@ -320,21 +320,22 @@ impl CrusoeClient {
 }
 
 fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
-    let error = if e.is_timeout() {
-        CrusoeError::Timeout(timeout)
+    if e.is_timeout() {
+        return CrusoeError::Timeout(timeout).into();
+    }
+    // reqwest's own message repeats the URL; the chain of causes says what went wrong.
+    let mut causes = Vec::new();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    let text = if causes.is_empty() {
+        e.to_string()
     } else {
-        // Only the kind and cause: reqwest's message carries the URL, which is fine, but the
-        // chain is enough to act on.
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        CrusoeError::Connect(text)
+        causes.join(": ")
     };
-    error.into()
+    CrusoeError::Connect(text).into()
 }
 
 fn log_failure(op: &str, attempts: u32, error: &CrusoeError) {

@@ -1,0 +1,253 @@
+//! The binary as an operator runs it: `check` with good, wrong and unreachable settings, `serve`
+//! answering health and Cycle-shaped 404s, and invalid configuration stopping start-up.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::{fixture, PROJECT, SECRET};
+use wiremock::matchers::{any, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
+
+struct Output {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Output {
+    fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+}
+
+/// Runs the binary with only the given environment (and an empty home, so no real
+/// `~/.crusoe/config` is read), with debug logging on so that any leak would show.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let home = tempfile::tempdir().unwrap();
+    let out = tokio::process::Command::new(BIN)
+        .args(args)
+        .env_clear()
+        .env("HOME", home.path())
+        .env("RUST_LOG", "debug")
+        .envs(env.iter().copied())
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    Output {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn crusoe_env(endpoint: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("CRUSOE_API_ENDPOINT", endpoint.to_string()),
+        ("CRUSOE_ACCESS_KEY_ID", common::ACCESS_KEY.to_string()),
+        ("CRUSOE_SECRET_KEY", SECRET.to_string()),
+        ("CRUSOE_DEFAULT_PROJECT", PROJECT.to_string()),
+        ("IAL_CRUSOE_ATTEMPT_TIMEOUT_SECS", "2".to_string()),
+    ]
+}
+
+async fn check_with(env: Vec<(&'static str, String)>) -> Output {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    run(&["check"], &env).await
+}
+
+#[tokio::test]
+async fn check_reports_project_locations_and_types() {
+    let server = MockServer::start().await;
+    for (p, f) in [
+        (format!("/v1alpha5/organizations/projects/{PROJECT}"), "project.json"),
+        ("/v1alpha5/locations".to_string(), "locations.json"),
+        (format!("/v1alpha5/projects/{PROJECT}/compute/vms/types"), "vm_types.json"),
+    ] {
+        Mock::given(method("GET"))
+            .and(path(p))
+            .and(common::SignedCorrectly)
+            .respond_with(ResponseTemplate::new(200).set_body_json(fixture(f)))
+            .expect(1)
+            .mount(&server)
+            .await;
+    }
+    let out = check_with(crusoe_env(&format!("{}/v1alpha5", server.uri()))).await;
+    assert_eq!(out.code, 0, "{}", out.all());
+    assert!(out.stdout.contains("cycle-prod"), "{}", out.stdout);
+    assert!(out.stdout.contains("us-east1-a"));
+    assert!(out.stdout.contains("h100-80gb-sxm-ib.8x"));
+    assert!(!out.all().contains(SECRET));
+}
+
+#[tokio::test]
+async fn check_with_a_wrong_secret_says_so_in_one_line_and_exits_1() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let wrong_secret = "AAAAAAAAAAAAAAAAAAAAAA";
+    let mut env = crusoe_env(&format!("{}/v1alpha5", server.uri()));
+    env[2].1 = wrong_secret.to_string();
+    let out = check_with(env).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("check failed: Crusoe rejected the credentials"), "{last}");
+    assert!(!out.all().contains(wrong_secret), "secret leaked: {}", out.all());
+}
+
+#[tokio::test]
+async fn check_against_an_unreachable_endpoint_says_so_and_exits_1() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = check_with(crusoe_env(&format!("http://127.0.0.1:{port}/v1alpha5"))).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    let last = out.stderr.lines().last().unwrap_or_default();
+    assert!(last.starts_with("check failed: cannot reach Crusoe at http://127.0.0.1:"), "{last}");
+    assert!(!out.all().contains(SECRET));
+}
+
+#[tokio::test]
+async fn check_without_access_to_the_project_names_the_project() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({"code": "forbidden", "message": "permission denied"})))
+        .mount(&server)
+        .await;
+    let out = check_with(crusoe_env(&format!("{}/v1alpha5", server.uri()))).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains(&format!("cannot access project {PROJECT}")), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn check_without_credentials_explains_what_to_set() {
+    let out = run(&["check"], &[]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("CRUSOE_ACCESS_KEY_ID"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn check_reads_crusoes_own_profile_file() {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crusoe-config");
+    std::fs::write(
+        &file,
+        format!(
+            "[default]\naccess_key_id = \"{}\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"{PROJECT}\"\napi_endpoint = \"{}/v1alpha5\"\n",
+            common::ACCESS_KEY,
+            server.uri()
+        ),
+    )
+    .unwrap();
+    let out = run(&["check"], &[("IAL_CRUSOE_CONFIG", file.to_str().unwrap())]).await;
+    // The request reached the endpoint named in the profile, signed with its key.
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("rejected the credentials"), "{}", out.stderr);
+}
+
+#[tokio::test]
+async fn invalid_configuration_stops_start_up_with_one_line_naming_the_field() {
+    for (var, value, field) in [
+        ("IAL_LISTEN", "nowhere", "IAL_LISTEN"),
+        ("CRUSOE_SECRET_KEY", "not base64 at all!", "CRUSOE_SECRET_KEY"),
+        ("CRUSOE_API_ENDPOINT", "ftp://example/v1alpha5", "CRUSOE_API_ENDPOINT"),
+    ] {
+        let out = run(&["serve"], &[(var, value), ("CRUSOE_ACCESS_KEY_ID", "KEY")]).await;
+        assert_eq!(out.code, 1, "{var}");
+        assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+        assert!(out.stderr.contains(field), "{}", out.stderr);
+        assert!(out.stdout.is_empty());
+        if var == "CRUSOE_SECRET_KEY" {
+            assert!(!out.stderr.contains(value));
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_config_file_with_an_unknown_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ial.toml");
+    std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisen = \"typo\"\n").unwrap();
+    let out = run(&["--config", file.to_str().unwrap(), "serve"], &[]).await;
+    assert_eq!(out.code, 1);
+    assert!(out.stderr.contains("lisen"), "{}", out.stderr);
+}
+
+/// Starts `serve` on a free port and returns the child and its base URL.
+async fn start_server() -> (tokio::process::Child, String, tempfile::TempDir) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let home = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("HOME", home.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..100 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok() {
+            return (child, base, home);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("server did not start");
+}
+
+#[tokio::test]
+async fn serve_answers_health_and_cycle_shaped_errors_for_unknown_paths() {
+    let (mut child, base, _home) = start_server().await;
+    let client = reqwest::Client::new();
+
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+
+    let missing = client.post(format!("{base}/v1/nothing/here")).send().await.unwrap();
+    assert_eq!(missing.status(), 404);
+    assert!(missing.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["data"], serde_json::Value::Null);
+    assert_eq!(body["error"]["status"], 404);
+    assert_eq!(body["error"]["code"], "404.not-found");
+    assert!(body["error"]["detail"].as_str().unwrap().contains("/v1/nothing/here"));
+
+    let wrong_method = client.delete(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(wrong_method.status(), 405);
+    let body: serde_json::Value = wrong_method.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "405.method-not-allowed");
+
+    child.kill().await.unwrap();
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn serve_exits_0_on_sigterm() {
+    let (child, _base, _home) = start_server().await;
+    let pid = child.id().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .expect("server did not stop on SIGTERM")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+}
