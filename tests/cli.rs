@@ -64,9 +64,15 @@ async fn check_with(env: Vec<(&'static str, String)>) -> Output {
 async fn check_reports_project_locations_and_types() {
     let server = MockServer::start().await;
     for (p, f) in [
-        (format!("/v1alpha5/organizations/projects/{PROJECT}"), "project.json"),
+        (
+            format!("/v1alpha5/organizations/projects/{PROJECT}"),
+            "project.json",
+        ),
         ("/v1alpha5/locations".to_string(), "locations.json"),
-        (format!("/v1alpha5/projects/{PROJECT}/compute/vms/types"), "vm_types.json"),
+        (
+            format!("/v1alpha5/projects/{PROJECT}/compute/vms/types"),
+            "vm_types.json",
+        ),
     ] {
         Mock::given(method("GET"))
             .and(path(p))
@@ -88,7 +94,9 @@ async fn check_reports_project_locations_and_types() {
 async fn check_with_a_wrong_secret_says_so_in_one_line_and_exits_1() {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -98,17 +106,31 @@ async fn check_with_a_wrong_secret_says_so_in_one_line_and_exits_1() {
     let out = check_with(env).await;
     assert_eq!(out.code, 1, "{}", out.all());
     let last = out.stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("check failed: Crusoe rejected the credentials"), "{last}");
-    assert!(!out.all().contains(wrong_secret), "secret leaked: {}", out.all());
+    assert!(
+        last.starts_with("check failed: Crusoe rejected the credentials"),
+        "{last}"
+    );
+    assert!(
+        !out.all().contains(wrong_secret),
+        "secret leaked: {}",
+        out.all()
+    );
 }
 
 #[tokio::test]
 async fn check_against_an_unreachable_endpoint_says_so_and_exits_1() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let out = check_with(crusoe_env(&format!("http://127.0.0.1:{port}/v1alpha5"))).await;
     assert_eq!(out.code, 1, "{}", out.all());
     let last = out.stderr.lines().last().unwrap_or_default();
-    assert!(last.starts_with("check failed: cannot reach Crusoe at http://127.0.0.1:"), "{last}");
+    assert!(
+        last.starts_with("check failed: cannot reach Crusoe at http://127.0.0.1:"),
+        "{last}"
+    );
     assert!(!out.all().contains(SECRET));
 }
 
@@ -116,26 +138,39 @@ async fn check_against_an_unreachable_endpoint_says_so_and_exits_1() {
 async fn check_without_access_to_the_project_names_the_project() {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(ResponseTemplate::new(403).set_body_json(serde_json::json!({"code": "forbidden", "message": "permission denied"})))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            serde_json::json!({"code": "forbidden", "message": "permission denied"}),
+        ))
         .mount(&server)
         .await;
     let out = check_with(crusoe_env(&format!("{}/v1alpha5", server.uri()))).await;
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains(&format!("cannot access project {PROJECT}")), "{}", out.stderr);
+    assert!(
+        out.stderr
+            .contains(&format!("cannot access project {PROJECT}")),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
 async fn check_without_credentials_explains_what_to_set() {
     let out = run(&["check"], &[]).await;
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("CRUSOE_ACCESS_KEY_ID"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("CRUSOE_ACCESS_KEY_ID"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
 async fn check_reads_crusoes_own_profile_file() {
     let server = MockServer::start().await;
     Mock::given(any())
-        .respond_with(ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")))
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -153,15 +188,27 @@ async fn check_reads_crusoes_own_profile_file() {
     let out = run(&["check"], &[("IAL_CRUSOE_CONFIG", file.to_str().unwrap())]).await;
     // The request reached the endpoint named in the profile, signed with its key.
     assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("rejected the credentials"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("rejected the credentials"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[tokio::test]
 async fn invalid_configuration_stops_start_up_with_one_line_naming_the_field() {
     for (var, value, field) in [
         ("IAL_LISTEN", "nowhere", "IAL_LISTEN"),
-        ("CRUSOE_SECRET_KEY", "not base64 at all!", "CRUSOE_SECRET_KEY"),
-        ("CRUSOE_API_ENDPOINT", "ftp://example/v1alpha5", "CRUSOE_API_ENDPOINT"),
+        (
+            "CRUSOE_SECRET_KEY",
+            "not base64 at all!",
+            "CRUSOE_SECRET_KEY",
+        ),
+        (
+            "CRUSOE_API_ENDPOINT",
+            "ftp://example/v1alpha5",
+            "CRUSOE_API_ENDPOINT",
+        ),
     ] {
         let out = run(&["serve"], &[(var, value), ("CRUSOE_ACCESS_KEY_ID", "KEY")]).await;
         assert_eq!(out.code, 1, "{var}");
@@ -186,7 +233,11 @@ async fn a_config_file_with_an_unknown_key_is_refused() {
 
 /// Starts `serve` on a free port and returns the child and its base URL.
 async fn start_server() -> (tokio::process::Child, String, tempfile::TempDir) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let home = tempfile::tempdir().unwrap();
     let child = tokio::process::Command::new(BIN)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -216,18 +267,35 @@ async fn serve_answers_health_and_cycle_shaped_errors_for_unknown_paths() {
 
     let health = client.get(format!("{base}/healthz")).send().await.unwrap();
     assert_eq!(health.status(), 200);
-    assert_eq!(health.json::<serde_json::Value>().await.unwrap()["status"], "ok");
+    assert_eq!(
+        health.json::<serde_json::Value>().await.unwrap()["status"],
+        "ok"
+    );
 
-    let missing = client.post(format!("{base}/v1/nothing/here")).send().await.unwrap();
+    let missing = client
+        .post(format!("{base}/v1/nothing/here"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(missing.status(), 404);
-    assert!(missing.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(missing.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
     let body: serde_json::Value = missing.json().await.unwrap();
     assert_eq!(body["data"], serde_json::Value::Null);
     assert_eq!(body["error"]["status"], 404);
     assert_eq!(body["error"]["code"], "404.not-found");
-    assert!(body["error"]["detail"].as_str().unwrap().contains("/v1/nothing/here"));
+    assert!(body["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("/v1/nothing/here"));
 
-    let wrong_method = client.delete(format!("{base}/healthz")).send().await.unwrap();
+    let wrong_method = client
+        .delete(format!("{base}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wrong_method.status(), 405);
     let body: serde_json::Value = wrong_method.json().await.unwrap();
     assert_eq!(body["error"]["code"], "405.method-not-allowed");

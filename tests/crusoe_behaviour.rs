@@ -56,7 +56,8 @@ async fn rejected_credentials_are_bad_credentials_with_crusoes_error_id_and_not_
 
 #[tokio::test]
 async fn client_errors_are_sorted_by_kind_and_never_retried() {
-    let cases: [(u16, &str, fn(&CrusoeError) -> bool); 5] = [
+    type IsKind = fn(&CrusoeError) -> bool;
+    let cases: [(u16, &str, IsKind); 5] = [
         (404, "error_not_found.json", |e| e.is_not_found()),
         (409, "error_conflict.json", |e| {
             matches!(e, CrusoeError::Conflict(_))
