@@ -213,6 +213,24 @@ impl CrusoeClient {
             .map_err(|e| CrusoeError::InvalidResponse(format!("{}: {e}", call.op)))
     }
 
+    /// An asynchronous call: Crusoe answers `{operation}`.
+    pub(crate) async fn execute_operation(
+        &self,
+        call: Call,
+    ) -> Result<super::types::Operation, CrusoeError> {
+        let answer: super::types::AsyncOperationResponse = self.execute(call).await?;
+        Ok(answer.operation)
+    }
+
+    /// A list call: Crusoe answers `{items: [...]}`.
+    pub(crate) async fn execute_items<T: DeserializeOwned>(
+        &self,
+        call: Call,
+    ) -> Result<Vec<T>, CrusoeError> {
+        let answer: super::types::Items<T> = self.execute(call).await?;
+        Ok(answer.items)
+    }
+
     async fn execute_raw(&self, call: &Call) -> Result<Vec<u8>, CrusoeError> {
         let settings = &self.shared.settings;
         let started = Instant::now();

@@ -3,20 +3,18 @@ use reqwest::Method;
 use super::{item_path, project_path};
 use crate::crusoe::client::{join_filter, Call, CrusoeClient};
 use crate::crusoe::ids::PathId;
-use crate::crusoe::types::{Capacity, Image, Items, VmType};
+use crate::crusoe::types::{Capacity, Image, VmType};
 use crate::crusoe::CrusoeError;
 
 impl CrusoeClient {
     /// `listLocations`: plain location names.
     pub async fn list_locations(&self) -> Result<Vec<String>, CrusoeError> {
-        let items: Items<String> = self
-            .execute(Call::new(
-                "list_locations",
-                Method::GET,
-                "/locations".into(),
-            ))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new(
+            "list_locations",
+            Method::GET,
+            "/locations".into(),
+        ))
+        .await
     }
 
     /// `listSliceCapacities`, filtered by product names and locations (empty: all).
@@ -32,17 +30,14 @@ impl CrusoeClient {
         if let Some(v) = join_filter("location", locations)? {
             call = call.query("location", v);
         }
-        let items: Items<Capacity> = self.execute(call).await?;
-        Ok(items.items)
+        self.execute_items(call).await
     }
 
     /// `getVMTypes`.
     pub async fn list_vm_types(&self, project_id: &str) -> Result<Vec<VmType>, CrusoeError> {
         let path = project_path(project_id, "/compute/vms/types")?;
-        let items: Items<VmType> = self
-            .execute(Call::new("list_vm_types", Method::GET, path))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new("list_vm_types", Method::GET, path))
+            .await
     }
 
     /// `listImages`, optionally only those for a product group (e.g. `h100`).
@@ -54,8 +49,7 @@ impl CrusoeClient {
         if let Some(group) = product_group {
             call = call.query("product_group", group);
         }
-        let items: Items<Image> = self.execute(call).await?;
-        Ok(items.items)
+        self.execute_items(call).await
     }
 
     /// `getImage`.
@@ -72,10 +66,8 @@ impl CrusoeClient {
     /// `listCustomImages`.
     pub async fn list_custom_images(&self, project_id: &str) -> Result<Vec<Image>, CrusoeError> {
         let path = project_path(project_id, "/compute/custom-images")?;
-        let items: Items<Image> = self
-            .execute(Call::new("list_custom_images", Method::GET, path))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new("list_custom_images", Method::GET, path))
+            .await
     }
 
     /// `getCustomImage`.

@@ -2,9 +2,7 @@ use reqwest::Method;
 
 use super::{item_path, project_path};
 use crate::crusoe::client::{join_filter, Call, CrusoeClient};
-use crate::crusoe::types::{
-    AsyncOperationResponse, CreateDiskRequest, Disk, DiskFilter, Items, Operation,
-};
+use crate::crusoe::types::{CreateDiskRequest, Disk, DiskFilter, Operation};
 use crate::crusoe::CrusoeError;
 
 const DISKS: &str = "storage/disks";
@@ -30,8 +28,7 @@ impl CrusoeClient {
         if let Some(exclude_os) = filter.exclude_os {
             call = call.query("exclude_os", exclude_os.to_string());
         }
-        let items: Items<Disk> = self.execute(call).await?;
-        Ok(items.items)
+        self.execute_items(call).await
     }
 
     /// `getDisk`.
@@ -48,8 +45,7 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let path = project_path(project_id, &format!("/{DISKS}"))?;
         let call = Call::new("create_disk", Method::POST, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `deleteDisk`. Crusoe refuses to delete an attached disk.
@@ -59,9 +55,7 @@ impl CrusoeClient {
         disk_id: &str,
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, DISKS, "disk_id", disk_id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_disk", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_disk", Method::DELETE, path))
+            .await
     }
 }

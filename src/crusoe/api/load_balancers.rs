@@ -3,8 +3,8 @@ use reqwest::Method;
 use super::{item_path, project_path};
 use crate::crusoe::client::{Call, CrusoeClient};
 use crate::crusoe::types::{
-    AsyncOperationResponse, CreateLoadBalancerRequest, Items, LoadBalancer, LoadBalancerFilter,
-    Operation, UpdateLoadBalancerRequest,
+    CreateLoadBalancerRequest, LoadBalancer, LoadBalancerFilter, Operation,
+    UpdateLoadBalancerRequest,
 };
 use crate::crusoe::CrusoeError;
 
@@ -28,8 +28,7 @@ impl CrusoeClient {
                 call = call.query(key, v.clone());
             }
         }
-        let items: Items<LoadBalancer> = self.execute(call).await?;
-        Ok(items.items)
+        self.execute_items(call).await
     }
 
     /// `getExternalLoadBalancer`.
@@ -51,8 +50,7 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let path = project_path(project_id, &format!("/{LBS}"))?;
         let call = Call::new("create_load_balancer", Method::POST, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `updateExternalLoadBalancer`.
@@ -64,8 +62,7 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, LBS, "load_balancer_id", id)?;
         let call = Call::new("update_load_balancer", Method::PATCH, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `deleteExternalLoadBalancer`.
@@ -75,9 +72,7 @@ impl CrusoeClient {
         id: &str,
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, LBS, "load_balancer_id", id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_load_balancer", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_load_balancer", Method::DELETE, path))
+            .await
     }
 }

@@ -3,9 +3,8 @@ use reqwest::Method;
 use super::{item_path, project_path};
 use crate::crusoe::client::{Call, CrusoeClient};
 use crate::crusoe::types::{
-    AsyncOperationResponse, CreateFirewallRuleRequest, CreateVpcNetworkRequest,
-    CreateVpcSubnetRequest, FirewallRule, Items, Operation, VpcNetwork, VpcNetworkPostResponse,
-    VpcSubnet, VpcSubnetPostResponse,
+    CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
+    Operation, VpcNetwork, VpcNetworkPostResponse, VpcSubnet, VpcSubnetPostResponse,
 };
 use crate::crusoe::CrusoeError;
 
@@ -20,10 +19,8 @@ impl CrusoeClient {
         project_id: &str,
     ) -> Result<Vec<VpcNetwork>, CrusoeError> {
         let path = project_path(project_id, &format!("/{NETWORKS}"))?;
-        let items: Items<VpcNetwork> = self
-            .execute(Call::new("list_vpc_networks", Method::GET, path))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new("list_vpc_networks", Method::GET, path))
+            .await
     }
 
     /// `getVPCNetwork`.
@@ -56,19 +53,15 @@ impl CrusoeClient {
         id: &str,
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, NETWORKS, "vpc_network_id", id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_vpc_network", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_vpc_network", Method::DELETE, path))
+            .await
     }
 
     /// `listVPCSubnets`.
     pub async fn list_vpc_subnets(&self, project_id: &str) -> Result<Vec<VpcSubnet>, CrusoeError> {
         let path = project_path(project_id, &format!("/{SUBNETS}"))?;
-        let items: Items<VpcSubnet> = self
-            .execute(Call::new("list_vpc_subnets", Method::GET, path))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new("list_vpc_subnets", Method::GET, path))
+            .await
     }
 
     /// `getVPCSubnet`.
@@ -101,10 +94,8 @@ impl CrusoeClient {
         id: &str,
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, SUBNETS, "vpc_subnet_id", id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_vpc_subnet", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_vpc_subnet", Method::DELETE, path))
+            .await
     }
 
     /// `listVPCFirewallRules`.
@@ -113,10 +104,8 @@ impl CrusoeClient {
         project_id: &str,
     ) -> Result<Vec<FirewallRule>, CrusoeError> {
         let path = project_path(project_id, &format!("/{FIREWALL_RULES}"))?;
-        let items: Items<FirewallRule> = self
-            .execute(Call::new("list_firewall_rules", Method::GET, path))
-            .await?;
-        Ok(items.items)
+        self.execute_items(Call::new("list_firewall_rules", Method::GET, path))
+            .await
     }
 
     /// `getVPCFirewallRule`.
@@ -138,8 +127,7 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let path = project_path(project_id, &format!("/{FIREWALL_RULES}"))?;
         let call = Call::new("create_firewall_rule", Method::POST, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `deleteVPCFirewallRule`.
@@ -149,9 +137,7 @@ impl CrusoeClient {
         id: &str,
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, FIREWALL_RULES, "vpc_firewall_rule_id", id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_firewall_rule", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_firewall_rule", Method::DELETE, path))
+            .await
     }
 }

@@ -5,8 +5,8 @@ use reqwest::Method;
 use super::{item_path, project_path};
 use crate::crusoe::client::{join_filter, Call, CrusoeClient};
 use crate::crusoe::types::{
-    AsyncOperationResponse, AttachDisksRequest, CreateVmRequest, DetachDisksRequest,
-    DiskAttachment, Operation, UpdateVmRequest, Vm, VmFilter, VmPage,
+    AttachDisksRequest, CreateVmRequest, DetachDisksRequest, DiskAttachment, Operation,
+    UpdateVmRequest, Vm, VmFilter, VmPage,
 };
 use crate::crusoe::CrusoeError;
 
@@ -98,17 +98,14 @@ impl CrusoeClient {
         }
         let path = project_path(project_id, &format!("/{VMS}"))?;
         let call = Call::new("create_vm", Method::POST, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `deleteInstance`.
     pub async fn delete_vm(&self, project_id: &str, vm_id: &str) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, VMS, "vm_id", vm_id)?;
-        let answer: AsyncOperationResponse = self
-            .execute(Call::new("delete_vm", Method::DELETE, path))
-            .await?;
-        Ok(answer.operation)
+        self.execute_operation(Call::new("delete_vm", Method::DELETE, path))
+            .await
     }
 
     /// `updateInstance`: START, STOP, RESET or UPDATE.
@@ -120,8 +117,7 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let path = item_path(project_id, VMS, "vm_id", vm_id)?;
         let call = Call::new("update_vm", Method::PATCH, path).json(request)?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `updateInstanceAttachDisks`.
@@ -135,8 +131,7 @@ impl CrusoeClient {
         let call = Call::new("attach_disks", Method::POST, path).json(&AttachDisksRequest {
             attach_disks: disks,
         })?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 
     /// `updateInstanceDetachDisks`.
@@ -150,7 +145,6 @@ impl CrusoeClient {
         let call = Call::new("detach_disks", Method::POST, path).json(&DetachDisksRequest {
             detach_disks: disk_ids,
         })?;
-        let answer: AsyncOperationResponse = self.execute(call).await?;
-        Ok(answer.operation)
+        self.execute_operation(call).await
     }
 }
