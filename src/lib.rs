@@ -8,4 +8,6 @@ pub mod config;
 pub mod crusoe;
 pub mod ial;
 pub mod serve;
+pub mod shutdown;
+pub mod sim;
 pub mod telemetry;

@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crusoe_ial::config::{Config, Sources};
+use crusoe_ial::config::{self, Config, Sources};
 use crusoe_ial::{check, serve, telemetry};
 
 /// Cycle's Infrastructure Abstraction Layer (IAL) on Crusoe Cloud.
@@ -27,13 +27,20 @@ enum Command {
     },
     /// Check the configured Crusoe credentials and print a short report.
     Check,
+    /// Run the Crusoe simulator (for tests, the demo and benchmarks).
+    Simulate(crusoe_ial::sim::cli::SimulateArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Simulate(args) = cli.command {
+        // The simulator is Crusoe's stand-in: it reads none of the bridge's configuration.
+        telemetry::init(config::LogFormat::Text, "warn");
+        return run_async(crusoe_ial::sim::cli::run(args));
+    }
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
-        Command::Check => None,
+        _ => None,
     };
     let config = match Config::load(&Sources::from_process(cli.config.clone(), listen)) {
         Ok(config) => config,
@@ -44,18 +51,11 @@ fn main() -> ExitCode {
     };
     // `check` talks to a person: its report and one-line reason, not the retry log.
     let default_filter = match cli.command {
-        Command::Serve { .. } => "info",
         Command::Check => "error",
+        _ => "info",
     };
     telemetry::init(config.log_format, default_filter);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("crusoe-ial: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    runtime.block_on(async move {
+    run_async(async move {
         match cli.command {
             Command::Serve { .. } => match serve::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
@@ -64,6 +64,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
+            Command::Simulate(_) => unreachable!("handled before configuration is read"),
             Command::Check => match check::run(&config).await {
                 Ok(lines) => {
                     for line in lines {
@@ -78,4 +79,14 @@ fn main() -> ExitCode {
             },
         }
     })
+}
+
+fn run_async(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime.block_on(work),
+        Err(e) => {
+            eprintln!("crusoe-ial: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }

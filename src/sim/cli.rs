@@ -1,0 +1,110 @@
+//! `crusoe-ial simulate`: the simulator as a process of its own.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::{Faults, KeyPair, RunningSim, SimConfig};
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// A key pair and the project it owns: ACCESS_KEY_ID:SECRET_KEY:PROJECT_ID (repeatable).
+    /// Without any, one is generated and printed.
+    #[arg(long = "key", value_name = "ACCESS:SECRET:PROJECT", value_parser = KeyPair::parse)]
+    pub keys: Vec<KeyPair>,
+    /// Path prefix of the API.
+    #[arg(long, default_value = "/v1alpha5")]
+    pub base_path: String,
+    /// Seed for ids, addresses and fault draws.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How long each asynchronous operation takes, in milliseconds.
+    #[arg(long, default_value_t = 500)]
+    pub op_delay_ms: u64,
+    /// Largest accepted clock difference of a signed request, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub max_skew_secs: i64,
+    /// Share of requests answered 500, 502 or 503.
+    #[arg(long, default_value_t = 0.0)]
+    pub server_error_rate: f64,
+    /// Share of requests answered 429.
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limit_rate: f64,
+    /// Share of requests whose connection is cut.
+    #[arg(long, default_value_t = 0.0)]
+    pub connection_reset_rate: f64,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Share of operations that fail.
+    #[arg(long, default_value_t = 0.0)]
+    pub operation_failure_rate: f64,
+    /// Share of operations that never finish.
+    #[arg(long, default_value_t = 0.0)]
+    pub stuck_operation_rate: f64,
+}
+
+impl SimulateArgs {
+    pub fn config(&self) -> Result<SimConfig, String> {
+        let faults = Faults {
+            server_error_rate: self.server_error_rate,
+            rate_limit_rate: self.rate_limit_rate,
+            connection_reset_rate: self.connection_reset_rate,
+            latency_ms: self.latency_ms,
+            operation_failure_rate: self.operation_failure_rate,
+            stuck_operation_rate: self.stuck_operation_rate,
+        };
+        faults.validate()?;
+        if !self.base_path.is_empty() && !self.base_path.starts_with('/') {
+            return Err("--base-path must start with /".into());
+        }
+        Ok(SimConfig {
+            base_path: self.base_path.clone(),
+            keys: self.keys.clone(),
+            seed: self.seed,
+            op_delay: Duration::from_millis(self.op_delay_ms),
+            max_skew_secs: self.max_skew_secs,
+            faults,
+            ..SimConfig::default()
+        })
+    }
+}
+
+pub async fn run(args: SimulateArgs) -> ExitCode {
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("crusoe-ial simulate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let generated = config.keys.is_empty();
+    let sim = match RunningSim::start(config, args.listen).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("crusoe-ial simulate: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("Crusoe simulator listening");
+    println!("export CRUSOE_API_ENDPOINT={}", sim.endpoint());
+    for key in &sim.keys {
+        if generated {
+            // A generated key exists nowhere else: print it whole, so it can be used.
+            println!("export CRUSOE_ACCESS_KEY_ID={}", key.access_key_id);
+            println!("export CRUSOE_SECRET_KEY={}", key.secret_key);
+            println!("export CRUSOE_DEFAULT_PROJECT={}", key.project_id);
+        } else {
+            println!("key {} owns project {}", key.access_key_id, key.project_id);
+        }
+    }
+    println!("inspect: {}/inventory  {}/calls", sim.admin(), sim.admin());
+    crate::shutdown::signal().await;
+    sim.stop().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,7 @@
+//! The simulated endpoints, one file per family, each mirroring Crusoe's paths and shapes.
+
+pub mod catalog;
+pub mod compute;
+pub mod networking;
+pub mod operations;
+pub mod storage;
