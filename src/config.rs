@@ -11,8 +11,10 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
+use crate::bridge::BridgeSettings;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::{ClientSettings, Credentials, RetryPolicy, DEFAULT_ENDPOINT};
+use crate::ial::{Envelope, IalOptions};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_PROFILE: &str = "default";
@@ -78,6 +80,8 @@ pub struct Config {
     pub listen: SocketAddr,
     pub log_format: LogFormat,
     pub crusoe: CrusoeConfig,
+    pub ial: IalOptions,
+    pub bridge: BridgeSettings,
 }
 
 #[derive(Debug, Clone)]
@@ -94,8 +98,13 @@ pub struct CrusoeConfig {
 struct FileConfig {
     listen: Option<String>,
     log_format: Option<String>,
+    /// `wrapped` (`{data, error}`) or `bare`.
+    envelope: Option<String>,
+    body_limit_bytes: Option<usize>,
     #[serde(default)]
     crusoe: FileCrusoe,
+    #[serde(default)]
+    bridge: BridgeSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -362,6 +371,40 @@ impl Config {
             };
         }
 
+        let mut ial = IalOptions::default();
+        if let Some(e) = sources
+            .env("IAL_ENVELOPE")
+            .or_else(|| from_file("envelope", file.envelope.clone()))
+        {
+            ial.envelope = match e.value.trim() {
+                "wrapped" => Envelope::Wrapped,
+                "bare" => Envelope::Bare,
+                other => {
+                    return Err(invalid(
+                        e.source,
+                        format!("{other:?} is neither wrapped nor bare"),
+                    ))
+                }
+            };
+        }
+        if let Some(limit) = file.body_limit_bytes {
+            if !(1024..=16 * 1024 * 1024).contains(&limit) {
+                return Err(invalid(
+                    format!("body_limit_bytes in {file_name}"),
+                    "must be from 1024 to 16777216",
+                ));
+            }
+            ial.body_limit = limit;
+        }
+
+        let mut bridge = file.bridge;
+        bridge
+            .apply_env(&sources.env)
+            .map_err(|(field, reason)| invalid(field, reason))?;
+        bridge
+            .validate()
+            .map_err(|(field, reason)| invalid(field, reason))?;
+
         Ok(Config {
             listen,
             log_format,
@@ -370,6 +413,8 @@ impl Config {
                 credentials,
                 project_id,
             },
+            ial,
+            bridge,
         })
     }
 }

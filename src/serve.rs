@@ -1,20 +1,50 @@
-//! `crusoe-ial serve`: the HTTP server, with graceful shutdown on SIGTERM and SIGINT.
+//! `crusoe-ial serve`: the IAL server on the bridge, with graceful shutdown on SIGTERM and SIGINT.
+
+use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
-use crate::config::Config;
+use crate::bridge::Bridge;
+use crate::config::{Config, ConfigError};
+use crate::crusoe::ClientPool;
 
-pub async fn run(config: Config) -> std::io::Result<()> {
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The bridge as configured; a setting it cannot use is a configuration error naming it.
+pub fn build_bridge(config: &Config) -> Result<Bridge, ConfigError> {
+    let pool = ClientPool::new(config.crusoe.client.clone()).map_err(|e| ConfigError {
+        field: "crusoe".into(),
+        reason: e.to_string(),
+    })?;
+    let server_held = match (&config.crusoe.credentials, &config.crusoe.project_id) {
+        (Some(c), Some(p)) => Some((c.clone(), p.clone())),
+        _ => None,
+    };
+    Bridge::new(config.bridge.clone(), pool, server_held)
+        .map_err(|(field, reason)| ConfigError { field, reason })
+}
+
+pub async fn run(config: Config) -> Result<(), ServeError> {
+    let bridge = build_bridge(&config)?;
     let listener = TcpListener::bind(config.listen).await?;
     tracing::info!(
         listen = %listener.local_addr()?,
         crusoe_endpoint = %config.crusoe.client.endpoint,
-        server_held_credentials = config.crusoe.credentials.is_some(),
+        credentials = ?config.bridge.credentials,
+        ip_strategy = ?config.bridge.ips.strategy,
         "serving"
     );
-    axum::serve(listener, crate::ial::router())
+    let app = crate::ial::router(Arc::new(bridge), config.ial);
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await
+        .await?;
+    Ok(())
 }
 
 async fn shutdown_signal() {

@@ -167,8 +167,14 @@ impl From<CrusoeError> for Failure {
     }
 }
 
-impl CrusoeClient {
-    pub fn new(settings: ClientSettings, credentials: Credentials) -> Result<Self, CrusoeError> {
+/// Connections and settings shared by the clients of many key pairs (one per tenant).
+#[derive(Clone)]
+pub struct ClientPool {
+    shared: Arc<Shared>,
+}
+
+impl ClientPool {
+    pub fn new(settings: ClientSettings) -> Result<Self, CrusoeError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("crusoe-ial/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(10)))
@@ -182,8 +188,25 @@ impl CrusoeClient {
                 base,
                 settings,
             }),
-            credentials,
         })
+    }
+
+    /// A client signing with `credentials`.
+    pub fn client(&self, credentials: Credentials) -> CrusoeClient {
+        CrusoeClient {
+            shared: Arc::clone(&self.shared),
+            credentials,
+        }
+    }
+
+    pub fn settings(&self) -> &ClientSettings {
+        &self.shared.settings
+    }
+}
+
+impl CrusoeClient {
+    pub fn new(settings: ClientSettings, credentials: Credentials) -> Result<Self, CrusoeError> {
+        Ok(ClientPool::new(settings)?.client(credentials))
     }
 
     /// The same connections and settings, another key pair (one tenant's credentials per call).

@@ -10,6 +10,8 @@ pub mod signing;
 pub mod types;
 
 pub use api::OperationFamily;
-pub use client::{ClientSettings, Credentials, CredentialsError, CrusoeClient, DEFAULT_ENDPOINT};
+pub use client::{
+    ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient, DEFAULT_ENDPOINT,
+};
 pub use error::{ApiError, CrusoeError};
 pub use retry::{RetryPolicy, WaitPolicy};

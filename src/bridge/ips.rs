@@ -1,0 +1,277 @@
+//! IP allocate and release. Crusoe has no standalone public IP, so an address comes either from an
+//! external load balancer per allocation (its VIP forwards the operator's ports to the server's
+//! private address) or from the server's own public address, made static (DESIGN.md, decision 8).
+//! The assignment id says which: `lb-<load balancer id>` or `vm-<VM id>`.
+
+use std::net::Ipv4Addr;
+
+use super::error::{BridgeError, Doing};
+use super::naming;
+use super::network::LocationConfig;
+use super::settings::IpStrategy;
+use super::tenant::Tenant;
+use super::Bridge;
+use crate::crusoe::ids::PathId;
+use crate::crusoe::types::{
+    Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
+    LoadBalancerFilter, UpdateVmRequest, Vm, VmFilter,
+};
+use crate::crusoe::{CrusoeError, OperationFamily};
+use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
+
+const LB_PREFIX: &str = "lb-";
+const VM_PREFIX: &str = "vm-";
+
+fn refuse_ipv6(kind: IpKind) -> Result<(), BridgeError> {
+    match kind {
+        IpKind::Ipv4 => Ok(()),
+        IpKind::Ipv6 => Err(BridgeError::invalid(
+            "IPv6 is not available: Crusoe Cloud offers IPv4 addresses only",
+            "/request/kind",
+        )),
+    }
+}
+
+async fn server_vm(t: &Tenant, name: &str) -> Result<Vm, BridgeError> {
+    t.client
+        .list_vms(&t.project_id, &VmFilter::names([name]))
+        .await
+        .doing(|| format!("looking up VM {name}"))?
+        .into_iter()
+        .find(|v| !v.state.is_terminal())
+        .ok_or_else(|| BridgeError::NotFound(format!("no server {name} to give an address to")))
+}
+
+/// A /32 for Cycle. The host holds the private address the public one maps to (`nat_private_ip`),
+/// reached through its subnet's gateway.
+fn answer(
+    ip_id: String,
+    assignment: String,
+    public: &str,
+    private: &str,
+    gateway: Option<Ipv4Addr>,
+) -> AllocateIpResponse {
+    AllocateIpResponse {
+        ip_id,
+        ip_assignment_id: assignment,
+        cidr: format!("{public}/32"),
+        gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
+        netmask: "255.255.255.255".into(),
+        network: public.to_string(),
+        nat_private_ip: Some(private.to_string()),
+    }
+}
+
+pub async fn allocate(
+    b: &Bridge,
+    t: &Tenant,
+    req: AllocateIp,
+) -> Result<AllocateIpResponse, BridgeError> {
+    refuse_ipv6(req.kind)?;
+    let name = naming::parse_server_id(&req.server_id, "/request/server_id")?;
+    let pool = match req.cycle.pool_id.as_deref() {
+        None | Some("") => "default",
+        Some(p) => naming::cycle_id(p, "/request/cycle/pool_id")?,
+    };
+    let location = req.location_id.trim();
+    let network = LocationConfig::from_request(
+        req.location_configuration.as_ref(),
+        location,
+        "/request/location_configuration",
+    )?;
+    let vm = server_vm(t, &name).await?;
+    let private = vm
+        .private_ipv4()
+        .ok_or_else(|| {
+            BridgeError::Conflict(format!(
+                "server {name} has no private address yet; retry once it is provisioned"
+            ))
+        })?
+        .to_string();
+    match b.settings.ips.strategy {
+        IpStrategy::LoadBalancer => {
+            let lb = ensure_load_balancer(b, t, &vm, &name, pool, &private).await?;
+            Ok(answer(
+                lb.id.clone(),
+                format!("{LB_PREFIX}{}", lb.id),
+                &lb.vip,
+                &private,
+                network.gateway(),
+            ))
+        }
+        IpStrategy::VmPublicIp => {
+            let public = vm.public_ipv4().cloned().ok_or_else(|| {
+                BridgeError::Conflict(format!(
+                    "server {name} has no public address yet; retry once it is provisioned"
+                ))
+            })?;
+            if public.ip_type != "static" {
+                let op = t
+                    .client
+                    .update_vm(
+                        &t.project_id,
+                        &vm.id,
+                        &UpdateVmRequest::make_public_ip_static(&public.id),
+                    )
+                    .await
+                    .doing(|| format!("making the address of {name} static"))?;
+                t.client
+                    .wait_operation(
+                        OperationFamily::Vms,
+                        &t.project_id,
+                        op,
+                        b.settings.timeouts.allocate(),
+                    )
+                    .await
+                    .doing(|| format!("making the address of {name} static"))?;
+            }
+            Ok(answer(
+                public.id.clone(),
+                format!("{VM_PREFIX}{}", vm.id),
+                &public.address,
+                &private,
+                network.gateway(),
+            ))
+        }
+    }
+}
+
+/// The server's load balancer for this pool, by name; made and waited for when missing.
+async fn ensure_load_balancer(
+    b: &Bridge,
+    t: &Tenant,
+    vm: &Vm,
+    name: &str,
+    pool: &str,
+    private: &str,
+) -> Result<LoadBalancer, BridgeError> {
+    let lb_name = naming::ip_load_balancer_name(name, pool);
+    let _guard = b
+        .locks
+        .lock(&format!("ip/{}/{lb_name}", t.project_id))
+        .await;
+    let by_name = LoadBalancerFilter {
+        name: Some(lb_name.clone()),
+        ..Default::default()
+    };
+    let find = || async {
+        t.client
+            .list_load_balancers(&t.project_id, &by_name)
+            .await
+            .doing(|| format!("looking up load balancer {lb_name}"))
+            .map(|all| {
+                all.into_iter()
+                    .filter(|lb| lb.name == lb_name)
+                    .min_by(|a, b| a.id.cmp(&b.id))
+            })
+    };
+    if let Some(lb) = find().await? {
+        if !lb.vip.is_empty() {
+            return Ok(lb);
+        }
+    }
+    let vpc_id = vm
+        .network_interfaces
+        .first()
+        .map(|n| n.network.clone())
+        .ok_or_else(|| {
+            BridgeError::Conflict(format!("server {name} has no network interface yet"))
+        })?;
+    let listeners = b
+        .settings
+        .ips
+        .load_balancer_ports
+        .iter()
+        .map(|port| ListenPortAndBackend {
+            listen_port: i64::from(*port),
+            backends: vec![Backend {
+                ip: private.to_string(),
+                port: i64::from(*port),
+                status: String::new(),
+            }],
+        })
+        .collect();
+    let op = t
+        .client
+        .create_load_balancer(
+            &t.project_id,
+            &CreateLoadBalancerRequest {
+                name: lb_name.clone(),
+                location: vm.location.clone(),
+                vpc_id,
+                protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
+                listen_ports_and_backends: listeners,
+                health_check_options: Some(HealthCheckOptions::default()),
+            },
+        )
+        .await
+        .doing(|| format!("creating load balancer {lb_name}"))?;
+    t.client
+        .wait_operation(
+            OperationFamily::LoadBalancers,
+            &t.project_id,
+            op,
+            b.settings.timeouts.allocate(),
+        )
+        .await
+        .doing(|| format!("creating load balancer {lb_name}"))?;
+    find()
+        .await?
+        .filter(|lb| !lb.vip.is_empty())
+        .ok_or_else(|| {
+            BridgeError::ProviderFailed(format!(
+                "load balancer {lb_name} has no address after its creation"
+            ))
+        })
+}
+
+pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, BridgeError> {
+    refuse_ipv6(req.kind)?;
+    let assignment = req.ip_assignment_id.trim();
+    if assignment.starts_with(VM_PREFIX) {
+        // The server's own address goes with the server.
+        return Ok(true);
+    }
+    let Some(lb_id) = assignment.strip_prefix(LB_PREFIX) else {
+        return Err(BridgeError::invalid(
+            format!(
+                "/request/ip_assignment_id {assignment:?} is not an assignment this bridge made"
+            ),
+            "/request/ip_assignment_id",
+        ));
+    };
+    PathId::parse("load balancer id", lb_id).map_err(|e| {
+        BridgeError::invalid(
+            format!("/request/ip_assignment_id {}", e.reason),
+            "/request/ip_assignment_id",
+        )
+    })?;
+    let lb = match t.client.get_load_balancer(&t.project_id, lb_id).await {
+        Ok(lb) => lb,
+        Err(CrusoeError::NotFound(_)) => return Ok(true),
+        Err(e) => return Err(e).doing(|| format!("looking up load balancer {lb_id}")),
+    };
+    // Only what this bridge made is ever deleted.
+    if !lb.name.starts_with(naming::PREFIX) {
+        return Err(BridgeError::invalid(
+            format!("load balancer {lb_id} was not made by this bridge; it is left alone"),
+            "/request/ip_assignment_id",
+        ));
+    }
+    match t.client.delete_load_balancer(&t.project_id, lb_id).await {
+        Ok(op) => {
+            t.client
+                .wait_operation(
+                    OperationFamily::LoadBalancers,
+                    &t.project_id,
+                    op,
+                    b.settings.timeouts.release(),
+                )
+                .await
+                .doing(|| format!("deleting load balancer {}", lb.name))?;
+            Ok(true)
+        }
+        Err(CrusoeError::NotFound(_)) => Ok(true),
+        Err(e) => Err(e).doing(|| format!("deleting load balancer {}", lb.name)),
+    }
+}

@@ -1,0 +1,175 @@
+//! The translation between Cycle and Crusoe, the only layer that knows both: it implements the
+//! IAL's [`Provider`] with Crusoe calls.
+
+mod boot;
+mod catalog;
+pub mod error;
+mod ips;
+mod locks;
+pub mod naming;
+mod network;
+mod servers;
+pub mod settings;
+mod tenant;
+
+use secrecy::SecretString;
+
+pub use boot::{check_script, generated_ssh_key, DEFAULT_TEMPLATE};
+pub use network::{LocationConfig, CONFIG_VERSION};
+pub use servers::CYCLEOS_MIN_DISK_GB;
+pub use settings::BridgeSettings;
+pub use tenant::ServerHeld;
+
+use crate::crusoe::{ClientPool, CrusoeError};
+use crate::ial::request::Call;
+use crate::ial::router::Provider;
+use crate::ial::types::*;
+use crate::ial::IalError;
+use error::BridgeError;
+use settings::CredentialsMode;
+use tenant::Tenant;
+
+pub struct Bridge {
+    settings: BridgeSettings,
+    pool: ClientPool,
+    server_held: Option<ServerHeld>,
+    catalog: catalog::Catalog,
+    boot: boot::Boot,
+    locks: locks::KeyedLocks,
+}
+
+impl Bridge {
+    /// Builds the bridge; the error names the setting at fault and why.
+    pub fn new(
+        settings: BridgeSettings,
+        pool: ClientPool,
+        server_held: Option<(crate::crusoe::Credentials, String)>,
+    ) -> Result<Self, (String, String)> {
+        settings.validate()?;
+        let boot = boot::Boot::new(&settings.boot)?;
+        let server_held = match (settings.credentials, server_held) {
+            (CredentialsMode::ServerHeld, Some((credentials, project_id))) => Some(ServerHeld {
+                credentials,
+                project_id,
+                token: settings
+                    .bridge_token
+                    .clone()
+                    .unwrap_or_else(|| SecretString::from(String::new())),
+            }),
+            (CredentialsMode::ServerHeld, None) => {
+                return Err((
+                    "CRUSOE_ACCESS_KEY_ID".into(),
+                    "server-held credentials need CRUSOE_ACCESS_KEY_ID, CRUSOE_SECRET_KEY and CRUSOE_DEFAULT_PROJECT".into(),
+                ))
+            }
+            (CredentialsMode::PassThrough, _) => None,
+        };
+        Ok(Self {
+            catalog: catalog::Catalog::new(&settings),
+            settings,
+            pool,
+            server_held,
+            boot,
+            locks: locks::KeyedLocks::default(),
+        })
+    }
+
+    pub fn settings(&self) -> &BridgeSettings {
+        &self.settings
+    }
+
+    fn tenant(&self, auth: Option<&Auth>) -> Result<Tenant, BridgeError> {
+        tenant::resolve(
+            self.settings.credentials,
+            &self.pool,
+            self.server_held.as_ref(),
+            auth,
+        )
+    }
+}
+
+impl Provider for Bridge {
+    async fn verify(&self, auth: Option<Auth>) -> Result<VerifyResponse, IalError> {
+        let invalid = Ok(VerifyResponse { valid: false });
+        let t = match self.tenant(auth.as_ref()) {
+            Ok(t) => t,
+            // Missing or unusable credentials (or a wrong bridge token) are not valid ones.
+            Err(BridgeError::Unauthorized(_) | BridgeError::InvalidInput { .. }) => return invalid,
+            Err(e) => return Err(e.into()),
+        };
+        match t.client.get_project(&t.project_id).await {
+            Ok(_) => Ok(VerifyResponse { valid: true }),
+            // Crusoe said no: the credentials are not valid for that project.
+            Err(
+                CrusoeError::BadCredentials(_)
+                | CrusoeError::Forbidden(_)
+                | CrusoeError::NotFound(_),
+            ) => invalid,
+            // Crusoe did not answer: that says nothing about the credentials.
+            Err(e) => Err(IalError::from(BridgeError::Crusoe {
+                doing: format!("verifying access to project {}", t.project_id),
+                source: e,
+            })),
+        }
+    }
+
+    async fn locations(&self, auth: Option<Auth>) -> Result<LocationsResponse, IalError> {
+        let region = auth.as_ref().and_then(|a| a.region.clone());
+        let t = self.tenant(auth.as_ref())?;
+        let snap = self.catalog.snapshot(&t).await?;
+        Ok(LocationsResponse {
+            locations: self.catalog.locations(&snap, region.as_deref()),
+            extra: Default::default(),
+        })
+    }
+
+    async fn server_models(&self, auth: Option<Auth>) -> Result<ServerModelsResponse, IalError> {
+        let t = self.tenant(auth.as_ref())?;
+        let snap = self.catalog.snapshot(&t).await?;
+        Ok(ServerModelsResponse {
+            models: self.catalog.models(&snap),
+            extra: Default::default(),
+        })
+    }
+
+    async fn configure_location(
+        &self,
+        call: Call<ConfigureLocation>,
+    ) -> Result<ConfigureLocationResponse, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(network::configure(self, &t, call.request).await?)
+    }
+
+    async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(servers::provision(self, &t, call.request).await?)
+    }
+
+    async fn provision_status(
+        &self,
+        call: Call<ProvisionStatus>,
+    ) -> Result<ProvisionStatusResponse, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(servers::provision_status(&t, call.request).await?)
+    }
+
+    async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(servers::restart(self, &t, call.request).await?)
+    }
+
+    async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(servers::decommission(self, &t, call.request).await?)
+    }
+
+    async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(ips::allocate(self, &t, call.request).await?)
+    }
+
+    async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, IalError> {
+        let t = self.tenant(call.auth.as_ref())?;
+        Ok(ips::release(self, &t, call.request).await?)
+    }
+}

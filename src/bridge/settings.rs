@@ -1,0 +1,360 @@
+//! What an operator can set about the bridge: credentials mode, catalogue, boot, network, IPs,
+//! timeouts. Every setting has a default that works, so `serve` runs with none of them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+/// Whose Crusoe credentials a call uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CredentialsMode {
+    /// Cycle sends each hub's credentials in `auth` (`api_key`, `secret`, `namespace`).
+    PassThrough,
+    /// The operator configured one key pair; Cycle presents a bridge token in `auth.api_key`.
+    ServerHeld,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IpStrategy {
+    /// An external load balancer per allocation; its VIP is the address.
+    LoadBalancer,
+    /// The VM's own public address, made static; one per server.
+    VmPublicIp,
+}
+
+/// A location's description for Cycle, extending or replacing the built-in table.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocationInfo {
+    pub name: String,
+    pub abbreviation: String,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub region: String,
+    pub latitude: f64,
+    pub longitude: f64,
+}
+
+/// A price in dollars per hour; Cycle gets it in mils.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Price {
+    pub hourly_usd: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BootSettings {
+    /// Public image, `name:tag`.
+    pub image: String,
+    /// Custom image id; wins over `image` when set.
+    pub custom_image: Option<String>,
+    /// The SSH key Crusoe requires; a generated one (private half discarded) when unset.
+    pub ssh_public_key: Option<String>,
+    /// Path of the startup-script template; the built-in one when unset.
+    pub startup_script_template: Option<std::path::PathBuf>,
+    /// Size of the data disk added when a model's own disk is too small for CycleOS, in GiB.
+    pub data_disk_gib: u32,
+}
+
+impl Default for BootSettings {
+    fn default() -> Self {
+        Self {
+            image: "ubuntu22.04:latest".into(),
+            custom_image: None,
+            ssh_public_key: None,
+            startup_script_template: None,
+            data_disk_gib: 100,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NetworkSettings {
+    /// Address range of each hub's VPC network.
+    pub cidr: String,
+    /// Prefix length of the subnet made in each location.
+    pub subnet_prefix: u8,
+    pub ingress_tcp_ports: Vec<String>,
+    pub ingress_udp_ports: Vec<String>,
+    pub ingress_sources: Vec<String>,
+    /// Use this existing VPC network instead of making one per hub.
+    pub existing_vpc_network_id: Option<String>,
+    /// With `existing_vpc_network_id`: the subnet to use in each location.
+    pub existing_subnets: BTreeMap<String, String>,
+}
+
+impl Default for NetworkSettings {
+    fn default() -> Self {
+        Self {
+            cidr: "172.27.0.0/16".into(),
+            subnet_prefix: 20,
+            ingress_tcp_ports: vec!["80".into(), "443".into()],
+            ingress_udp_ports: Vec::new(),
+            ingress_sources: vec!["0.0.0.0/0".into()],
+            existing_vpc_network_id: None,
+            existing_subnets: BTreeMap::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IpSettings {
+    pub strategy: IpStrategy,
+    /// Ports a load-balancer address forwards to the server.
+    pub load_balancer_ports: Vec<u16>,
+}
+
+impl Default for IpSettings {
+    fn default() -> Self {
+        Self {
+            strategy: IpStrategy::LoadBalancer,
+            load_balancer_ports: vec![80, 443],
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutSettings {
+    /// How long provision waits for a server's data disk before answering (Cycle retries).
+    pub provision_secs: u64,
+    pub restart_secs: u64,
+    pub decommission_secs: u64,
+    pub allocate_secs: u64,
+    pub release_secs: u64,
+    pub configure_secs: u64,
+}
+
+impl Default for TimeoutSettings {
+    fn default() -> Self {
+        Self {
+            provision_secs: 60,
+            restart_secs: 120,
+            decommission_secs: 120,
+            allocate_secs: 120,
+            release_secs: 60,
+            configure_secs: 60,
+        }
+    }
+}
+
+impl TimeoutSettings {
+    pub fn provision(&self) -> Duration {
+        Duration::from_secs(self.provision_secs)
+    }
+    pub fn restart(&self) -> Duration {
+        Duration::from_secs(self.restart_secs)
+    }
+    pub fn decommission(&self) -> Duration {
+        Duration::from_secs(self.decommission_secs)
+    }
+    pub fn allocate(&self) -> Duration {
+        Duration::from_secs(self.allocate_secs)
+    }
+    pub fn release(&self) -> Duration {
+        Duration::from_secs(self.release_secs)
+    }
+    pub fn configure(&self) -> Duration {
+        Duration::from_secs(self.configure_secs)
+    }
+}
+
+/// The `[bridge]` table of the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BridgeSettings {
+    pub credentials: CredentialsMode,
+    /// In server-held mode, what Cycle must present in `auth.api_key`. Environment only.
+    #[serde(skip)]
+    pub bridge_token: Option<SecretString>,
+    /// Locations offered to Cycle; empty for all of Crusoe's.
+    pub allowed_locations: Vec<String>,
+    /// How long catalogue answers are reused, per credential.
+    pub catalog_ttl_secs: u64,
+    pub locations: BTreeMap<String, LocationInfo>,
+    /// Price overrides by VM type.
+    pub prices: BTreeMap<String, Price>,
+    pub boot: BootSettings,
+    pub network: NetworkSettings,
+    pub ips: IpSettings,
+    pub timeouts: TimeoutSettings,
+}
+
+impl Default for BridgeSettings {
+    fn default() -> Self {
+        Self {
+            credentials: CredentialsMode::PassThrough,
+            bridge_token: None,
+            allowed_locations: Vec::new(),
+            catalog_ttl_secs: 60,
+            locations: BTreeMap::new(),
+            prices: BTreeMap::new(),
+            boot: BootSettings::default(),
+            network: NetworkSettings::default(),
+            ips: IpSettings::default(),
+            timeouts: TimeoutSettings::default(),
+        }
+    }
+}
+
+/// Environment variables that override the file.
+pub const ENV_VARS: &[(&str, &str)] = &[
+    ("IAL_CREDENTIALS", "pass-through or server-held"),
+    (
+        "IAL_BRIDGE_TOKEN",
+        "token Cycle presents in server-held mode",
+    ),
+    (
+        "IAL_ALLOWED_LOCATIONS",
+        "comma-separated Crusoe locations offered to Cycle",
+    ),
+    ("IAL_IP_STRATEGY", "load-balancer or vm-public-ip"),
+    ("IAL_IMAGE", "public image for servers, name:tag"),
+    ("IAL_CUSTOM_IMAGE", "custom image id for servers"),
+    ("IAL_SSH_PUBLIC_KEY", "SSH public key put on servers"),
+];
+
+impl BridgeSettings {
+    /// Applies environment overrides; returns `(variable, reason)` for an invalid one.
+    pub fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), (String, String)> {
+        let get = |k: &str| {
+            env.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(v) = get("IAL_CREDENTIALS") {
+            self.credentials = match v.as_str() {
+                "pass-through" => CredentialsMode::PassThrough,
+                "server-held" => CredentialsMode::ServerHeld,
+                _ => {
+                    return Err((
+                        "IAL_CREDENTIALS".into(),
+                        format!("{v:?} is neither pass-through nor server-held"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("IAL_BRIDGE_TOKEN") {
+            self.bridge_token = Some(SecretString::from(v));
+        }
+        if let Some(v) = get("IAL_ALLOWED_LOCATIONS") {
+            self.allowed_locations = v
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+        }
+        if let Some(v) = get("IAL_IP_STRATEGY") {
+            self.ips.strategy = match v.as_str() {
+                "load-balancer" => IpStrategy::LoadBalancer,
+                "vm-public-ip" => IpStrategy::VmPublicIp,
+                _ => {
+                    return Err((
+                        "IAL_IP_STRATEGY".into(),
+                        format!("{v:?} is neither load-balancer nor vm-public-ip"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("IAL_IMAGE") {
+            self.boot.image = v;
+        }
+        if let Some(v) = get("IAL_CUSTOM_IMAGE") {
+            self.boot.custom_image = Some(v);
+        }
+        if let Some(v) = get("IAL_SSH_PUBLIC_KEY") {
+            self.boot.ssh_public_key = Some(v);
+        }
+        Ok(())
+    }
+
+    /// Checks what can be checked before serving; returns `(field, reason)`.
+    pub fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |f: &str, r: String| Err((f.to_string(), r));
+        if self.credentials == CredentialsMode::ServerHeld && self.bridge_token.is_none() {
+            return fail(
+                "IAL_BRIDGE_TOKEN",
+                "server-held credentials need a bridge token for Cycle to present".into(),
+            );
+        }
+        if let Some(token) = &self.bridge_token {
+            use secrecy::ExposeSecret;
+            if token.expose_secret().len() < 16 {
+                return fail("IAL_BRIDGE_TOKEN", "must be at least 16 characters".into());
+            }
+        }
+        if self.catalog_ttl_secs > 3600 {
+            return fail("bridge.catalog_ttl_secs", "must be at most 3600".into());
+        }
+        if !(16..=28).contains(&self.network.subnet_prefix) {
+            return fail(
+                "bridge.network.subnet_prefix",
+                "must be between 16 and 28".into(),
+            );
+        }
+        if let Err(why) = super::network::parse_cidr(&self.network.cidr) {
+            return fail("bridge.network.cidr", why);
+        }
+        for port in self
+            .network
+            .ingress_tcp_ports
+            .iter()
+            .chain(&self.network.ingress_udp_ports)
+        {
+            if !valid_port_range(port) {
+                return fail(
+                    "bridge.network.ingress_*_ports",
+                    format!("{port:?} is not a port or a range like 3000-8080"),
+                );
+            }
+        }
+        if self.network.existing_vpc_network_id.is_none()
+            && !self.network.existing_subnets.is_empty()
+        {
+            return fail(
+                "bridge.network.existing_subnets",
+                "needs existing_vpc_network_id".into(),
+            );
+        }
+        if self.ips.load_balancer_ports.is_empty() || self.ips.load_balancer_ports.contains(&0) {
+            return fail(
+                "bridge.ips.load_balancer_ports",
+                "needs at least one port, none of them 0".into(),
+            );
+        }
+        for (t, p) in &self.prices {
+            if !(p.hourly_usd.is_finite() && p.hourly_usd >= 0.0) {
+                return fail(
+                    &format!("bridge.prices.{t}"),
+                    "hourly_usd must be a non-negative number".into(),
+                );
+            }
+        }
+        if self.boot.data_disk_gib < super::servers::CYCLEOS_MIN_DISK_GB {
+            return fail(
+                "bridge.boot.data_disk_gib",
+                format!(
+                    "must be at least {} (CycleOS needs it)",
+                    super::servers::CYCLEOS_MIN_DISK_GB
+                ),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn valid_port_range(p: &str) -> bool {
+    let port = |s: &str| s.parse::<u16>().is_ok_and(|n| n > 0);
+    match p.split_once('-') {
+        Some((a, b)) => port(a) && port(b) && a.parse::<u16>().ok() <= b.parse::<u16>().ok(),
+        None => port(p),
+    }
+}

@@ -1,0 +1,363 @@
+//! Cycle's IAL wire types, named as Cycle's OpenAPI and Go types name them. Requests are lenient
+//! where Cycle's sources disagree (optional where any source says so); responses always carry
+//! every field Cycle's schema requires.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The `auth` object: every field optional; unused ones arrive absent or null.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Auth {
+    pub client_id: Option<String>,
+    pub subscription_id: Option<String>,
+    pub namespace: Option<String>,
+    pub region: Option<String>,
+    pub api_key: Option<String>,
+    pub secret: Option<String>,
+    /// Standard base64 of per-hub settings.
+    pub config: Option<String>,
+    pub cycle: Option<AuthCycle>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("Auth")
+            .field("namespace", &self.namespace)
+            .field("region", &self.region)
+            .field("api_key", &redact(&self.api_key))
+            .field("secret", &redact(&self.secret))
+            .field("config", &redact(&self.config))
+            .field("cycle", &self.cycle)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AuthCycle {
+    pub hub_name: Option<String>,
+    pub hub_id: Option<String>,
+}
+
+/// `model_features`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpecFeatures {
+    pub raid: Option<String>,
+    pub hypervisor: Option<bool>,
+    pub extra: Option<Map<String, Value>>,
+}
+
+/// `cycle` of server calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CycleServerMeta {
+    pub server_id: String,
+    pub model_class: Option<String>,
+    pub model_category: Option<String>,
+    pub model_id: Option<String>,
+    pub location_id: Option<String>,
+}
+
+/// `cycle` of location configure.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CycleLocationMeta {
+    pub location_id: Option<String>,
+}
+
+/// `cycle` of IP calls.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CycleIpMeta {
+    pub pool_id: Option<String>,
+    pub server_id: String,
+    pub server_model_class: Option<String>,
+    pub server_model_category: Option<String>,
+    pub location_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IpKind {
+    Ipv4,
+    Ipv6,
+}
+
+/// 4: `ConfigureLocation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigureLocation {
+    pub location_id: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub configuration_current: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub cycle: Option<CycleLocationMeta>,
+}
+
+/// 5: `ProvisionServer`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionServer {
+    pub hostname: String,
+    pub model_id: String,
+    pub location_id: String,
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    #[serde(default)]
+    pub model_features: Option<SpecFeatures>,
+    #[serde(default)]
+    pub provision_options: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub location_configuration: Option<Map<String, Value>>,
+    pub cycle: CycleServerMeta,
+}
+
+/// 6: provision-status.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionStatus {
+    pub server_id: String,
+    #[serde(default)]
+    pub location_id: Option<String>,
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    #[serde(default)]
+    pub model_features: Option<SpecFeatures>,
+    #[serde(default)]
+    pub provision_options: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub location_configuration: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub cycle: Option<CycleServerMeta>,
+}
+
+/// 7, 8: restart and decommission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRef {
+    pub server_id: String,
+    #[serde(default)]
+    pub hostname: Option<String>,
+    #[serde(default)]
+    pub model_id: Option<String>,
+    #[serde(default)]
+    pub location_id: Option<String>,
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    #[serde(default)]
+    pub extra: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub cycle: Option<CycleServerMeta>,
+}
+
+/// 9: `AllocateIP`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocateIp {
+    pub kind: IpKind,
+    pub server_id: String,
+    pub location_id: String,
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    #[serde(default)]
+    pub location_configuration: Option<Map<String, Value>>,
+    pub cycle: CycleIpMeta,
+}
+
+/// 10: `ReleaseIP`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseIp {
+    pub kind: IpKind,
+    pub ip_id: String,
+    pub ip_assignment_id: String,
+    #[serde(default)]
+    pub cidr: Option<String>,
+    #[serde(default)]
+    pub nat_private_ip: Option<String>,
+    #[serde(default)]
+    pub zone_id: Option<String>,
+    #[serde(default)]
+    pub server_id: Option<String>,
+    #[serde(default)]
+    pub location_id: Option<String>,
+    #[serde(default)]
+    pub location_configuration: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub cycle: Option<CycleIpMeta>,
+}
+
+// ---- responses ----
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VerifyResponse {
+    pub valid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Geographic {
+    pub latitude: f64,
+    pub longitude: f64,
+    pub city: String,
+    pub state: String,
+    pub country: String,
+    pub region: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationProvider {
+    pub location_id: String,
+    pub code: String,
+    pub availability_zones: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Features {
+    pub available: Vec<String>,
+    pub supported: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Location {
+    pub name: String,
+    /// In Cycle's Go types, not in its OpenAPI: sent anyway.
+    pub abbreviation: String,
+    pub geographic: Option<Geographic>,
+    pub provider: LocationProvider,
+    pub features: Features,
+    pub annotations: BTreeMap<String, String>,
+    pub compatible: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LocationsResponse {
+    pub locations: Vec<Location>,
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cpu {
+    pub count: i64,
+    pub cores: Option<i64>,
+    pub threads: Option<i64>,
+    #[serde(rename = "type")]
+    pub cpu_type: String,
+    pub shared: Option<bool>,
+    pub extra: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpu {
+    pub count: i64,
+    pub cores: Option<i64>,
+    pub vram_gb: Option<i64>,
+    #[serde(rename = "type")]
+    pub gpu_type: String,
+    pub shared: Option<bool>,
+    pub extra: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Memory {
+    pub size_gb: i64,
+    #[serde(rename = "type")]
+    pub memory_type: String,
+    pub extra: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Storage {
+    pub count: i64,
+    pub size_gb: i64,
+    #[serde(rename = "type")]
+    pub storage_type: String,
+    pub extra: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Nic {
+    pub scope: String,
+    #[serde(rename = "type")]
+    pub nic_type: String,
+    pub throughput: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Specs {
+    pub cpu: Cpu,
+    pub gpu: Option<Gpu>,
+    pub memory: Memory,
+    pub storage: Vec<Storage>,
+    pub network: Vec<Nic>,
+    pub features: SpecFeatures,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerModelProvider {
+    pub category: String,
+    pub class: Option<String>,
+    pub model_id: String,
+    pub locations: Vec<String>,
+    pub availability_zones: Map<String, Value>,
+}
+
+/// Prices in mils: $1 = 1000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pricing {
+    pub hourly: i64,
+    pub monthly: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerModel {
+    pub name: String,
+    pub description: String,
+    pub drivers: Option<Vec<String>>,
+    pub specs: Specs,
+    pub provider: ServerModelProvider,
+    pub pricing: Pricing,
+    pub compatible: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerModelsResponse {
+    pub models: Vec<ServerModel>,
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfigureLocationResponse {
+    pub configured: bool,
+    pub version: Option<String>,
+    pub configuration_latest: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionResponse {
+    pub server_id: String,
+    pub location_modified: bool,
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerAuth {
+    pub uuid: Option<String>,
+    pub initial_ips: Option<Vec<String>>,
+    pub mac_addr: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProvisionStatusResponse {
+    pub server_id: String,
+    pub provisioned: bool,
+    pub auth: ServerAuth,
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AllocateIpResponse {
+    pub ip_id: String,
+    pub ip_assignment_id: String,
+    pub cidr: String,
+    pub gateway: String,
+    pub netmask: String,
+    pub network: String,
+    pub nat_private_ip: Option<String>,
+}
