@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod harness;
+pub mod openapi;
 pub mod swagger;
 
 use std::path::PathBuf;

@@ -1,0 +1,266 @@
+//! The bridge and the simulator in this process, and a "Cycle" that calls the bridge over HTTP
+//! with the wrapper, retrying answers of 5xx as Cycle does.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crusoe_ial::bridge::{Bridge, BridgeSettings};
+use crusoe_ial::crusoe::ClientPool;
+use crusoe_ial::ial::{self, IalOptions};
+use crusoe_ial::sim::{RunningSim, SimConfig};
+use serde_json::{json, Value};
+use tokio::task::JoinHandle;
+
+use super::{fast_settings, start_sim, ACCESS_KEY, PROJECT, SECRET};
+
+pub const HUB: &str = "65f1e2d3c4b5a69788796a5b";
+pub const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
+pub const CYCLE_LOCATION: &str = "64a1b2c3d4e5f60718293a4b";
+
+pub struct Harness {
+    pub sim: RunningSim,
+    pub settings: BridgeSettings,
+    pub options: IalOptions,
+    pub url: String,
+    server: Option<JoinHandle<()>>,
+    http: reqwest::Client,
+    pub auth: Value,
+}
+
+/// Settings for tests: short timeouts, everything else as shipped.
+pub fn test_settings() -> BridgeSettings {
+    let mut s = BridgeSettings::default();
+    s.timeouts.provision_secs = 10;
+    s.timeouts.restart_secs = 10;
+    s.timeouts.decommission_secs = 15;
+    s.timeouts.allocate_secs = 10;
+    s.timeouts.release_secs = 10;
+    s.timeouts.configure_secs = 10;
+    s
+}
+
+pub fn default_auth() -> Value {
+    json!({
+        "api_key": ACCESS_KEY,
+        "secret": SECRET,
+        "namespace": PROJECT,
+        "cycle": {"hub_name": "test hub", "hub_id": HUB}
+    })
+}
+
+pub async fn serve_bridge(
+    sim: &RunningSim,
+    settings: BridgeSettings,
+    options: IalOptions,
+) -> (String, JoinHandle<()>) {
+    let mut client = fast_settings(&sim.endpoint());
+    // Enough attempts to ride out the fault tests' 20 % failure rate.
+    client.retry.max_attempts = 8;
+    let pool = ClientPool::new(client).unwrap();
+    let bridge = Bridge::new(settings, pool, None).expect("valid settings");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = ial::router(Arc::new(bridge), options);
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (url, task)
+}
+
+impl Harness {
+    pub async fn start(sim: SimConfig, settings: BridgeSettings) -> Self {
+        Self::start_with(sim, settings, IalOptions::default()).await
+    }
+
+    pub async fn start_with(sim: SimConfig, settings: BridgeSettings, options: IalOptions) -> Self {
+        let sim = start_sim(sim).await;
+        let (url, task) = serve_bridge(&sim, settings.clone(), options).await;
+        Self {
+            sim,
+            settings,
+            options,
+            url,
+            server: Some(task),
+            http: reqwest::Client::new(),
+            auth: default_auth(),
+        }
+    }
+
+    /// A new bridge, with nothing of the old one's memory: as after a crash or on another replica.
+    pub async fn restart_bridge(&mut self) {
+        if let Some(task) = self.server.take() {
+            task.abort();
+        }
+        let (url, task) = serve_bridge(&self.sim, self.settings.clone(), self.options).await;
+        self.url = url;
+        self.server = Some(task);
+    }
+
+    /// One raw call: status and JSON body (a string when the body is not JSON).
+    pub async fn raw(&self, method: &str, path: &str, body: Option<Vec<u8>>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.url));
+        if let Some(body) = body {
+            req = req.header("content-type", "application/json").body(body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// A call as Cycle makes it: `{auth, request}`, POST, retried while the answer is 5xx.
+    pub async fn cycle(&self, path: &str, request: Value) -> (u16, Value) {
+        self.cycle_as(&self.auth, path, request).await
+    }
+
+    pub async fn cycle_as(&self, auth: &Value, path: &str, request: Value) -> (u16, Value) {
+        let body = serde_json::to_vec(&json!({"auth": auth, "request": request})).unwrap();
+        let mut last = (0, Value::Null);
+        for _ in 0..10 {
+            last = self.raw("POST", path, Some(body.clone())).await;
+            if last.0 < 500 {
+                return last;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        last
+    }
+
+    /// The payload of a successful enveloped answer; panics with the error otherwise.
+    pub fn data(answer: (u16, Value)) -> Value {
+        assert_eq!(answer.0, 200, "{}", answer.1);
+        assert_eq!(answer.1["error"], Value::Null, "{}", answer.1);
+        answer.1["data"].clone()
+    }
+
+    /// The payload of a successful answer, in whichever envelope mode the bridge runs.
+    pub fn payload(&self, answer: (u16, Value)) -> Value {
+        match self.options.envelope {
+            crusoe_ial::ial::Envelope::Wrapped => Self::data(answer),
+            crusoe_ial::ial::Envelope::Bare => {
+                assert_eq!(answer.0, 200, "{}", answer.1);
+                answer.1
+            }
+        }
+    }
+
+    pub async fn configure(&self, location: &str) -> Value {
+        self.payload(
+            self.cycle(
+                "/v1/location/configure",
+                json!({"location_id": location, "version": "", "configuration_current": {}, "cycle": {"location_id": CYCLE_LOCATION}}),
+            )
+            .await,
+        )
+    }
+
+    pub fn provision_request(
+        cycle_server: &str,
+        model: &str,
+        location: &str,
+        config: &Value,
+    ) -> Value {
+        json!({
+            "hostname": format!("node-{cycle_server}"),
+            "model_id": model,
+            "location_id": location,
+            "zone_id": null,
+            "model_features": {"raid": null, "hypervisor": null, "extra": null},
+            "provision_options": {},
+            "location_configuration": config,
+            "cycle": {
+                "server_id": cycle_server,
+                "model_class": "c1a",
+                "model_category": "cpu",
+                "model_id": "6a1b2c3d4e5f60718293a4b5",
+                "location_id": CYCLE_LOCATION
+            }
+        })
+    }
+
+    pub fn status_request(server_id: &str, location: &str, config: &Value, extra: &Value) -> Value {
+        json!({
+            "server_id": server_id,
+            "location_id": location,
+            "zone_id": null,
+            "model_features": {},
+            "provision_options": {},
+            "location_configuration": config,
+            "extra": extra,
+            "cycle": {"server_id": CYCLE_SERVER, "model_class": "c1a", "model_category": "cpu", "model_id": "m", "location_id": CYCLE_LOCATION}
+        })
+    }
+
+    /// Polls provision-status until provisioned, as Cycle does (faster).
+    pub async fn wait_provisioned(
+        &self,
+        server_id: &str,
+        location: &str,
+        config: &Value,
+        extra: &Value,
+    ) -> Value {
+        for _ in 0..200 {
+            let answer = self
+                .cycle(
+                    "/v1/infrastructure/server/provision-status",
+                    Self::status_request(server_id, location, config, extra),
+                )
+                .await;
+            let data = self.payload(answer);
+            if data["provisioned"] == true {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("{server_id} was not provisioned in time");
+    }
+
+    pub fn server_ref(server_id: &str, location: &str) -> Value {
+        json!({
+            "server_id": server_id,
+            "hostname": "node",
+            "model_id": "c1a.4x",
+            "location_id": location,
+            "zone_id": null,
+            "extra": {},
+            "cycle": {"server_id": CYCLE_SERVER, "model_class": "c1a", "model_category": "cpu", "model_id": "m", "location_id": CYCLE_LOCATION}
+        })
+    }
+
+    /// The simulator's project, as its inspection endpoint shows it.
+    pub fn project(&self) -> Value {
+        self.sim.sim.inventory()["projects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["id"] == PROJECT)
+            .cloned()
+            .unwrap()
+    }
+
+    pub fn count(&self, kind: &str) -> usize {
+        self.project()[kind].as_array().unwrap().len()
+    }
+
+    /// VMs, disks and load balancers: what a server costs.
+    pub fn billable(&self) -> (usize, usize, usize) {
+        (
+            self.count("vms"),
+            self.count("disks"),
+            self.count("load_balancers"),
+        )
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        if let Some(task) = self.server.take() {
+            task.abort();
+        }
+    }
+}
