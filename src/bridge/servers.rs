@@ -243,6 +243,8 @@ pub async fn provision(
             extra.insert(EXTRA_VM_OPERATION.into(), op.operation_id.into());
             Ok(answer(extra))
         }
+        // Another replica created the VM (and attached the disk) a moment ago: same outcome.
+        Err(CrusoeError::Conflict(_)) if !find_vms(t, &name).await?.is_empty() => Ok(answer(extra)),
         Err(e) => {
             // No VM: its data disk would be billed for nothing.
             delete_data_disk(t, &name).await;
@@ -261,22 +263,8 @@ async fn ensure_disk(
     extra: &mut Map<String, Value>,
 ) -> Result<String, BridgeError> {
     let disk_name = naming::data_disk_name(name);
-    let existing = t
-        .client
-        .list_disks(
-            &t.project_id,
-            &DiskFilter {
-                names: vec![disk_name.clone()],
-                ..Default::default()
-            },
-        )
-        .await
-        .doing(|| format!("looking up disk {disk_name}"))?;
-    if let Some(disk) = existing
-        .into_iter()
-        .min_by(|a, b| a.created_at.cmp(&b.created_at))
-    {
-        return Ok(disk.id);
+    if let Some(id) = oldest_disk(t, &disk_name).await? {
+        return Ok(id);
     }
     let gib = u32::try_from(gib).unwrap_or(u32::MAX);
     let op = t
@@ -305,7 +293,32 @@ async fn ensure_disk(
                 source: other,
             },
         })?;
-    Ok(id)
+    // Replicas may have raced: every one of them settles on the oldest disk of the name.
+    Ok(oldest_disk(t, &disk_name).await?.unwrap_or(id))
+}
+
+/// The oldest disk of a name; younger unattached ones (left by a race) are deleted.
+async fn oldest_disk(t: &Tenant, disk_name: &str) -> Result<Option<String>, BridgeError> {
+    let filter = DiskFilter {
+        names: vec![disk_name.to_string()],
+        ..Default::default()
+    };
+    let mut disks = t
+        .client
+        .list_disks(&t.project_id, &filter)
+        .await
+        .doing(|| format!("looking up disk {disk_name}"))?;
+    disks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let mut disks = disks.into_iter();
+    let Some(oldest) = disks.next() else {
+        return Ok(None);
+    };
+    for younger in disks.filter(|d| d.attached_to.is_empty()) {
+        if let Err(e) = t.client.delete_disk(&t.project_id, &younger.id).await {
+            tracing::warn!(disk = %disk_name, "could not delete a duplicate data disk: {e}");
+        }
+    }
+    Ok(Some(oldest.id))
 }
 
 /// Deletes the server's data disks that no VM holds. Best effort: failures are logged, and

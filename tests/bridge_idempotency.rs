@@ -1,0 +1,212 @@
+//! Cycle retries, concurrently and after crashes: the bridge does each thing once.
+
+mod common;
+
+use common::harness::{serve_bridge, test_settings, Harness, CYCLE_SERVER};
+use common::quick_sim_config;
+use crusoe_ial::ial::IalOptions;
+use serde_json::{json, Value};
+
+fn names(h: &Harness, kind: &str) -> Vec<String> {
+    h.project()[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn provision_five_times_at_once_and_again_after_a_restart_gives_one_vm() {
+    let mut h = Harness::start(quick_sim_config(), test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let request = Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config);
+
+    let answers = futures::future::join_all(
+        (0..5).map(|_| h.cycle("/v1/infrastructure/server/provision", request.clone())),
+    )
+    .await;
+    let ids: Vec<Value> = answers
+        .into_iter()
+        .map(|a| Harness::data(a)["server_id"].clone())
+        .collect();
+    assert!(ids.iter().all(|id| id == &ids[0]), "{ids:?}");
+    assert_eq!(names(&h, "vms"), vec![format!("cycle-{CYCLE_SERVER}")]);
+    let data_disks = |h: &Harness| {
+        names(h, "disks")
+            .into_iter()
+            .filter(|n| n.ends_with("-data"))
+            .count()
+    };
+    assert_eq!(data_disks(&h), 1);
+
+    h.restart_bridge().await;
+    let again = Harness::data(
+        h.cycle("/v1/infrastructure/server/provision", request)
+            .await,
+    );
+    assert_eq!(again["server_id"], ids[0]);
+    assert_eq!(h.count("vms"), 1, "a restarted bridge finds the VM by name");
+    assert_eq!(data_disks(&h), 1);
+    let calls = h.sim.sim.calls();
+    assert_eq!(
+        calls["POST /projects/{project_id}/compute/vms/instances"], 1,
+        "{calls:?}"
+    );
+    assert_eq!(
+        calls["POST /projects/{project_id}/storage/disks"], 1,
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn two_replicas_racing_end_with_one_vm_the_oldest() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let (other_url, _task) = serve_bridge(&h.sim, test_settings(), IalOptions::default()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let request = Harness::provision_request(CYCLE_SERVER, "c1a.16x", "us-east1-a", &config);
+    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": request})).unwrap();
+    let http = reqwest::Client::new();
+    let send = |url: String| {
+        let http = http.clone();
+        let body = body.clone();
+        async move {
+            http.post(format!("{url}/v1/infrastructure/server/provision"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = tokio::join!(send(h.url.clone()), send(other_url.clone()));
+    assert_eq!(a["data"]["server_id"], b["data"]["server_id"], "{a} {b}");
+    let server_id = a["data"]["server_id"].as_str().unwrap().to_string();
+    let first_vm = h.project()["vms"][0]["id"].clone();
+
+    // Whatever the race made, polling converges on one VM: the oldest.
+    let ready = h
+        .wait_provisioned(&server_id, "us-east1-a", &config, &a["data"]["extra"])
+        .await;
+    for _ in 0..100 {
+        if h.count("vms") == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(h.count("vms"), 1);
+    assert_eq!(h.project()["vms"][0]["id"], first_vm);
+    assert_eq!(ready["auth"]["uuid"], first_vm);
+}
+
+#[tokio::test]
+async fn decommission_release_and_configure_repeated_do_nothing_more() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let first = h.configure("us-east1-a").await;
+    let before = h.sim.sim.inventory();
+    let calls_before = h.sim.sim.calls();
+    for _ in 0..3 {
+        let again = h
+            .cycle(
+                "/v1/location/configure",
+                json!({"location_id": "us-east1-a", "version": "1", "configuration_current": first["configuration_latest"], "cycle": {"location_id": "x"}}),
+            )
+            .await;
+        assert_eq!(
+            Harness::data(again),
+            first,
+            "the current version with resources present changes nothing"
+        );
+    }
+    assert_eq!(h.sim.sim.inventory(), before);
+    let posts = |calls: &std::collections::BTreeMap<String, u64>| {
+        calls
+            .iter()
+            .filter(|(k, _)| k.starts_with("POST"))
+            .map(|(_, v)| v)
+            .sum::<u64>()
+    };
+    assert_eq!(
+        posts(&h.sim.sim.calls()),
+        posts(&calls_before),
+        "nothing created"
+    );
+
+    // A first-time request (no version) for the same hub and location finds the same resources.
+    let fresh = h.configure("us-east1-a").await;
+    assert_eq!(fresh["configuration_latest"], first["configuration_latest"]);
+    // Another location of the same hub reuses the network, with a subnet of its own.
+    let west = h.configure("us-southcentral1-a").await["configuration_latest"].clone();
+    assert_eq!(
+        west["vpc_network_id"],
+        first["configuration_latest"]["vpc_network_id"]
+    );
+    assert_ne!(
+        west["subnet_id"],
+        first["configuration_latest"]["subnet_id"]
+    );
+    assert_eq!(
+        names(&h, "vpc_networks")
+            .iter()
+            .filter(|n| n.starts_with("cycle-"))
+            .count(),
+        1
+    );
+
+    // Decommission of a server that never existed, twice, and release of an address gone.
+    let server = Harness::server_ref("cycle-0123456789abcdef01234567", "us-east1-a");
+    for _ in 0..2 {
+        assert_eq!(
+            Harness::data(
+                h.cycle("/v1/infrastructure/server/decommission", server.clone())
+                    .await
+            ),
+            json!(true)
+        );
+    }
+    let release = json!({"kind": "ipv4", "ip_id": "x", "ip_assignment_id": "lb-8b7c6d5e-4f3a-4b2c-9d1e-0f2a3b4c5d6e", "cidr": "198.18.0.9/32"});
+    for _ in 0..2 {
+        assert_eq!(
+            Harness::data(
+                h.cycle("/v1/infrastructure/ip/release", release.clone())
+                    .await
+            ),
+            json!(true)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_older_configuration_is_migrated_adopting_what_it_named() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let current = h.configure("us-east1-a").await["configuration_latest"].clone();
+    // A version-0 configuration naming the same resources (no firewall rules recorded).
+    let old = json!({"location": "us-east1-a", "vpc_network_id": current["vpc_network_id"], "subnet_id": current["subnet_id"], "subnet_cidr": current["subnet_cidr"]});
+    let migrated = Harness::data(
+        h.cycle(
+            "/v1/location/configure",
+            json!({"location_id": "us-east1-a", "version": "0", "configuration_current": old, "cycle": {"location_id": "x"}}),
+        )
+        .await,
+    );
+    assert_eq!(migrated["version"], "1");
+    assert_eq!(migrated["configuration_latest"], current);
+
+    // A current-version configuration whose subnet is gone is repaired, not trusted.
+    let mut broken = current.clone();
+    broken["subnet_id"] = json!("36c0b0d9-8b68-4869-addb-227b06b64ee9");
+    let repaired = Harness::data(
+        h.cycle(
+            "/v1/location/configure",
+            json!({"location_id": "us-east1-a", "version": "1", "configuration_current": broken, "cycle": {"location_id": "x"}}),
+        )
+        .await,
+    );
+    assert_eq!(
+        repaired["configuration_latest"]["subnet_id"],
+        current["subnet_id"]
+    );
+}
