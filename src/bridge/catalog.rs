@@ -324,8 +324,10 @@ mod tests {
 
     #[test]
     fn models_carry_class_category_vram_and_offered_locations() {
-        let mut settings = BridgeSettings::default();
-        settings.allowed_locations = vec!["us-east1-a".into()];
+        let settings = BridgeSettings {
+            allowed_locations: vec!["us-east1-a".into()],
+            ..Default::default()
+        };
         let c = Catalog::new(&settings);
         let snap = Snapshot {
             locations: vec!["us-east1-a".into(), "eu-iceland1-a".into()],

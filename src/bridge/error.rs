@@ -34,7 +34,7 @@ pub enum BridgeError {
     Crusoe {
         doing: String,
         #[source]
-        source: CrusoeError,
+        source: Box<CrusoeError>,
     },
     /// One failure handed to every caller that waited on the same work (a shared cache fill).
     #[error("{0}")]
@@ -59,7 +59,7 @@ impl<T> Doing<T> for Result<T, CrusoeError> {
     fn doing(self, what: impl FnOnce() -> String) -> Result<T, BridgeError> {
         self.map_err(|source| BridgeError::Crusoe {
             doing: what(),
-            source,
+            source: Box::new(source),
         })
     }
 }

@@ -108,7 +108,7 @@ impl Provider for Bridge {
             // Crusoe did not answer: that says nothing about the credentials.
             Err(e) => Err(IalError::from(BridgeError::Crusoe {
                 doing: format!("verifying access to project {}", t.project_id),
-                source: e,
+                source: Box::new(e),
             })),
         }
     }

@@ -290,7 +290,7 @@ async fn ensure_disk(
             )),
             other => BridgeError::Crusoe {
                 doing: format!("creating disk {disk_name}"),
-                source: other,
+                source: Box::new(other),
             },
         })?;
     // Replicas may have raced: every one of them settles on the oldest disk of the name.

@@ -7,4 +7,4 @@ pub mod router;
 pub mod types;
 
 pub use error::IalError;
-pub use router::{base_router, router, Envelope, IalOptions, Provider};
+pub use router::{router, Envelope, IalOptions, Provider};

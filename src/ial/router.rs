@@ -104,7 +104,7 @@ impl<P> Clone for AppState<P> {
 
 pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
     let state = AppState { provider, options };
-    Router::new()
+    let api = Router::new()
         .route("/v1/auth/verify", post(verify::<P>))
         .route(
             "/v1/infrastructure/provider/locations",
@@ -132,13 +132,13 @@ pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
         .route("/v1/infrastructure/ip/allocate", post(allocate::<P>))
         .route("/v1/infrastructure/ip/release", post(release::<P>))
         .layer(DefaultBodyLimit::max(options.body_limit))
-        .with_state(state)
-        .merge(base_router())
+        .with_state(state);
+    with_basics(api)
 }
 
-/// Health and the Cycle-shaped fallbacks, served whatever the provider.
-pub fn base_router() -> Router {
-    Router::new()
+/// Health, and Cycle-shaped answers for unknown paths and wrong methods on every route.
+fn with_basics(router: Router) -> Router {
+    router
         .route("/healthz", get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
