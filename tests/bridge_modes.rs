@@ -1,0 +1,276 @@
+//! The operator's choices, end to end: server-held credentials with a bridge token, an existing
+//! network, the vm-public-ip strategy, and a decommission that outlives its deadline.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::harness::{test_settings, Harness, CYCLE_SERVER};
+use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
+use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
+use crusoe_ial::bridge::{Bridge, BridgeSettings};
+use crusoe_ial::crusoe::{ClientPool, Credentials};
+use crusoe_ial::ial::{self, IalOptions};
+use crusoe_ial::sim::SimConfig;
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+const TOKEN: &str = "bridge-token-of-at-least-16";
+
+#[tokio::test]
+async fn server_held_credentials_need_the_token_and_use_the_operators_project() {
+    let sim = start_sim(quick_sim_config()).await;
+    let settings = BridgeSettings {
+        credentials: CredentialsMode::ServerHeld,
+        bridge_token: Some(SecretString::from(TOKEN)),
+        ..test_settings()
+    };
+    let pool = ClientPool::new(fast_settings(&sim.endpoint())).unwrap();
+    let held = (
+        Credentials::new(ACCESS_KEY, &SecretString::from(SECRET)).unwrap(),
+        PROJECT.to_string(),
+    );
+    let bridge = Bridge::new(settings, pool, Some(held)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = ial::router(Arc::new(bridge), IalOptions::default());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let call = |auth: Value, path: &'static str, request: Value| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            let r = http
+                .post(format!("{url}{path}"))
+                .json(&json!({"auth": auth, "request": request}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    // Cycle sends only the token; no Crusoe secret travels.
+    let token_auth =
+        json!({"api_key": TOKEN, "cycle": {"hub_id": "65f1e2d3c4b5a69788796a5b", "hub_name": "h"}});
+    let (status, body) = call(token_auth.clone(), "/v1/auth/verify", Value::Null).await;
+    assert_eq!(
+        (status, body["data"]["valid"].clone()),
+        (200, json!(true)),
+        "{body}"
+    );
+    let wrong = json!({"api_key": "bridge-token-of-at-least-17"});
+    assert_eq!(
+        call(wrong.clone(), "/v1/auth/verify", Value::Null).await.1["data"]["valid"],
+        false
+    );
+    let (status, body) = call(wrong, "/v1/infrastructure/provider/locations", Value::Null).await;
+    assert_eq!(status, 401, "{body}");
+    // With the token, the operator's project is used.
+    let (status, body) = call(
+        token_auth,
+        "/v1/location/configure",
+        json!({"location_id": "us-east1-a", "version": "", "configuration_current": {}, "cycle": {"location_id": "x"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let inventory = sim.sim.inventory();
+    let project = inventory["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == PROJECT)
+        .unwrap();
+    assert!(project["vpc_networks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n["id"] == body["data"]["configuration_latest"]["vpc_network_id"]));
+}
+
+#[tokio::test]
+async fn server_held_mode_without_a_token_or_credentials_does_not_start() {
+    let pool = ClientPool::new(fast_settings("http://127.0.0.1:9/v1alpha5")).unwrap();
+    let no_token = BridgeSettings {
+        credentials: CredentialsMode::ServerHeld,
+        ..BridgeSettings::default()
+    };
+    let held = || {
+        Some((
+            Credentials::new(ACCESS_KEY, &SecretString::from(SECRET)).unwrap(),
+            PROJECT.to_string(),
+        ))
+    };
+    assert_eq!(
+        Bridge::new(no_token.clone(), pool.clone(), held())
+            .err()
+            .unwrap()
+            .0,
+        "IAL_BRIDGE_TOKEN"
+    );
+    let short = BridgeSettings {
+        bridge_token: Some(SecretString::from("short")),
+        ..no_token.clone()
+    };
+    assert_eq!(
+        Bridge::new(short, pool.clone(), held()).err().unwrap().0,
+        "IAL_BRIDGE_TOKEN"
+    );
+    let no_keys = BridgeSettings {
+        bridge_token: Some(SecretString::from(TOKEN)),
+        ..no_token
+    };
+    assert_eq!(
+        Bridge::new(no_keys, pool, None).err().unwrap().0,
+        "CRUSOE_ACCESS_KEY_ID"
+    );
+}
+
+#[tokio::test]
+async fn an_existing_network_is_used_as_configured_and_nothing_is_made() {
+    // First learn the simulator's default network and its us-east1-a subnet.
+    let probe = start_sim(quick_sim_config()).await;
+    let c = common::sim_client(&probe);
+    let network = c.list_vpc_networks(PROJECT).await.unwrap().remove(0);
+    let subnet = c
+        .list_vpc_subnets(PROJECT)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| s.location == "us-east1-a")
+        .unwrap();
+    drop(probe);
+
+    let mut settings = test_settings();
+    settings.network.existing_vpc_network_id = Some(network.id.clone());
+    settings
+        .network
+        .existing_subnets
+        .insert("us-east1-a".into(), subnet.id.clone());
+    settings.network.ingress_tcp_ports.clear();
+    // The same seed gives the same ids, so the ids learnt above exist in this simulator too.
+    let h = Harness::start(quick_sim_config(), settings).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    assert_eq!(config["vpc_network_id"], json!(network.id));
+    assert_eq!(config["subnet_id"], json!(subnet.id));
+    assert_eq!(h.count("vpc_networks"), 1, "no network made");
+    let (status, body) = h
+        .cycle(
+            "/v1/location/configure",
+            json!({"location_id": "us-southcentral1-a", "version": "", "configuration_current": {}, "cycle": {"location_id": "x"}}),
+        )
+        .await;
+    assert_eq!(
+        status, 409,
+        "no subnet configured for that location: {body}"
+    );
+    assert!(body["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("existing_subnets"));
+}
+
+#[tokio::test]
+async fn vm_public_ip_hands_out_the_servers_own_static_address() {
+    let mut settings = test_settings();
+    settings.ips.strategy = IpStrategy::VmPublicIp;
+    let h = Harness::start(quick_sim_config(), settings).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let p = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config),
+        )
+        .await,
+    );
+    let id = p["server_id"].as_str().unwrap();
+    let ready = h
+        .wait_provisioned(id, "us-east1-a", &config, &p["extra"])
+        .await;
+    let request = json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
+                         "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}});
+    let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", request).await);
+    assert_eq!(
+        ip["cidr"],
+        format!("{}/32", ready["auth"]["initial_ips"][0].as_str().unwrap())
+    );
+    assert!(ip["ip_assignment_id"].as_str().unwrap().starts_with("vm-"));
+    assert_eq!(h.count("load_balancers"), 0);
+    let release = json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]});
+    assert_eq!(
+        Harness::data(h.cycle("/v1/infrastructure/ip/release", release).await),
+        json!(true)
+    );
+    assert_eq!(
+        h.count("vms"),
+        1,
+        "releasing the server's own address keeps the server"
+    );
+}
+
+#[tokio::test]
+async fn a_decommission_past_its_deadline_is_a_504_and_the_retry_finishes_it() {
+    let mut settings = test_settings();
+    settings.timeouts.decommission_secs = 1;
+    let h = Harness::start(
+        SimConfig {
+            op_delay: Duration::from_millis(1500),
+            ..Default::default()
+        },
+        settings,
+    )
+    .await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let p = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config),
+        )
+        .await,
+    );
+    let id = p["server_id"].as_str().unwrap().to_string();
+    h.wait_provisioned(&id, "us-east1-a", &config, &p["extra"])
+        .await;
+
+    let body = serde_json::to_vec(
+        &json!({"auth": h.auth, "request": Harness::server_ref(&id, "us-east1-a")}),
+    )
+    .unwrap();
+    let (status, answer) = h
+        .raw(
+            "POST",
+            "/v1/infrastructure/server/decommission",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 504, "{answer}");
+    assert_eq!(answer["error"]["code"], "504.timeout");
+    assert!(answer["error"]["detail"]
+        .as_str()
+        .unwrap()
+        .contains("continues where this stopped"));
+
+    let mut done = false;
+    for _ in 0..20 {
+        let (status, answer) = h
+            .raw(
+                "POST",
+                "/v1/infrastructure/server/decommission",
+                Some(body.clone()),
+            )
+            .await;
+        if status == 200 {
+            assert_eq!(answer["data"], json!(true));
+            done = true;
+            break;
+        }
+        assert_eq!(status, 504, "{answer}");
+    }
+    assert!(done, "Cycle's retries finish the decommission");
+    assert_eq!(h.billable(), (0, 0, 0));
+    assert_eq!(
+        h.sim.sim.calls()["DELETE /projects/{project_id}/compute/vms/instances/{vm_id}"],
+        1,
+        "the retry continued the deletion instead of starting another"
+    );
+}
