@@ -7,6 +7,7 @@ pub mod bridge;
 pub mod check;
 pub mod config;
 pub mod crusoe;
+pub mod demo;
 pub mod ial;
 pub mod serve;
 pub mod shutdown;

@@ -29,14 +29,23 @@ enum Command {
     Check,
     /// Run the Crusoe simulator (for tests, the demo and benchmarks).
     Simulate(crusoe_ial::sim::cli::SimulateArgs),
+    /// Play a server's whole life as Cycle would, against the bridge and the simulator.
+    Demo(crusoe_ial::demo::DemoArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Command::Simulate(args) = cli.command {
-        // The simulator is Crusoe's stand-in: it reads none of the bridge's configuration.
-        telemetry::init(config::LogFormat::Text, "warn");
-        return run_async(crusoe_ial::sim::cli::run(args));
+    // The simulator and the demo bring their own Crusoe: they read none of the configuration.
+    match cli.command {
+        Command::Simulate(args) => {
+            telemetry::init(config::LogFormat::Text, "warn");
+            return run_async(crusoe_ial::sim::cli::run(args));
+        }
+        Command::Demo(args) => {
+            telemetry::init(config::LogFormat::Text, "error");
+            return run_async(crusoe_ial::demo::run(args));
+        }
+        _ => {}
     }
     let listen = match &cli.command {
         Command::Serve { listen } => listen.clone(),
@@ -64,7 +73,9 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Command::Simulate(_) => unreachable!("handled before configuration is read"),
+            Command::Simulate(_) | Command::Demo(_) => {
+                unreachable!("handled before configuration is read")
+            }
             Command::Check => match check::run(&config).await {
                 Ok(lines) => {
                     for line in lines {
