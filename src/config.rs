@@ -79,6 +79,8 @@ pub enum LogFormat {
 pub struct Config {
     pub listen: SocketAddr,
     pub log_format: LogFormat,
+    /// How long requests in flight may finish after SIGTERM or SIGINT.
+    pub shutdown_grace: Duration,
     pub crusoe: CrusoeConfig,
     pub ial: IalOptions,
     pub bridge: BridgeSettings,
@@ -101,6 +103,9 @@ struct FileConfig {
     /// `wrapped` (`{data, error}`) or `bare`.
     envelope: Option<String>,
     body_limit_bytes: Option<usize>,
+    request_timeout_secs: Option<u64>,
+    max_in_flight: Option<usize>,
+    shutdown_grace_secs: Option<u64>,
     #[serde(default)]
     crusoe: FileCrusoe,
     #[serde(default)]
@@ -396,6 +401,34 @@ impl Config {
             }
             ial.body_limit = limit;
         }
+        if let Some(secs) = file.request_timeout_secs {
+            if !(10..=3600).contains(&secs) {
+                return Err(invalid(
+                    format!("request_timeout_secs in {file_name}"),
+                    "must be from 10 to 3600",
+                ));
+            }
+            ial.request_timeout = Duration::from_secs(secs);
+        }
+        if let Some(n) = file.max_in_flight {
+            if !(1..=100_000).contains(&n) {
+                return Err(invalid(
+                    format!("max_in_flight in {file_name}"),
+                    "must be from 1 to 100000",
+                ));
+            }
+            ial.max_in_flight = n;
+        }
+        let shutdown_grace = match file.shutdown_grace_secs {
+            None => Duration::from_secs(30),
+            Some(secs) if secs <= 600 => Duration::from_secs(secs),
+            Some(_) => {
+                return Err(invalid(
+                    format!("shutdown_grace_secs in {file_name}"),
+                    "must be at most 600",
+                ))
+            }
+        };
 
         let mut bridge = file.bridge;
         bridge
@@ -408,6 +441,7 @@ impl Config {
         Ok(Config {
             listen,
             log_format,
+            shutdown_grace,
             crusoe: CrusoeConfig {
                 client,
                 credentials,

@@ -41,13 +41,23 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         "serving"
     );
     let app = crate::ial::router(Arc::new(bridge), config.ial);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let stopping = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&stopping);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        crate::shutdown::signal().await;
+        tracing::info!(
+            grace_secs = config.shutdown_grace.as_secs(),
+            "shutdown signal received: no new connections, finishing requests in flight"
+        );
+        notify.notify_one();
+    });
+    let grace = async {
+        stopping.notified().await;
+        tokio::time::sleep(config.shutdown_grace).await;
+    };
+    tokio::select! {
+        served = server => served?,
+        _ = grace => tracing::warn!("grace period over: exiting with requests still in flight; Cycle retries them"),
+    }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    crate::shutdown::signal().await;
-    tracing::info!("shutdown signal received, finishing requests in flight");
 }

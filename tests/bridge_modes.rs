@@ -50,6 +50,8 @@ async fn server_held_credentials_need_the_token_and_use_the_operators_project() 
             (r.status().as_u16(), r.json::<Value>().await.unwrap())
         }
     };
+    let ready = http.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 200, "Crusoe accepts the operator's key");
     // Cycle sends only the token; no Crusoe secret travels.
     let token_auth =
         json!({"api_key": TOKEN, "cycle": {"hub_id": "65f1e2d3c4b5a69788796a5b", "hub_name": "h"}});
@@ -272,5 +274,44 @@ async fn a_decommission_past_its_deadline_is_a_504_and_the_retry_finishes_it() {
         h.sim.sim.calls()["DELETE /projects/{project_id}/compute/vms/instances/{vm_id}"],
         1,
         "the retry continued the deletion instead of starting another"
+    );
+}
+
+#[tokio::test]
+async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_key() {
+    let sim = start_sim(quick_sim_config()).await;
+    let settings = BridgeSettings {
+        credentials: CredentialsMode::ServerHeld,
+        bridge_token: Some(SecretString::from(TOKEN)),
+        ..test_settings()
+    };
+    let pool = ClientPool::new(fast_settings(&sim.endpoint())).unwrap();
+    let wrong = (
+        Credentials::new(ACCESS_KEY, &SecretString::from("AAAAAAAAAAAAAAAAAAAAAA")).unwrap(),
+        PROJECT.to_string(),
+    );
+    let bridge = Bridge::new(settings, pool, Some(wrong)).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = ial::router(Arc::new(bridge), IalOptions::default());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let answer = reqwest::get(format!("{url}/readyz")).await.unwrap();
+    assert_eq!(answer.status(), 503);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "503.not-ready");
+    assert!(
+        body["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not accept"),
+        "{body}"
+    );
+    assert_eq!(
+        reqwest::get(format!("{url}/healthz"))
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "alive, though not ready"
     );
 }

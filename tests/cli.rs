@@ -319,3 +319,77 @@ async fn serve_exits_0_on_sigterm() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
+    // Crusoe answers slowly, so the verify below is still in flight when SIGTERM comes.
+    let sim = common::start_sim(crusoe_ial::sim::SimConfig {
+        faults: crusoe_ial::sim::Faults {
+            latency_ms: 1200,
+            ..Default::default()
+        },
+        ..common::quick_sim_config()
+    })
+    .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let home = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("CRUSOE_API_ENDPOINT", sim.endpoint())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    for _ in 0..100 {
+        if http.get(format!("{base}/healthz")).send().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let auth =
+        serde_json::json!({"api_key": common::ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
+    let in_flight = tokio::spawn({
+        let http = http.clone();
+        let base = base.clone();
+        async move {
+            http.post(format!("{base}/v1/auth/verify"))
+                .json(&serde_json::json!({"auth": auth, "request": null}))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let answer = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight was answered");
+    assert_eq!(answer.status(), 200);
+    let body: serde_json::Value = answer.json().await.unwrap();
+    assert_eq!(body["data"]["valid"], true);
+    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        http.get(format!("{base}/healthz")).send().await.is_err(),
+        "no longer accepting"
+    );
+}

@@ -12,6 +12,8 @@ mod servers;
 pub mod settings;
 mod tenant;
 
+use std::time::{Duration, Instant};
+
 use secrecy::SecretString;
 
 pub use boot::{check_script, generated_ssh_key, DEFAULT_TEMPLATE};
@@ -36,7 +38,15 @@ pub struct Bridge {
     catalog: catalog::Catalog,
     boot: boot::Boot,
     locks: locks::KeyedLocks,
+    /// Servers Cycle polls that are not provisioned yet; forgotten when no longer polled.
+    in_flight: moka::sync::Cache<String, ()>,
+    /// The last readiness check and when it was made.
+    readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
+
+/// How long a readiness answer is reused, and how long its check may take.
+const READINESS_TTL: Duration = Duration::from_secs(10);
+const READINESS_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Bridge {
     /// Builds the bridge; the error names the setting at fault and why.
@@ -71,7 +81,42 @@ impl Bridge {
             server_held,
             boot,
             locks: locks::KeyedLocks::default(),
+            in_flight: moka::sync::Cache::builder()
+                .max_capacity(1_000_000)
+                .time_to_idle(Duration::from_secs(15 * 60))
+                .build(),
+            readiness: tokio::sync::Mutex::new(None),
         })
+    }
+
+    fn track(&self, key: String, pending: bool) {
+        if pending {
+            self.in_flight.insert(key, ());
+        } else {
+            self.in_flight.invalidate(&key);
+        }
+        self.in_flight.run_pending_tasks();
+        metrics::gauge!(crate::telemetry::metrics::SERVERS_IN_FLIGHT)
+            .set(self.in_flight.entry_count() as f64);
+    }
+
+    async fn check_crusoe(&self) -> Result<(), String> {
+        let Some(held) = &self.server_held else {
+            // Pass-through: every call brings its own credentials, nothing to check ahead.
+            return Ok(());
+        };
+        let client = self.pool.client(held.credentials.clone());
+        match tokio::time::timeout(READINESS_TIMEOUT, client.get_project(&held.project_id)).await {
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(e)) => Err(format!(
+                "Crusoe does not accept the configured credentials for project {}: {e}",
+                held.project_id
+            )),
+            Err(_) => Err(format!(
+                "Crusoe did not answer within {}s",
+                READINESS_TIMEOUT.as_secs()
+            )),
+        }
     }
 
     pub fn settings(&self) -> &BridgeSettings {
@@ -150,7 +195,22 @@ impl Provider for Bridge {
         call: Call<ProvisionStatus>,
     ) -> Result<ProvisionStatusResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(servers::provision_status(&t, call.request).await?)
+        let key = format!("{}/{}", t.project_id, call.request.server_id);
+        let result = servers::provision_status(&t, call.request).await;
+        self.track(key, matches!(&result, Ok(r) if !r.provisioned));
+        Ok(result?)
+    }
+
+    async fn readiness(&self) -> Result<(), String> {
+        let mut cached = self.readiness.lock().await;
+        if let Some((at, answer)) = cached.as_ref() {
+            if at.elapsed() < READINESS_TTL {
+                return answer.clone();
+            }
+        }
+        let answer = self.check_crusoe().await;
+        *cached = Some((Instant::now(), answer.clone()));
+        answer
     }
 
     async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {

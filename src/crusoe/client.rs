@@ -14,6 +14,7 @@ use url::Url;
 use super::error::{ApiError, CrusoeError};
 use super::retry::{RetryPolicy, WaitPolicy};
 use super::signing::{self, SigningKey, TIMESTAMP_HEADER};
+use crate::crusoe::metric_names as names;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1alpha5";
 
@@ -255,12 +256,28 @@ impl CrusoeClient {
     }
 
     async fn execute_raw(&self, call: &Call) -> Result<Vec<u8>, CrusoeError> {
-        let settings = &self.shared.settings;
         let started = Instant::now();
+        let result = self.with_retries(call, started).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.kind(),
+        };
+        metrics::counter!(names::CRUSOE_CALLS, "operation" => call.op, "outcome" => outcome)
+            .increment(1);
+        metrics::histogram!(names::CRUSOE_DURATION, "operation" => call.op)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn with_retries(&self, call: &Call, started: Instant) -> Result<Vec<u8>, CrusoeError> {
+        let settings = &self.shared.settings;
         let deadline = started + settings.call_deadline;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            if attempt > 1 {
+                metrics::counter!(names::CRUSOE_RETRIES, "operation" => call.op).increment(1);
+            }
             let remaining = deadline.saturating_duration_since(Instant::now());
             let timeout = settings.attempt_timeout.min(remaining);
             let failure = match self.attempt(call, timeout).await {

@@ -183,6 +183,27 @@ impl CrusoeError {
         }
     }
 
+    /// A short, fixed name of the kind of failure, for metrics and logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CrusoeError::NotFound(_) => "not_found",
+            CrusoeError::Conflict(_) => "conflict",
+            CrusoeError::OutOfStock(_) => "out_of_stock",
+            CrusoeError::BadCredentials(_) => "bad_credentials",
+            CrusoeError::Forbidden(_) => "forbidden",
+            CrusoeError::RateLimited(_) => "rate_limited",
+            CrusoeError::Server(_) => "server_error",
+            CrusoeError::BadRequest(_) => "bad_request",
+            CrusoeError::Timeout(_) => "timeout",
+            CrusoeError::Connect(_) => "connect",
+            CrusoeError::InvalidResponse(_) => "invalid_response",
+            CrusoeError::OperationFailed { .. } => "operation_failed",
+            CrusoeError::OperationTimeout { .. } => "operation_timeout",
+            CrusoeError::InvalidId(_) => "invalid_id",
+            CrusoeError::InvalidRequest(_) => "invalid_request",
+        }
+    }
+
     pub fn is_not_found(&self) -> bool {
         matches!(self, CrusoeError::NotFound(_))
     }

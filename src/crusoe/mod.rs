@@ -5,6 +5,7 @@ mod api;
 mod client;
 mod error;
 pub mod ids;
+pub mod metric_names;
 mod retry;
 pub mod signing;
 pub mod types;

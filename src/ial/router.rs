@@ -5,17 +5,26 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{Method, StatusCode, Uri};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::middleware::{from_fn, from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::json;
-use tower_http::trace::TraceLayer;
+use tokio::sync::Semaphore;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+
+use crate::telemetry::metrics as names;
 
 use super::request::{decode, decode_auth_only, Call, Wrapping};
 use super::types::*;
@@ -62,6 +71,11 @@ pub trait Provider: Send + Sync + 'static {
         &self,
         call: Call<ReleaseIp>,
     ) -> impl Future<Output = Result<bool, IalError>> + Send;
+
+    /// Whether the provider can serve now; the reason when not.
+    fn readiness(&self) -> impl Future<Output = Result<(), String>> + Send {
+        async { Ok(()) }
+    }
 }
 
 /// How successful answers are shaped: Cycle's prose guide wants `{data, error}`, its OpenAPI shows
@@ -77,6 +91,10 @@ pub struct IalOptions {
     pub envelope: Envelope,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Longest time one IAL request may take; longer than every deadline of the bridge.
+    pub request_timeout: Duration,
+    /// Requests served at once; more are answered 503 at once rather than queued.
+    pub max_in_flight: usize,
 }
 
 impl Default for IalOptions {
@@ -84,6 +102,8 @@ impl Default for IalOptions {
         Self {
             envelope: Envelope::Wrapped,
             body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(180),
+            max_in_flight: 512,
         }
     }
 }
@@ -103,7 +123,13 @@ impl<P> Clone for AppState<P> {
 }
 
 pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
+    // Install the recorder before any request: what is recorded without one is lost.
+    crate::telemetry::metrics::handle();
     let state = AppState { provider, options };
+    let limits = Arc::new(Limits {
+        in_flight: Semaphore::new(options.max_in_flight),
+        timeout: options.request_timeout,
+    });
     let api = Router::new()
         .route("/v1/auth/verify", post(verify::<P>))
         .route(
@@ -131,18 +157,213 @@ pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
         )
         .route("/v1/infrastructure/ip/allocate", post(allocate::<P>))
         .route("/v1/infrastructure/ip/release", post(release::<P>))
+        // The last layer added runs first: measure, then limit, then read the body.
         .layer(DefaultBodyLimit::max(options.body_limit))
+        .route_layer(from_fn_with_state(limits, limit))
+        .route_layer(from_fn(measure))
+        .route("/readyz", get(readyz::<P>))
         .with_state(state);
     with_basics(api)
 }
 
-/// Health, and Cycle-shaped answers for unknown paths and wrong methods on every route.
+struct Limits {
+    in_flight: Semaphore,
+    timeout: Duration,
+}
+
+/// Sheds load beyond the concurrency limit and bounds each request's time, in Cycle's terms.
+async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    let Ok(_permit) = limits.in_flight.try_acquire() else {
+        let mut response = IalError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            "the bridge is serving as many requests as it allows; retry shortly",
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return response;
+    };
+    match tokio::time::timeout(limits.timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => IalError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request-timeout",
+            "Request timed out",
+            format!(
+                "the request took longer than {}s; retry, and the work continues where it stopped",
+                limits.timeout.as_secs()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// Counts and times each IAL request by route and status.
+async fn measure(request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(names::IAL_REQUESTS, "endpoint" => endpoint.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(names::IAL_DURATION, "endpoint" => endpoint)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Readiness: the configuration was valid (or the process would not serve) and the provider says
+/// it can work.
+async fn readyz<P: Provider>(State(s): State<AppState<P>>) -> Response {
+    match s.provider.readiness().await {
+        Ok(()) => Json(json!({ "status": "ready" })).into_response(),
+        Err(why) => IalError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not-ready",
+            "Not ready",
+            why,
+        )
+        .into_response(),
+    }
+}
+
+async fn metrics_text() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        crate::telemetry::metrics::render(),
+    )
+        .into_response()
+}
+
+/// Health, metrics, request ids and logging, and Cycle-shaped answers for unknown paths and wrong
+/// methods on every route.
 fn with_basics(router: Router) -> Router {
     router
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(TraceLayer::new_for_http())
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_request(())
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+}
+
+/// Each request's span: its id (Cycle's `x-request-id` or a new one), method and path; the hub
+/// and server are recorded once the body is read.
+fn request_span(request: &Request) -> Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        hub_id = tracing::field::Empty,
+        server_id = tracing::field::Empty,
+    )
+}
+
+/// Ids from outside, made safe to log: bounded, and only the characters ids are made of.
+fn loggable(id: &str) -> String {
+    id.chars()
+        .take(64)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect()
+}
+
+/// Records who a call is for on the request's span.
+fn record_ids(auth: Option<&Auth>, server: Option<&str>) {
+    let span = Span::current();
+    if let Some(hub) = auth
+        .and_then(|a| a.cycle.as_ref())
+        .and_then(|c| c.hub_id.as_deref())
+    {
+        span.record("hub_id", loggable(hub));
+    }
+    if let Some(server) = server {
+        span.record("server_id", loggable(server));
+    }
+}
+
+/// The server a request is about, for logs.
+trait ServerHint {
+    fn server_hint(&self) -> Option<&str>;
+}
+
+impl ServerHint for ConfigureLocation {
+    fn server_hint(&self) -> Option<&str> {
+        None
+    }
+}
+
+impl ServerHint for ProvisionServer {
+    fn server_hint(&self) -> Option<&str> {
+        Some(&self.cycle.server_id)
+    }
+}
+
+impl ServerHint for ProvisionStatus {
+    fn server_hint(&self) -> Option<&str> {
+        Some(&self.server_id)
+    }
+}
+
+impl ServerHint for ServerRef {
+    fn server_hint(&self) -> Option<&str> {
+        Some(&self.server_id)
+    }
+}
+
+impl ServerHint for AllocateIp {
+    fn server_hint(&self) -> Option<&str> {
+        Some(&self.server_id)
+    }
+}
+
+impl ServerHint for ReleaseIp {
+    fn server_hint(&self) -> Option<&str> {
+        self.server_id.as_deref()
+    }
+}
+
+/// Decodes a call with a payload and records its ids.
+fn decoded<T: DeserializeOwned + ServerHint>(
+    b: Result<Bytes, BytesRejection>,
+    wrapping: Wrapping,
+) -> Result<Call<T>, IalError> {
+    let call: Call<T> = decode(&body(b)?, wrapping)?;
+    record_ids(call.auth.as_ref(), call.request.server_hint());
+    Ok(call)
+}
+
+/// Decodes a call without a payload and records its hub.
+fn decoded_auth(b: Result<Bytes, BytesRejection>) -> Result<Option<Auth>, IalError> {
+    let auth = decode_auth_only(&body(b)?)?;
+    record_ids(auth.as_ref(), None);
+    Ok(auth)
 }
 
 /// Liveness: the process is up and serving.
@@ -210,7 +431,7 @@ async fn verify<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async { s.provider.verify(decode_auth_only(&body(b)?)?).await }.await;
+    let result = async { s.provider.verify(decoded_auth(b)?).await }.await;
     respond(s.options.envelope, result)
 }
 
@@ -218,7 +439,7 @@ async fn locations<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async { s.provider.locations(decode_auth_only(&body(b)?)?).await }.await;
+    let result = async { s.provider.locations(decoded_auth(b)?).await }.await;
     respond(s.options.envelope, result)
 }
 
@@ -226,7 +447,7 @@ async fn server_models<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async { s.provider.server_models(decode_auth_only(&body(b)?)?).await }.await;
+    let result = async { s.provider.server_models(decoded_auth(b)?).await }.await;
     respond(s.options.envelope, result)
 }
 
@@ -236,7 +457,7 @@ async fn configure<P: Provider>(
 ) -> Response {
     let result = async {
         s.provider
-            .configure_location(decode(&body(b)?, Wrapping::Required)?)
+            .configure_location(decoded(b, Wrapping::Required)?)
             .await
     }
     .await;
@@ -247,12 +468,7 @@ async fn provision<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async {
-        s.provider
-            .provision(decode(&body(b)?, Wrapping::Required)?)
-            .await
-    }
-    .await;
+    let result = async { s.provider.provision(decoded(b, Wrapping::Required)?).await }.await;
     respond(s.options.envelope, result)
 }
 
@@ -262,7 +478,7 @@ async fn provision_status<P: Provider>(
 ) -> Response {
     let result = async {
         s.provider
-            .provision_status(decode(&body(b)?, Wrapping::Required)?)
+            .provision_status(decoded(b, Wrapping::Required)?)
             .await
     }
     .await;
@@ -273,12 +489,7 @@ async fn restart<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async {
-        s.provider
-            .restart(decode(&body(b)?, Wrapping::Required)?)
-            .await
-    }
-    .await;
+    let result = async { s.provider.restart(decoded(b, Wrapping::Required)?).await }.await;
     respond(s.options.envelope, result)
 }
 
@@ -288,7 +499,7 @@ async fn decommission<P: Provider>(
 ) -> Response {
     let result = async {
         s.provider
-            .decommission(decode(&body(b)?, Wrapping::Required)?)
+            .decommission(decoded(b, Wrapping::Required)?)
             .await
     }
     .await;
@@ -301,7 +512,7 @@ async fn allocate<P: Provider>(
 ) -> Response {
     let result = async {
         s.provider
-            .allocate_ip(decode(&body(b)?, Wrapping::Required)?)
+            .allocate_ip(decoded(b, Wrapping::Required)?)
             .await
     }
     .await;
@@ -312,11 +523,6 @@ async fn release<P: Provider>(
     State(s): State<AppState<P>>,
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let result = async {
-        s.provider
-            .release_ip(decode(&body(b)?, Wrapping::Optional)?)
-            .await
-    }
-    .await;
+    let result = async { s.provider.release_ip(decoded(b, Wrapping::Optional)?).await }.await;
     respond(s.options.envelope, result)
 }

@@ -5,6 +5,7 @@ use reqwest::Method;
 use super::project_path;
 use crate::crusoe::client::{wait_policy, Call, CrusoeClient};
 use crate::crusoe::ids::PathId;
+use crate::crusoe::metric_names as names;
 use crate::crusoe::types::{Operation, OperationState};
 use crate::crusoe::CrusoeError;
 
@@ -60,6 +61,28 @@ impl CrusoeClient {
     ) -> Result<Operation, CrusoeError> {
         let policy = wait_policy(self).clone();
         let started = Instant::now();
+        let result = self
+            .follow(family, project_id, operation, timeout, &policy, started)
+            .await;
+        let outcome = match &result {
+            Ok(_) => "succeeded",
+            Err(e) => e.kind(),
+        };
+        metrics::counter!(names::OPERATION_WAITS, "family" => family.collection(), "outcome" => outcome).increment(1);
+        metrics::histogram!(names::OPERATION_WAIT_DURATION, "family" => family.collection())
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    async fn follow(
+        &self,
+        family: OperationFamily,
+        project_id: &str,
+        operation: Operation,
+        timeout: Duration,
+        policy: &crate::crusoe::WaitPolicy,
+        started: Instant,
+    ) -> Result<Operation, CrusoeError> {
         let mut interval = policy.initial_interval;
         let mut current = operation;
         loop {

@@ -16,3 +16,5 @@ pub fn init(format: LogFormat, default_filter: &str) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
+
+pub mod metrics;

@@ -1,0 +1,233 @@
+//! What an operator watches: request ids, logs that carry hub and server but never a secret,
+//! Prometheus metrics with bounded labels, readiness, and the limits that protect the bridge.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use common::harness::{test_settings, Harness, CYCLE_SERVER, HUB};
+use common::{quick_sim_config, SECRET};
+use crusoe_ial::ial::IalOptions;
+use crusoe_ial::sim::SimConfig;
+use serde_json::{json, Value};
+
+/// Everything this test binary logs, at debug level, as JSON lines.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn captured_logs() -> &'static Captured {
+    static LOGS: OnceLock<Captured> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let logs = Captured::default();
+        let writer = logs.clone();
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter("debug")
+            .with_writer(move || writer.clone())
+            .init();
+        logs
+    })
+}
+
+#[tokio::test]
+async fn a_whole_lifecycle_logs_ids_and_no_secret_and_metrics_have_bounded_labels() {
+    let logs = captured_logs();
+    let mut h = Harness::start(quick_sim_config(), test_settings()).await;
+    // A per-hub config in base64 must not be logged either.
+    let config_b64 = "c3NoX3B1YmxpY19rZXkgPSAic2VjcmV0LWJhc2U2NC1jb25maWciCg==";
+    h.auth["config"] = json!(config_b64);
+
+    let location = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let p = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &location),
+        )
+        .await,
+    );
+    let id = p["server_id"].as_str().unwrap().to_string();
+    h.wait_provisioned(&id, "us-east1-a", &location, &p["extra"])
+        .await;
+    let ip = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/ip/allocate",
+            json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": location,
+                   "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
+        )
+        .await,
+    );
+    Harness::data(h.cycle("/v1/infrastructure/ip/release", json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]})).await);
+    Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/restart",
+            Harness::server_ref(&id, "us-east1-a"),
+        )
+        .await,
+    );
+    Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/decommission",
+            Harness::server_ref(&id, "us-east1-a"),
+        )
+        .await,
+    );
+    // A rejected secret too.
+    let mut wrong = h.auth.clone();
+    wrong["secret"] = json!("WRONGWRONGWRONGWRONGWA");
+    h.cycle_as(&wrong, "/v1/auth/verify", Value::Null).await;
+
+    let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for secret in [
+        SECRET,
+        "WRONGWRONGWRONGWRONGWA",
+        config_b64,
+        "secret-base64-config",
+    ] {
+        assert!(
+            !text.contains(secret),
+            "a secret reached the logs: {secret}"
+        );
+    }
+    assert!(
+        text.contains(&format!("\"hub_id\":\"{HUB}\"")),
+        "the hub is logged"
+    );
+    assert!(
+        text.contains(&format!("\"server_id\":\"{id}\"")),
+        "the server is logged"
+    );
+    assert!(text.contains("\"request_id\":\""), "requests carry an id");
+
+    // Metrics: every family present, with labels from bounded sets only.
+    let (status, metrics) = h.raw("GET", "/metrics", None).await;
+    assert_eq!(status, 200);
+    let metrics = metrics.as_str().unwrap().to_string();
+    for family in [
+        "ial_requests_total{endpoint=\"/v1/infrastructure/server/provision\",status=\"200\"}",
+        "ial_request_duration_seconds_bucket{endpoint=\"/v1/infrastructure/server/provision-status\"",
+        "crusoe_calls_total{operation=\"create_vm\",outcome=\"ok\"}",
+        "crusoe_call_duration_seconds_bucket{operation=\"list_vms\"",
+        "crusoe_operation_waits_total{family=\"compute/vms/instances\",outcome=\"succeeded\"}",
+        "crusoe_operation_wait_seconds_bucket",
+        "bridge_servers_in_flight",
+    ] {
+        assert!(metrics.contains(family), "{family} missing from /metrics:\n{metrics}");
+    }
+    for leak in [
+        SECRET,
+        HUB,
+        CYCLE_SERVER,
+        common::PROJECT,
+        common::ACCESS_KEY,
+        "127.0.0.1",
+    ] {
+        assert!(!metrics.contains(leak), "{leak} is in a metric label");
+    }
+    h.restart_bridge().await;
+}
+
+#[tokio::test]
+async fn requests_carry_an_id_given_or_generated() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let http = reqwest::Client::new();
+    let generated = http.get(format!("{}/healthz", h.url)).send().await.unwrap();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let given = http
+        .get(format!("{}/healthz", h.url))
+        .header("x-request-id", "cycle-req-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "cycle-req-42");
+}
+
+#[tokio::test]
+async fn beyond_the_concurrency_limit_requests_get_a_cycle_shaped_503_at_once() {
+    let options = IalOptions {
+        max_in_flight: 1,
+        ..Default::default()
+    };
+    let sim = SimConfig {
+        faults: crusoe_ial::sim::Faults {
+            latency_ms: 350,
+            ..Default::default()
+        },
+        ..quick_sim_config()
+    };
+    let h = Harness::start_with(sim, test_settings(), options).await;
+    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": null})).unwrap();
+    let slow = h.raw("POST", "/v1/auth/verify", Some(body.clone()));
+    let second = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let started = std::time::Instant::now();
+        let answer = reqwest::Client::new()
+            .post(format!("{}/v1/auth/verify", h.url))
+            .header("content-type", "application/json")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        (
+            answer.status().as_u16(),
+            answer.headers().get("retry-after").cloned(),
+            answer.json::<Value>().await.unwrap(),
+            started.elapsed(),
+        )
+    };
+    let ((first_status, _), (status, retry_after, answer, waited)) = tokio::join!(slow, second);
+    assert_eq!(first_status, 200);
+    assert_eq!(status, 503, "{answer}");
+    assert_eq!(answer["error"]["code"], "503.overloaded");
+    assert_eq!(retry_after.unwrap(), "1");
+    assert!(
+        waited < Duration::from_millis(200),
+        "shed at once, not queued: {waited:?}"
+    );
+    // Health is never shed.
+    assert_eq!(h.raw("GET", "/healthz", None).await.0, 200);
+}
+
+#[tokio::test]
+async fn a_request_past_the_time_limit_gets_a_cycle_shaped_504() {
+    let options = IalOptions {
+        request_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let sim = SimConfig {
+        faults: crusoe_ial::sim::Faults {
+            latency_ms: 1000,
+            ..Default::default()
+        },
+        ..quick_sim_config()
+    };
+    let h = Harness::start_with(sim, test_settings(), options).await;
+    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": null})).unwrap();
+    let (status, answer) = h
+        .raw("POST", "/v1/infrastructure/provider/locations", Some(body))
+        .await;
+    assert_eq!(status, 504, "{answer}");
+    assert_eq!(answer["error"]["code"], "504.request-timeout");
+}
+
+#[tokio::test]
+async fn readiness_in_pass_through_mode_needs_only_a_valid_configuration() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let (status, answer) = h.raw("GET", "/readyz", None).await;
+    assert_eq!((status, answer["status"].as_str()), (200, Some("ready")));
+}
