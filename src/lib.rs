@@ -8,6 +8,7 @@ pub mod check;
 pub mod config;
 pub mod crusoe;
 pub mod demo;
+pub mod gc;
 pub mod ial;
 pub mod serve;
 pub mod shutdown;

@@ -31,6 +31,12 @@ enum Command {
     Simulate(crusoe_ial::sim::cli::SimulateArgs),
     /// Play a server's whole life as Cycle would, against the bridge and the simulator.
     Demo(crusoe_ial::demo::DemoArgs),
+    /// List what the bridge made whose server is gone (a dry run); delete it with --apply.
+    Gc {
+        /// Delete what is listed.
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -60,7 +66,7 @@ fn main() -> ExitCode {
     };
     // `check` talks to a person: its report and one-line reason, not the retry log.
     let default_filter = match cli.command {
-        Command::Check => "error",
+        Command::Check | Command::Gc { .. } => "error",
         _ => "info",
     };
     telemetry::init(config.log_format, default_filter);
@@ -76,20 +82,26 @@ fn main() -> ExitCode {
             Command::Simulate(_) | Command::Demo(_) => {
                 unreachable!("handled before configuration is read")
             }
-            Command::Check => match check::run(&config).await {
-                Ok(lines) => {
-                    for line in lines {
-                        println!("{line}");
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("check failed: {e}");
-                    ExitCode::FAILURE
-                }
-            },
+            Command::Check => report("check", check::run(&config).await),
+            Command::Gc { apply } => report("gc", crusoe_ial::gc::run(&config, apply).await),
         }
     })
+}
+
+/// Prints a command's lines and exits 0, or its one-line failure and exits 1.
+fn report<E: std::fmt::Display>(command: &str, result: Result<Vec<String>, E>) -> ExitCode {
+    match result {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{command} failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run_async(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {

@@ -4,6 +4,7 @@
 mod boot;
 mod catalog;
 pub mod error;
+pub mod gc;
 mod ips;
 mod locks;
 pub mod naming;

@@ -1,0 +1,154 @@
+//! Garbage: resources that carry the bridge's names but whose owner is gone, such as a data disk
+//! or a load balancer left by a crash between two steps, or a duplicate from a race.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::naming;
+use crate::crusoe::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
+use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Kind {
+    DataDisk,
+    LoadBalancer,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Orphan {
+    pub kind: Kind,
+    pub id: String,
+    pub name: String,
+    pub location: String,
+    pub why: String,
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self.kind {
+            Kind::DataDisk => "disk",
+            Kind::LoadBalancer => "load balancer",
+        };
+        write!(
+            f,
+            "{kind} {} ({}) in {}: {}",
+            self.name, self.id, self.location, self.why
+        )
+    }
+}
+
+/// The VM name a bridge-made data disk or load balancer belongs to.
+fn owner(name: &str) -> Option<&str> {
+    if !name.starts_with(naming::PREFIX) {
+        return None;
+    }
+    if let Some(vm) = name.strip_suffix("-data") {
+        return Some(vm);
+    }
+    name.find("-ip-").map(|i| &name[..i])
+}
+
+fn disk_orphan(d: &Disk, why: String) -> Orphan {
+    Orphan {
+        kind: Kind::DataDisk,
+        id: d.id.clone(),
+        name: d.name.clone(),
+        location: d.location.clone(),
+        why,
+    }
+}
+
+/// Finds the orphans of a project. Only names the bridge makes are considered.
+pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, CrusoeError> {
+    let vms = client.list_vms(project, &VmFilter::default()).await?;
+    let live: HashSet<&str> = vms
+        .iter()
+        .filter(|v| !v.state.is_terminal())
+        .map(|v| v.name.as_str())
+        .collect();
+    let mut orphans = Vec::new();
+
+    let disks = client.list_disks(project, &DiskFilter::default()).await?;
+    for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
+        let Some(vm) = owner(&d.name).filter(|_| d.name.ends_with("-data")) else {
+            continue;
+        };
+        if !live.contains(vm) {
+            orphans.push(disk_orphan(d, format!("its VM {vm} is gone")));
+        } else {
+            // The VM lives; an unattached disk of its name is a duplicate from a race.
+            let held = disks
+                .iter()
+                .any(|o| o.name == d.name && !o.attached_to.is_empty());
+            if held {
+                orphans.push(disk_orphan(
+                    d,
+                    format!("a duplicate: VM {vm} holds another disk of that name"),
+                ));
+            }
+        }
+    }
+
+    let lbs = client
+        .list_load_balancers(project, &LoadBalancerFilter::default())
+        .await?;
+    for lb in &lbs {
+        let Some(vm) = owner(&lb.name).filter(|_| lb.name.contains("-ip-")) else {
+            continue;
+        };
+        if !live.contains(vm) {
+            orphans.push(Orphan {
+                kind: Kind::LoadBalancer,
+                id: lb.id.clone(),
+                name: lb.name.clone(),
+                location: lb.location.clone(),
+                why: format!("its VM {vm} is gone"),
+            });
+        }
+    }
+    Ok(orphans)
+}
+
+/// Deletes orphans, waiting for each; returns how many went.
+pub async fn delete(
+    client: &CrusoeClient,
+    project: &str,
+    orphans: &[Orphan],
+    wait: Duration,
+) -> Result<usize, CrusoeError> {
+    let mut deleted = 0;
+    for o in orphans {
+        let (op, family) = match o.kind {
+            Kind::DataDisk => (
+                client.delete_disk(project, &o.id).await,
+                OperationFamily::Disks,
+            ),
+            Kind::LoadBalancer => (
+                client.delete_load_balancer(project, &o.id).await,
+                OperationFamily::LoadBalancers,
+            ),
+        };
+        match op {
+            Ok(op) => {
+                client.wait_operation(family, project, op, wait).await?;
+                deleted += 1;
+            }
+            Err(CrusoeError::NotFound(_)) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(deleted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_are_read_from_the_bridges_names_only() {
+        assert_eq!(owner("cycle-abc-data"), Some("cycle-abc"));
+        assert_eq!(owner("cycle-abc-ip-default"), Some("cycle-abc"));
+        assert_eq!(owner("scratch-data"), None);
+        assert_eq!(owner("cycle-hub-h-us-east1-a"), None);
+    }
+}

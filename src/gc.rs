@@ -1,0 +1,45 @@
+//! `crusoe-ial gc`: lists (and with `--apply` deletes) what the bridge made whose owner is gone,
+//! in the project of the configured credentials.
+
+use std::time::Duration;
+
+use crate::bridge::gc;
+use crate::config::Config;
+use crate::crusoe::CrusoeClient;
+
+/// Runs the collection; the lines to print, or one line saying why it could not.
+pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
+    let credentials = config.crusoe.credentials.clone().ok_or(
+        "no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY (gc works on one project at a time)",
+    )?;
+    let project = config
+        .crusoe
+        .project_id
+        .clone()
+        .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
+    let client =
+        CrusoeClient::new(config.crusoe.client.clone(), credentials).map_err(|e| e.to_string())?;
+    let orphans = gc::find(&client, &project)
+        .await
+        .map_err(|e| format!("listing the project's resources: {e}"))?;
+    let mut lines: Vec<String> = orphans.iter().map(|o| format!("  {o}")).collect();
+    if orphans.is_empty() {
+        lines.push(format!("nothing to collect in project {project}"));
+        return Ok(lines);
+    }
+    if apply {
+        let deleted = gc::delete(&client, &project, &orphans, Duration::from_secs(120))
+            .await
+            .map_err(|e| format!("deleting: {e}"))?;
+        lines.push(format!(
+            "deleted {deleted} of {} orphans in project {project}",
+            orphans.len()
+        ));
+    } else {
+        lines.push(format!(
+            "{} orphans in project {project}; nothing deleted (dry run): run `crusoe-ial gc --apply` to delete them",
+            orphans.len()
+        ));
+    }
+    Ok(lines)
+}
