@@ -49,6 +49,14 @@ impl CycleSpec {
         }
     }
 
+    /// A single-file document (the bridge's own): `path` is the file.
+    pub fn single(path: &Path) -> SingleSpec {
+        SingleSpec {
+            file: path.to_path_buf(),
+            doc: load(path),
+        }
+    }
+
     /// The schema of the 200 answer of `method path`, and the file it lives in.
     pub fn response(&self, api_path: &str, method: &str) -> (Value, PathBuf) {
         let api = load(&self.dir.join("api.yml"));
@@ -84,9 +92,21 @@ fn type_matches(t: &str, v: &Value) -> bool {
 
 fn check(schema: &Value, file: &Path, value: &Value, at: &str, out: &mut Vec<String>) {
     if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let (rel, _fragment) = r.split_once('#').unwrap_or((r, ""));
-        let target = file.parent().unwrap().join(rel);
-        let loaded = load(&target);
+        let (rel, fragment) = r.split_once('#').unwrap_or((r, ""));
+        let target = if rel.is_empty() {
+            file.to_path_buf()
+        } else {
+            file.parent().unwrap().join(rel)
+        };
+        let mut loaded = load(&target);
+        for part in fragment.split('/').filter(|p| !p.is_empty()) {
+            loaded = loaded[part].clone();
+        }
+        assert!(
+            !loaded.is_null(),
+            "unresolved $ref {r} in {}",
+            file.display()
+        );
         return check(&loaded, &target, value, at, out);
     }
     if let Some(branches) = schema.get("oneOf").and_then(Value::as_array) {
@@ -130,13 +150,13 @@ fn check(schema: &Value, file: &Path, value: &Value, at: &str, out: &mut Vec<Str
         for (key, v) in obj {
             match props.and_then(|p| p.get(key)) {
                 Some(sub) => check(sub, file, v, &format!("{at}/{key}"), out),
-                None => {
-                    if let Some(extra) =
-                        schema.get("additionalProperties").filter(|e| e.is_object())
-                    {
-                        check(extra, file, v, &format!("{at}/{key}"), out);
+                None => match schema.get("additionalProperties") {
+                    Some(Value::Bool(false)) => out.push(format!("{at}/{key}: not in the schema")),
+                    Some(extra) if extra.is_object() => {
+                        check(extra, file, v, &format!("{at}/{key}"), out)
                     }
-                }
+                    _ => {}
+                },
             }
         }
     }
@@ -144,5 +164,52 @@ fn check(schema: &Value, file: &Path, value: &Value, at: &str, out: &mut Vec<Str
         for (i, v) in arr.iter().enumerate() {
             check(items, file, v, &format!("{at}/{i}"), out);
         }
+    }
+}
+
+/// An OpenAPI document in one file, with internal `$ref`s.
+pub struct SingleSpec {
+    pub file: PathBuf,
+    pub doc: Value,
+}
+
+impl SingleSpec {
+    /// Every documented `(method, path)`.
+    pub fn operations(&self) -> Vec<(String, String)> {
+        let mut ops = Vec::new();
+        for (path, item) in self.doc["paths"].as_object().expect("paths") {
+            for method in item.as_object().expect("path item").keys() {
+                if ["get", "post", "put", "patch", "delete"].contains(&method.as_str()) {
+                    ops.push((method.to_uppercase(), path.clone()));
+                }
+            }
+        }
+        ops
+    }
+
+    /// The schema of the answer with `status` of `method path`.
+    pub fn response(&self, path: &str, method: &str, status: &str) -> Value {
+        let mut response =
+            self.doc["paths"][path][method.to_lowercase()]["responses"][status].clone();
+        while let Some(r) = response
+            .get("$ref")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        {
+            let mut target = self.doc.clone();
+            for part in r.trim_start_matches("#/").split('/') {
+                target = target[part].clone();
+            }
+            response = target;
+        }
+        let s = response["content"]["application/json"]["schema"].clone();
+        assert!(!s.is_null(), "no {status} schema for {method} {path}");
+        s
+    }
+
+    pub fn violations(&self, schema: &Value, value: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        check(schema, &self.file, value, "", &mut out);
+        out
     }
 }
