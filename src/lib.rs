@@ -9,6 +9,7 @@ pub mod config;
 pub mod crusoe;
 pub mod demo;
 pub mod gc;
+pub mod healthcheck;
 pub mod ial;
 pub mod serve;
 pub mod shutdown;

@@ -31,6 +31,17 @@ enum Command {
     Simulate(crusoe_ial::sim::cli::SimulateArgs),
     /// Play a server's whole life as Cycle would, against the bridge and the simulator.
     Demo(crusoe_ial::demo::DemoArgs),
+    /// Exit 0 when the local server answers /healthz (for container health checks).
+    Healthcheck {
+        /// Address the server listens on (also IAL_LISTEN).
+        #[arg(
+            long,
+            env = "IAL_LISTEN",
+            default_value = "127.0.0.1:8080",
+            value_name = "ADDR"
+        )]
+        listen: std::net::SocketAddr,
+    },
     /// List what the bridge made whose server is gone (a dry run); delete it with --apply.
     Gc {
         /// Delete what is listed.
@@ -50,6 +61,18 @@ fn main() -> ExitCode {
         Command::Demo(args) => {
             telemetry::init(config::LogFormat::Text, "error");
             return run_async(crusoe_ial::demo::run(args));
+        }
+        Command::Healthcheck { listen } => {
+            let url = crusoe_ial::healthcheck::url_for(listen);
+            return run_async(async move {
+                match crusoe_ial::healthcheck::check(&url).await {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("unhealthy: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            });
         }
         _ => {}
     }
@@ -79,7 +102,7 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Command::Simulate(_) | Command::Demo(_) => {
+            Command::Simulate(_) | Command::Demo(_) | Command::Healthcheck { .. } => {
                 unreachable!("handled before configuration is read")
             }
             Command::Check => report("check", check::run(&config).await),

@@ -393,3 +393,37 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
         "no longer accepting"
     );
 }
+
+#[tokio::test]
+async fn healthcheck_exits_0_for_a_serving_server_and_1_otherwise() {
+    let (mut child, base, _home) = start_server().await;
+    let addr = base.trim_start_matches("http://").to_string();
+    let healthy = tokio::process::Command::new(BIN)
+        .args(["healthcheck", "--listen", &addr])
+        .env_clear()
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(
+        healthy.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&healthy.stderr)
+    );
+    child.kill().await.unwrap();
+    child.wait().await.unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let down = tokio::process::Command::new(BIN)
+        .args(["healthcheck"])
+        .env_clear()
+        .env("IAL_LISTEN", format!("0.0.0.0:{port}"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(down.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&down.stderr).starts_with("unhealthy: http://127.0.0.1:"));
+}

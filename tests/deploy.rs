@@ -1,0 +1,131 @@
+//! The deployment files stay true to the code: the example config loads, the Kubernetes manifests
+//! probe endpoints the server serves and run two replicas as the image's user, and the dashboard
+//! queries only metrics the bridge exports.
+
+use std::collections::HashMap;
+
+use crusoe_ial::config::{Config, Sources};
+use serde_json::Value;
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn the_example_config_loads() {
+    let home = tempfile::tempdir().unwrap();
+    let config = Config::load(&Sources {
+        file: Some(root().join("deploy/config.example.toml")),
+        env: HashMap::new(),
+        home: Some(home.path().into()),
+        listen_flag: None,
+    })
+    .unwrap_or_else(|e| panic!("deploy/config.example.toml: {e}"));
+    assert_eq!(config.listen.port(), 8080);
+}
+
+#[test]
+fn the_kubernetes_manifests_match_the_server() {
+    let text = std::fs::read_to_string(root().join("deploy/kubernetes/crusoe-ial.yaml")).unwrap();
+    let docs: Vec<serde_yaml_ng::Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .collect();
+    let kind = |k: &str| {
+        docs.iter()
+            .find(|d| d["kind"].as_str() == Some(k))
+            .unwrap_or_else(|| panic!("no {k}"))
+    };
+    let deployment = kind("Deployment");
+    assert_eq!(deployment["spec"]["replicas"].as_u64(), Some(2));
+    let container = &deployment["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        container["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some("/readyz")
+    );
+    assert_eq!(
+        container["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"].as_u64(),
+        Some(65532)
+    );
+    let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
+    assert!(
+        dockerfile.contains("USER 65532:65532"),
+        "the manifest's user is the image's"
+    );
+    // The ConfigMap's config is a valid configuration.
+    let config = kind("ConfigMap")["data"]["config.toml"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("config.toml");
+    std::fs::write(&file, config).unwrap();
+    Config::load(&Sources {
+        file: Some(file),
+        env: HashMap::new(),
+        home: Some(dir.path().into()),
+        listen_flag: None,
+    })
+    .unwrap();
+    kind("Service");
+    // The Secret example names only variables the code reads.
+    let secret =
+        std::fs::read_to_string(root().join("deploy/kubernetes/secret-server-held.example.yaml"))
+            .unwrap();
+    let secret: serde_yaml_ng::Value = serde_yaml_ng::from_str(&secret).unwrap();
+    let known: Vec<&str> = crusoe_ial::config::ENV_VARS
+        .iter()
+        .chain(crusoe_ial::bridge::settings::ENV_VARS)
+        .map(|(k, _)| *k)
+        .collect();
+    for key in secret["stringData"].as_mapping().unwrap().keys() {
+        assert!(
+            known.contains(&key.as_str().unwrap()),
+            "{key:?} is not read by the bridge"
+        );
+    }
+}
+
+#[test]
+fn the_dashboard_queries_only_exported_metrics() {
+    let text =
+        std::fs::read_to_string(root().join("deploy/grafana/crusoe-ial-dashboard.json")).unwrap();
+    let dashboard: Value = serde_json::from_str(&text).unwrap();
+    use crusoe_ial::telemetry::metrics as m;
+    let exported = [
+        m::IAL_REQUESTS,
+        m::IAL_DURATION,
+        m::CRUSOE_CALLS,
+        m::CRUSOE_DURATION,
+        m::CRUSOE_RETRIES,
+        m::OPERATION_WAITS,
+        m::OPERATION_WAIT_DURATION,
+        m::SERVERS_IN_FLIGHT,
+    ];
+    let mut used = std::collections::BTreeSet::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = target["expr"].as_str().unwrap();
+            let names: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|w| {
+                    w.starts_with("ial_") || w.starts_with("crusoe_") || w.starts_with("bridge_")
+                })
+                .collect();
+            assert!(!names.is_empty(), "{expr}");
+            for name in names {
+                let base = name.trim_end_matches("_bucket");
+                assert!(exported.contains(&base), "{name} is not exported");
+                used.insert(base);
+            }
+        }
+    }
+    assert_eq!(
+        used.len(),
+        exported.len(),
+        "every exported metric has a panel: {used:?}"
+    );
+}
