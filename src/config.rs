@@ -68,6 +68,12 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
@@ -81,6 +87,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// How long requests in flight may finish after SIGTERM or SIGINT.
     pub shutdown_grace: Duration,
+    /// Serve HTTPS with this certificate chain and key (PEM files), instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
     pub crusoe: CrusoeConfig,
     pub ial: IalOptions,
     pub bridge: BridgeSettings,
@@ -105,6 +113,8 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     max_in_flight: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
     #[serde(default)]
     crusoe: FileCrusoe,
@@ -149,6 +159,8 @@ pub struct Sources {
     pub home: Option<PathBuf>,
     /// `--listen`, which wins over everything.
     pub listen_flag: Option<String>,
+    /// `--tls-cert` and `--tls-key`.
+    pub tls_flags: (Option<PathBuf>, Option<PathBuf>),
 }
 
 impl Sources {
@@ -159,6 +171,7 @@ impl Sources {
             env: std::env::vars().collect(),
             home: std::env::var_os("HOME").map(PathBuf::from),
             listen_flag,
+            tls_flags: (None, None),
         }
     }
 
@@ -438,10 +451,43 @@ impl Config {
             .validate()
             .map_err(|(field, reason)| invalid(field, reason))?;
 
+        let pick = |flag: &Option<PathBuf>, env: &str, file_value: Option<PathBuf>, key: &str| {
+            flag.clone()
+                .map(|p| (p, format!("--{}", key.replace('_', "-"))))
+                .or_else(|| sources.env(env).map(|v| (PathBuf::from(v.value), v.source)))
+                .or_else(|| file_value.map(|p| (p, format!("{key} in {file_name}"))))
+        };
+        let cert = pick(
+            &sources.tls_flags.0,
+            "IAL_TLS_CERT",
+            file.tls_cert.clone(),
+            "tls_cert",
+        );
+        let key = pick(
+            &sources.tls_flags.1,
+            "IAL_TLS_KEY",
+            file.tls_key.clone(),
+            "tls_key",
+        );
+        let tls = match (cert, key) {
+            (None, None) => None,
+            (Some((cert, _)), Some((key, _))) => Some(TlsFiles { cert, key }),
+            (Some((_, from)), None) => {
+                return Err(invalid(from, "a TLS certificate needs its key (--tls-key)"))
+            }
+            (None, Some((_, from))) => {
+                return Err(invalid(
+                    from,
+                    "a TLS key needs its certificate (--tls-cert)",
+                ))
+            }
+        };
+
         Ok(Config {
             listen,
             log_format,
             shutdown_grace,
+            tls,
             crusoe: CrusoeConfig {
                 client,
                 credentials,
@@ -622,6 +668,7 @@ mod tests {
             ]),
             home: Some(home.path().into()),
             listen_flag: None,
+            tls_flags: (None, None),
         };
         let c = Config::load(&sources).unwrap();
         assert_eq!(

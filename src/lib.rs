@@ -15,3 +15,4 @@ pub mod serve;
 pub mod shutdown;
 pub mod sim;
 pub mod telemetry;
+pub mod tls;

@@ -24,6 +24,12 @@ enum Command {
         /// Address to listen on (also IAL_LISTEN), e.g. 0.0.0.0:8080.
         #[arg(long, value_name = "ADDR")]
         listen: Option<String>,
+        /// Serve HTTPS: PEM certificate chain (also IAL_TLS_CERT).
+        #[arg(long, value_name = "FILE")]
+        tls_cert: Option<PathBuf>,
+        /// Serve HTTPS: PEM private key (also IAL_TLS_KEY).
+        #[arg(long, value_name = "FILE")]
+        tls_key: Option<PathBuf>,
     },
     /// Check the configured Crusoe credentials and print a short report.
     Check,
@@ -76,11 +82,17 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let listen = match &cli.command {
-        Command::Serve { listen } => listen.clone(),
-        _ => None,
-    };
-    let config = match Config::load(&Sources::from_process(cli.config.clone(), listen)) {
+    let mut sources = Sources::from_process(cli.config.clone(), None);
+    if let Command::Serve {
+        listen,
+        tls_cert,
+        tls_key,
+    } = &cli.command
+    {
+        sources.listen_flag = listen.clone();
+        sources.tls_flags = (tls_cert.clone(), tls_key.clone());
+    }
+    let config = match Config::load(&sources) {
         Ok(config) => config,
         Err(e) => {
             eprintln!("crusoe-ial: {e}");

@@ -427,3 +427,93 @@ async fn healthcheck_exits_0_for_a_serving_server_and_1_otherwise() {
     assert_eq!(down.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&down.stderr).starts_with("unhealthy: http://127.0.0.1:"));
 }
+
+#[tokio::test]
+async fn serve_speaks_https_with_a_given_certificate() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, cert.cert.pem()).unwrap();
+    std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(BIN)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args([
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ])
+        .env_clear()
+        .env("HOME", dir.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .build()
+        .unwrap();
+    let mut answer = None;
+    for _ in 0..100 {
+        if let Ok(r) = client
+            .get(format!("https://localhost:{port}/healthz"))
+            .send()
+            .await
+        {
+            answer = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answer.expect("HTTPS answered").status(), 200);
+    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    assert!(
+        plain.is_err() || !plain.unwrap().status().is_success(),
+        "no plain HTTP on the TLS port"
+    );
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unusable_tls_key_stops_start_up_without_showing_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
+    std::fs::write(dir.path().join("key.pem"), "SECRET-LOOKING-GARBAGE").unwrap();
+    let dir_str = dir.path().to_str().unwrap().to_string();
+    let out = run(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--tls-cert",
+            &format!("{dir_str}/cert.pem"),
+            "--tls-key",
+            &format!("{dir_str}/key.pem"),
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert!(out.stderr.contains("tls_key"), "{}", out.stderr);
+    assert!(!out.all().contains("SECRET-LOOKING-GARBAGE"));
+    let only_cert = run(
+        &["serve", "--tls-cert", &format!("{dir_str}/cert.pem")],
+        &[],
+    )
+    .await;
+    assert_eq!(only_cert.code, 1);
+    assert!(
+        only_cert.stderr.contains("needs its key"),
+        "{}",
+        only_cert.stderr
+    );
+}

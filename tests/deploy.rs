@@ -19,6 +19,7 @@ fn the_example_config_loads() {
         env: HashMap::new(),
         home: Some(home.path().into()),
         listen_flag: None,
+        tls_flags: (None, None),
     })
     .unwrap_or_else(|e| panic!("deploy/config.example.toml: {e}"));
     assert_eq!(config.listen.port(), 8080);
@@ -68,6 +69,7 @@ fn the_kubernetes_manifests_match_the_server() {
         env: HashMap::new(),
         home: Some(dir.path().into()),
         listen_flag: None,
+        tls_flags: (None, None),
     })
     .unwrap();
     kind("Service");

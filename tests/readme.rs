@@ -47,6 +47,7 @@ fn every_toml_example_in_the_readme_is_a_valid_configuration() {
             env: HashMap::new(),
             home: Some(home.path().into()),
             listen_flag: None,
+            tls_flags: (None, None),
         };
         if let Err(e) = Config::load(&sources) {
             panic!("README example does not load: {e}\n{block}");
