@@ -598,14 +598,7 @@ impl World {
                 }
             }
             Action::DeleteLoadBalancer => {
-                let vip = self
-                    .projects
-                    .get_mut(&op.project)
-                    .and_then(|p| p.load_balancers.remove(rid))
-                    .and_then(|lb| lb["vip"].as_str().and_then(|v| v.parse().ok()));
-                if let Some(vip) = vip {
-                    self.release_public(vip);
-                }
+                self.remove_load_balancer(&op.project, rid);
                 json!({})
             }
         }
@@ -631,17 +624,20 @@ impl World {
                     p.firewall_rules.remove(rid);
                 }
             }
-            Action::CreateLoadBalancer => {
-                let vip = self
-                    .projects
-                    .get_mut(&op.project)
-                    .and_then(|p| p.load_balancers.remove(rid))
-                    .and_then(|lb| lb["vip"].as_str().and_then(|v| v.parse().ok()));
-                if let Some(vip) = vip {
-                    self.release_public(vip);
-                }
-            }
+            Action::CreateLoadBalancer => self.remove_load_balancer(&op.project, rid),
             _ => {}
+        }
+    }
+
+    /// Removes a load balancer and frees its address.
+    fn remove_load_balancer(&mut self, project: &str, id: &str) {
+        let vip = self
+            .projects
+            .get_mut(project)
+            .and_then(|p| p.load_balancers.remove(id))
+            .and_then(|lb| lb["vip"].as_str().and_then(|v| v.parse().ok()));
+        if let Some(vip) = vip {
+            self.release_public(vip);
         }
     }
 
