@@ -12,6 +12,7 @@ mod network;
 mod servers;
 pub mod settings;
 mod tenant;
+mod vm_view;
 
 use std::time::{Duration, Instant};
 
@@ -41,6 +42,8 @@ pub struct Bridge {
     locks: locks::KeyedLocks,
     /// Servers Cycle polls that are not provisioned yet; forgotten when no longer polled.
     in_flight: moka::sync::Cache<String, ()>,
+    /// Coalesced reads of the VMs of servers being polled.
+    vm_view: vm_view::VmView,
     /// The last readiness check and when it was made.
     readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
@@ -75,6 +78,7 @@ impl Bridge {
             }
             (CredentialsMode::PassThrough, _) => None,
         };
+        let settings_status = settings.status.clone();
         Ok(Self {
             catalog: catalog::Catalog::new(&settings),
             settings,
@@ -87,6 +91,10 @@ impl Bridge {
                 .time_to_idle(Duration::from_secs(15 * 60))
                 .build(),
             readiness: tokio::sync::Mutex::new(None),
+            vm_view: vm_view::VmView::new(
+                Duration::from_millis(settings_status.refresh_ms),
+                settings_status.batch,
+            ),
         })
     }
 
@@ -188,7 +196,10 @@ impl Provider for Bridge {
 
     async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(servers::provision(self, &t, call.request).await?)
+        let answer = servers::provision(self, &t, call.request).await?;
+        // The next poll must see the VM just created, not a view from before it.
+        self.vm_view.invalidate(&t, &answer.server_id).await;
+        Ok(answer)
     }
 
     async fn provision_status(
@@ -197,7 +208,13 @@ impl Provider for Bridge {
     ) -> Result<ProvisionStatusResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
         let key = format!("{}/{}", t.project_id, call.request.server_id);
-        let result = servers::provision_status(&t, call.request).await;
+        let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
+        let vms = if self.settings.status.coalesce {
+            self.vm_view.vms(&t, &name).await?
+        } else {
+            servers::find_vms(&t, &name).await?
+        };
+        let result = servers::provision_status(&t, call.request, name, vms).await;
         self.track(key, matches!(&result, Ok(r) if !r.provisioned));
         Ok(result?)
     }
@@ -221,7 +238,10 @@ impl Provider for Bridge {
 
     async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(servers::decommission(self, &t, call.request).await?)
+        let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
+        let done = servers::decommission(self, &t, call.request).await;
+        self.vm_view.invalidate(&t, &name).await;
+        Ok(done?)
     }
 
     async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {

@@ -39,7 +39,7 @@ const EXTRA_VM_OPERATION: &str = "vm_operation_id";
 const EXTRA_DISK_OPERATION: &str = "disk_operation_id";
 
 /// The VMs that carry a name, oldest first.
-async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
+pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
     t.client
         .list_vms(&t.project_id, &VmFilter::names([name]))
         .await
@@ -348,11 +348,13 @@ fn operation_id_hint<'a>(extra: Option<&'a Map<String, Value>>, key: &str) -> Op
         .filter(|id| PathId::parse("operation id", id).is_ok())
 }
 
+/// Reports on a server from `vms`, the VMs of its name as just read (directly or coalesced).
 pub async fn provision_status(
     t: &Tenant,
     req: ProvisionStatus,
+    name: String,
+    vms: Vec<Vm>,
 ) -> Result<ProvisionStatusResponse, BridgeError> {
-    let name = naming::parse_server_id(&req.server_id, "/request/server_id")?;
     let mut extra = req.extra.clone().unwrap_or_default();
     let pending = |extra| ProvisionStatusResponse {
         server_id: name.clone(),
@@ -360,7 +362,7 @@ pub async fn provision_status(
         auth: ServerAuth::default(),
         extra,
     };
-    let Some(vm) = keep_oldest(t, find_vms(t, &name).await?).await else {
+    let Some(vm) = keep_oldest(t, vms).await else {
         return missing_vm(t, &name, req.extra.as_ref())
             .await
             .map(|()| pending(extra.clone()));

@@ -167,6 +167,28 @@ impl TimeoutSettings {
     }
 }
 
+/// How provision-status reads Crusoe.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StatusSettings {
+    /// One batched read per tenant and interval serves every poll (true), or one read per poll.
+    pub coalesce: bool,
+    /// The longest a coalesced answer may be old, in milliseconds.
+    pub refresh_ms: u64,
+    /// Names per list call.
+    pub batch: usize,
+}
+
+impl Default for StatusSettings {
+    fn default() -> Self {
+        Self {
+            coalesce: true,
+            refresh_ms: 1000,
+            batch: 100,
+        }
+    }
+}
+
 /// The `[bridge]` table of the configuration file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -186,6 +208,7 @@ pub struct BridgeSettings {
     pub network: NetworkSettings,
     pub ips: IpSettings,
     pub timeouts: TimeoutSettings,
+    pub status: StatusSettings,
 }
 
 impl Default for BridgeSettings {
@@ -201,6 +224,7 @@ impl Default for BridgeSettings {
             network: NetworkSettings::default(),
             ips: IpSettings::default(),
             timeouts: TimeoutSettings::default(),
+            status: StatusSettings::default(),
         }
     }
 }
@@ -220,6 +244,10 @@ pub const ENV_VARS: &[(&str, &str)] = &[
     ("IAL_IMAGE", "public image for servers, name:tag"),
     ("IAL_CUSTOM_IMAGE", "custom image id for servers"),
     ("IAL_SSH_PUBLIC_KEY", "SSH public key put on servers"),
+    (
+        "IAL_STATUS_READS",
+        "coalesced or per-poll Crusoe reads for provision-status",
+    ),
 ];
 
 impl BridgeSettings {
@@ -273,6 +301,18 @@ impl BridgeSettings {
         if let Some(v) = get("IAL_SSH_PUBLIC_KEY") {
             self.boot.ssh_public_key = Some(v);
         }
+        if let Some(v) = get("IAL_STATUS_READS") {
+            self.status.coalesce = match v.as_str() {
+                "coalesced" => true,
+                "per-poll" => false,
+                _ => {
+                    return Err((
+                        "IAL_STATUS_READS".into(),
+                        format!("{v:?} is neither coalesced nor per-poll"),
+                    ))
+                }
+            };
+        }
         Ok(())
     }
 
@@ -290,6 +330,15 @@ impl BridgeSettings {
             if token.expose_secret().len() < 16 {
                 return fail("IAL_BRIDGE_TOKEN", "must be at least 16 characters".into());
             }
+        }
+        if !(50..=60_000).contains(&self.status.refresh_ms) {
+            return fail(
+                "bridge.status.refresh_ms",
+                "must be from 50 to 60000".into(),
+            );
+        }
+        if !(1..=500).contains(&self.status.batch) {
+            return fail("bridge.status.batch", "must be from 1 to 500".into());
         }
         if self.catalog_ttl_secs > 3600 {
             return fail("bridge.catalog_ttl_secs", "must be at most 3600".into());
