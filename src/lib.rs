@@ -3,6 +3,7 @@
 //! Layers (see DESIGN.md): `ial` is Cycle's side, `crusoe` is Crusoe's side, the bridge between
 //! them comes next; `config`, `telemetry` and the CLI commands sit around them.
 
+pub mod bench;
 pub mod bridge;
 pub mod check;
 pub mod config;

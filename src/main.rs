@@ -37,6 +37,8 @@ enum Command {
     Simulate(crusoe_ial::sim::cli::SimulateArgs),
     /// Play a server's whole life as Cycle would, against the bridge and the simulator.
     Demo(crusoe_ial::demo::DemoArgs),
+    /// Measure the bridge against the simulator under a simulated Cycle fleet.
+    Bench(crusoe_ial::bench::BenchArgs),
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck {
         /// Address the server listens on (also IAL_LISTEN).
@@ -67,6 +69,28 @@ fn main() -> ExitCode {
         Command::Demo(args) => {
             telemetry::init(config::LogFormat::Text, "error");
             return run_async(crusoe_ial::demo::run(args));
+        }
+        Command::Bench(args) => {
+            telemetry::init(config::LogFormat::Text, "error");
+            return run_async(async move {
+                match crusoe_ial::bench::run(args.clone()).await {
+                    Ok(report) if args.json => {
+                        println!(
+                            "{}",
+                            serde_json::to_string_pretty(&report).unwrap_or_default()
+                        );
+                        ExitCode::SUCCESS
+                    }
+                    Ok(report) => {
+                        print!("{}", crusoe_ial::bench::markdown(&report, &args));
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("bench failed: {e}");
+                        ExitCode::FAILURE
+                    }
+                }
+            });
         }
         Command::Healthcheck { listen } => {
             let url = crusoe_ial::healthcheck::url_for(listen);
@@ -114,7 +138,10 @@ fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             },
-            Command::Simulate(_) | Command::Demo(_) | Command::Healthcheck { .. } => {
+            Command::Simulate(_)
+            | Command::Demo(_)
+            | Command::Healthcheck { .. }
+            | Command::Bench(_) => {
                 unreachable!("handled before configuration is read")
             }
             Command::Check => report("check", check::run(&config).await),

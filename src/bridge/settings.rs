@@ -183,7 +183,8 @@ impl Default for StatusSettings {
     fn default() -> Self {
         Self {
             coalesce: true,
-            refresh_ms: 1000,
+            // Crusoe calls per poll = 5 s / (batch x refresh) at Cycle's 5 s interval: 0.025.
+            refresh_ms: 2000,
             batch: 100,
         }
     }

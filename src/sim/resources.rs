@@ -56,6 +56,8 @@ pub struct Vm {
     pub busy_with: Option<String>,
     pub startup_script: Option<String>,
     pub image: String,
+    /// When it reached running, in Unix milliseconds (for measuring how soon it is reported).
+    pub running_since_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,7 +235,7 @@ impl Project {
             // Beyond Crusoe's shape, what the VM was created with, so tests can see it.
             "vms": vms.iter().map(|v| {
                 let mut vm = self.vm_json(v);
-                vm["sim"] = json!({"image": v.image, "startup_script": v.startup_script});
+                vm["sim"] = json!({"image": v.image, "startup_script": v.startup_script, "running_since_unix_ms": v.running_since_ms});
                 vm
             }).collect::<Vec<_>>(),
             "disks": self.disks.values().map(|d| self.disk_json(d)).collect::<Vec<_>>(),

@@ -107,6 +107,8 @@ pub enum Fate {
 
 #[derive(Debug, Clone)]
 struct Op {
+    /// When it is due, in Unix milliseconds.
+    due_ms: u64,
     id: String,
     project: String,
     family: Family,
@@ -358,7 +360,11 @@ impl World {
         let id = self.new_id().to_uppercase();
         let fate = self.draw_fate(fate);
         let never = fate == Fate::Never;
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
         let op = Op {
+            due_ms: now_ms + self.timing.op_delay.as_millis() as u64,
             id: id.clone(),
             project: project.to_string(),
             family,
@@ -476,8 +482,10 @@ impl World {
                     None
                 };
                 let mac = self.new_mac();
+                let due = op.due_ms;
                 self.with_vm(op, |vm| {
                     vm.state = VmState::Running;
+                    vm.running_since_ms = Some(due);
                     vm.mac.get_or_insert(mac);
                     if ip.is_some() {
                         vm.public_ip.address = ip;

@@ -403,6 +403,7 @@ pub async fn create_vm(
                     .clone()
                     .or(custom_image.clone())
                     .unwrap_or_else(|| "ubuntu22.04:latest".into()),
+                running_since_ms: None,
             },
         );
         let fate = if in_stock {

@@ -1,0 +1,616 @@
+//! `crusoe-ial bench`: the bridge against the simulator on loopback, each its own process (so the
+//! bridge's memory is its own), under a simulated Cycle fleet: catalogue reads, N servers
+//! provisioned at once and polled on Cycle's interval, per-poll and coalesced status reads side by
+//! side, and a memory run with many servers in flight.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use clap::Args;
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+#[derive(Debug, Args, Clone)]
+pub struct BenchArgs {
+    /// A small, fast run (for tests): few servers, short intervals.
+    #[arg(long)]
+    pub quick: bool,
+    /// Servers provisioned at once and polled, in each status mode.
+    #[arg(long, default_value_t = 1000)]
+    pub servers: usize,
+    /// Servers held in flight for the memory measurement.
+    #[arg(long, default_value_t = 10_000)]
+    pub memory_servers: usize,
+    /// Cycle's provision-status interval, in milliseconds.
+    #[arg(long, default_value_t = 5000)]
+    pub poll_interval_ms: u64,
+    /// How long the simulated Crusoe takes to create a VM, in milliseconds.
+    #[arg(long, default_value_t = 3000)]
+    pub op_delay_ms: u64,
+    /// Latency the simulator adds to every call, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    pub sim_latency_ms: u64,
+    /// Seconds of catalogue load.
+    #[arg(long, default_value_t = 5)]
+    pub catalog_secs: u64,
+    /// Concurrent Cycle connections.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Print the results as JSON instead of tables.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchArgs {
+    fn effective(&self) -> Self {
+        if !self.quick {
+            return self.clone();
+        }
+        Self {
+            servers: self.servers.min(20),
+            memory_servers: self.memory_servers.min(50),
+            poll_interval_ms: self.poll_interval_ms.min(200),
+            op_delay_ms: self.op_delay_ms.min(300),
+            catalog_secs: self.catalog_secs.min(1),
+            concurrency: self.concurrency.min(8),
+            ..self.clone()
+        }
+    }
+}
+
+const ACCESS: &str = "benchAccessKey0000000A";
+const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
+const PROJECT: &str = "b0b0b0b0-0000-4000-8000-000000000001";
+const MODEL: &str = "s1a.80x";
+const LOCATION: &str = "us-east1-a";
+
+#[derive(Debug, Default, Serialize)]
+pub struct Latencies {
+    pub requests: u64,
+    pub errors: u64,
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+fn summarise(mut ms: Vec<f64>, errors: u64, elapsed: Duration) -> Latencies {
+    ms.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| {
+        ms.get(((ms.len() as f64 - 1.0) * q).round() as usize)
+            .copied()
+            .unwrap_or(0.0)
+    };
+    Latencies {
+        requests: ms.len() as u64 + errors,
+        errors,
+        per_second: (ms.len() as u64 + errors) as f64 / elapsed.as_secs_f64().max(1e-9),
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: ms.last().copied().unwrap_or(0.0),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct FleetResult {
+    pub mode: String,
+    pub servers: usize,
+    pub provisioned: usize,
+    pub provision: Latencies,
+    pub status: Latencies,
+    pub crusoe_calls_while_polling: u64,
+    pub crusoe_calls_per_poll: f64,
+    pub report_delay_p50_ms: f64,
+    pub report_delay_max_ms: f64,
+    pub bridge_peak_rss_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MemoryResult {
+    pub servers_in_flight: usize,
+    pub polls: u64,
+    pub errors: u64,
+    pub bridge_peak_rss_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub locations: Latencies,
+    pub server_models: Latencies,
+    pub fleets: Vec<FleetResult>,
+    pub memory: MemoryResult,
+}
+
+struct Proc {
+    child: Child,
+    addr: String,
+}
+
+fn exe() -> PathBuf {
+    std::env::current_exe().expect("the running binary's path")
+}
+
+async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
+    let mut child = Command::new(exe())
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--key",
+            &format!("{ACCESS}:{SECRET}:{PROJECT}"),
+        ])
+        .args([
+            "--op-delay-ms",
+            &op_delay_ms.to_string(),
+            "--latency-ms",
+            &args.sim_latency_ms.to_string(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(endpoint) = line.strip_prefix("export CRUSOE_API_ENDPOINT=") {
+            let addr = endpoint
+                .trim_start_matches("http://")
+                .trim_end_matches("/v1alpha5")
+                .to_string();
+            // Keep reading: a closed pipe would kill the simulator at its next line.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok(Proc { child, addr });
+        }
+    }
+    Err("the simulator did not print its endpoint".into())
+}
+
+async fn start_bridge(sim: &Proc, coalesce: bool, poll_interval_ms: u64) -> Result<Proc, String> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| e.to_string())?
+        .port();
+    let dir = std::env::temp_dir().join(format!("crusoe-ial-bench-{}-{port}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let config = dir.join("config.toml");
+    // One /16 subnet holds the memory run's servers; no firewall rules (whose creation would wait
+    // on the memory run's never-ending operations); limits sized for a fleet.
+    // Coalesced answers are at most 2/5 of a poll interval old (the default at Cycle's 5 s).
+    let refresh_ms = (poll_interval_ms * 2 / 5).clamp(50, 2000);
+    std::fs::write(
+        &config,
+        format!("max_in_flight = 4096\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n"),
+    )
+    .map_err(|e| e.to_string())?;
+    let child = Command::new(exe())
+        .args([
+            "--config",
+            config.to_str().unwrap_or_default(),
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .env(
+            "CRUSOE_API_ENDPOINT",
+            format!("http://{}/v1alpha5", sim.addr),
+        )
+        .env(
+            "IAL_STATUS_READS",
+            if coalesce { "coalesced" } else { "per-poll" },
+        )
+        .env("RUST_LOG", "error")
+        .env("HOME", &dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the bridge: {e}"))?;
+    let addr = format!("127.0.0.1:{port}");
+    for _ in 0..200 {
+        if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
+            return Ok(Proc { child, addr });
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    Err("the bridge did not start".into())
+}
+
+/// Peak resident memory of a process, from /proc (Linux).
+fn peak_rss_mb(child: &Child) -> f64 {
+    let Some(pid) = child.id() else { return 0.0 };
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .map(str::to_string)
+        })
+        .and_then(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn auth() -> Value {
+    json!({"api_key": ACCESS, "secret": SECRET, "namespace": PROJECT, "cycle": {"hub_id": "65f1e2d3c4b5a69788796a5b", "hub_name": "bench"}})
+}
+
+struct Cycle {
+    http: reqwest::Client,
+    base: String,
+}
+
+impl Cycle {
+    async fn call(&self, path: &str, request: Value) -> Result<Value, String> {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .json(&json!({"auth": auth(), "request": request}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = resp.status();
+        let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+        if status.is_success() {
+            Ok(body["data"].clone())
+        } else {
+            Err(format!("{status}: {}", body["error"]["detail"]))
+        }
+    }
+}
+
+async fn sim_calls(sim: &Proc) -> u64 {
+    let v: Value = match reqwest::get(format!("http://{}/_sim/calls", sim.addr)).await {
+        Ok(r) => r.json().await.unwrap_or_default(),
+        Err(_) => Value::Null,
+    };
+    v["total"].as_u64().unwrap_or(0)
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+async fn catalog(cycle: Arc<Cycle>, args: &BenchArgs) -> (Latencies, Latencies) {
+    let deadline = Instant::now() + Duration::from_secs(args.catalog_secs);
+    let started = Instant::now();
+    // Warm the per-credential cache, as Cycle's first sync does.
+    let _ = cycle
+        .call("/v1/infrastructure/provider/locations", Value::Null)
+        .await;
+    let mut tasks = Vec::new();
+    for worker in 0..args.concurrency {
+        let cycle = Arc::clone(&cycle);
+        tasks.push(tokio::spawn(async move {
+            let mut out: [(Vec<f64>, u64); 2] = [(Vec::new(), 0), (Vec::new(), 0)];
+            let mut i = worker;
+            while Instant::now() < deadline {
+                let which = i % 2;
+                let path = [
+                    "/v1/infrastructure/provider/locations",
+                    "/v1/infrastructure/provider/server-models",
+                ][which];
+                let t = Instant::now();
+                match cycle.call(path, Value::Null).await {
+                    Ok(_) => out[which].0.push(t.elapsed().as_secs_f64() * 1000.0),
+                    Err(_) => out[which].1 += 1,
+                }
+                i += 1;
+            }
+            out
+        }));
+    }
+    let mut all: [(Vec<f64>, u64); 2] = [(Vec::new(), 0), (Vec::new(), 0)];
+    for t in tasks {
+        if let Ok(out) = t.await {
+            for (k, (ms, errors)) in out.into_iter().enumerate() {
+                all[k].0.extend(ms);
+                all[k].1 += errors;
+            }
+        }
+    }
+    let elapsed = started.elapsed();
+    let [(l, le), (m, me)] = all;
+    (summarise(l, le, elapsed), summarise(m, me, elapsed))
+}
+
+/// Provisions `n` servers at once (bounded concurrency), returning the server ids and latencies.
+async fn provision_all(
+    cycle: &Arc<Cycle>,
+    prefix: &str,
+    n: usize,
+    concurrency: usize,
+    config: &Value,
+) -> (Vec<String>, Latencies) {
+    let sem = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (cycle, sem, config) = (Arc::clone(cycle), Arc::clone(&sem), config.clone());
+        let cycle_id = format!("{prefix}{i:0>8}");
+        tasks.push(tokio::spawn(async move {
+            let _permit = sem.acquire().await;
+            let t = Instant::now();
+            let answer = cycle
+                .call(
+                    "/v1/infrastructure/server/provision",
+                    json!({"hostname": format!("bench-{i}"), "model_id": MODEL, "location_id": LOCATION, "location_configuration": config,
+                           "cycle": {"server_id": cycle_id, "model_class": "s1a", "model_category": "cpu", "model_id": "m", "location_id": "l"}}),
+                )
+                .await;
+            (answer.map(|a| a["server_id"].as_str().unwrap_or_default().to_string()), t.elapsed().as_secs_f64() * 1000.0)
+        }));
+    }
+    let (mut ids, mut ms, mut errors) = (Vec::new(), Vec::new(), 0);
+    for t in tasks {
+        match t.await {
+            Ok((Ok(id), took)) => {
+                ids.push(id);
+                ms.push(took);
+            }
+            Ok((Err(e), _)) => {
+                if errors == 0 {
+                    eprintln!("bench: first provision error: {e}");
+                }
+                errors += 1;
+            }
+            Err(_) => errors += 1,
+        }
+    }
+    (ids, summarise(ms, errors, started.elapsed()))
+}
+
+struct PollOutcome {
+    latencies: Latencies,
+    provisioned_at_ms: BTreeMap<String, u64>,
+    polls: u64,
+}
+
+/// Polls every server on Cycle's interval (first polls spread over one interval) until each is
+/// provisioned, or, with `rounds`, for that many polls each.
+async fn poll_all(
+    cycle: &Arc<Cycle>,
+    ids: &[String],
+    interval: Duration,
+    config: &Value,
+    rounds: Option<u32>,
+    deadline: Duration,
+) -> PollOutcome {
+    let started = Instant::now();
+    let record = Arc::new(Mutex::new((Vec::<f64>::new(), 0u64, BTreeMap::new())));
+    let polls = Arc::new(AtomicU64::new(0));
+    let n = ids.len().max(1) as u64;
+    let mut tasks = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let (cycle, record, polls, config, id) = (
+            Arc::clone(cycle),
+            Arc::clone(&record),
+            Arc::clone(&polls),
+            config.clone(),
+            id.clone(),
+        );
+        let offset = interval.mul_f64(i as f64 / n as f64);
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(offset).await;
+            let mut next = Instant::now();
+            let mut done = 0;
+            loop {
+                let t = Instant::now();
+                let answer = cycle
+                    .call("/v1/infrastructure/server/provision-status", json!({"server_id": id, "location_id": LOCATION, "location_configuration": config, "extra": {}}))
+                    .await;
+                polls.fetch_add(1, Ordering::Relaxed);
+                let took = t.elapsed().as_secs_f64() * 1000.0;
+                let provisioned = {
+                    let mut r = record.lock().unwrap_or_else(|e| e.into_inner());
+                    match answer {
+                        Ok(v) => {
+                            r.0.push(took);
+                            let yes = v["provisioned"] == true;
+                            if yes {
+                                r.2.entry(id.clone()).or_insert_with(now_ms);
+                            }
+                            yes
+                        }
+                        Err(_) => {
+                            r.1 += 1;
+                            false
+                        }
+                    }
+                };
+                done += 1;
+                let finished = match rounds {
+                    Some(r) => done >= r,
+                    None => provisioned,
+                };
+                if finished || started.elapsed() > deadline {
+                    break;
+                }
+                next += interval;
+                tokio::time::sleep_until(next.into()).await;
+            }
+        }));
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = started.elapsed();
+    let (ms, errors, provisioned_at_ms) =
+        std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
+    PollOutcome {
+        latencies: summarise(ms, errors, elapsed),
+        provisioned_at_ms,
+        polls: polls.load(Ordering::Relaxed),
+    }
+}
+
+async fn configure(cycle: &Cycle) -> Result<Value, String> {
+    cycle
+        .call("/v1/location/configure", json!({"location_id": LOCATION, "version": "", "configuration_current": {}, "cycle": {"location_id": "l"}}))
+        .await
+        .map(|v| v["configuration_latest"].clone())
+}
+
+fn client(args: &BenchArgs) -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(64))
+        .timeout(Duration::from_secs(120))
+        .build()
+        .expect("an HTTP client")
+}
+
+async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> {
+    let sim = start_sim(args, args.op_delay_ms).await?;
+    let bridge = start_bridge(&sim, coalesce, args.poll_interval_ms).await?;
+    let cycle = Arc::new(Cycle {
+        http: client(args),
+        base: format!("http://{}", bridge.addr),
+    });
+    let config = configure(&cycle).await?;
+    let (ids, provision) = provision_all(
+        &cycle,
+        if coalesce { "c" } else { "n" },
+        args.servers,
+        args.concurrency,
+        &config,
+    )
+    .await;
+    let before = sim_calls(&sim).await;
+    let interval = Duration::from_millis(args.poll_interval_ms);
+    let outcome = poll_all(
+        &cycle,
+        &ids,
+        interval,
+        &config,
+        None,
+        Duration::from_millis(args.op_delay_ms) + interval * 20,
+    )
+    .await;
+    let calls = sim_calls(&sim).await.saturating_sub(before);
+    let inventory: Value = reqwest::get(format!("http://{}/_sim/inventory", sim.addr))
+        .await
+        .map_err(|e| e.to_string())?
+        .json()
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut delays: Vec<f64> = inventory["projects"][0]["vms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|vm| {
+            let running = vm["sim"]["running_since_unix_ms"].as_u64()?;
+            let seen = outcome.provisioned_at_ms.get(vm["name"].as_str()?)?;
+            Some(seen.saturating_sub(running) as f64)
+        })
+        .collect();
+    delays.sort_by(|a, b| a.total_cmp(b));
+    Ok(FleetResult {
+        mode: if coalesce { "coalesced" } else { "per-poll" }.into(),
+        servers: args.servers,
+        provisioned: outcome.provisioned_at_ms.len(),
+        provision,
+        crusoe_calls_per_poll: calls as f64 / outcome.polls.max(1) as f64,
+        crusoe_calls_while_polling: calls,
+        status: outcome.latencies,
+        report_delay_p50_ms: delays.get(delays.len() / 2).copied().unwrap_or(0.0),
+        report_delay_max_ms: delays.last().copied().unwrap_or(0.0),
+        bridge_peak_rss_mb: peak_rss_mb(&bridge.child),
+    })
+}
+
+async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
+    // VMs take far longer than the run: every server stays in flight.
+    let sim = start_sim(args, 3_600_000).await?;
+    let bridge = start_bridge(&sim, true, args.poll_interval_ms).await?;
+    let cycle = Arc::new(Cycle {
+        http: client(args),
+        base: format!("http://{}", bridge.addr),
+    });
+    let config = configure(&cycle).await?;
+    let (ids, provision) =
+        provision_all(&cycle, "m", args.memory_servers, args.concurrency, &config).await;
+    let interval = Duration::from_millis(args.poll_interval_ms);
+    let outcome = poll_all(&cycle, &ids, interval, &config, Some(2), interval * 10).await;
+    Ok(MemoryResult {
+        servers_in_flight: ids.len(),
+        polls: outcome.polls,
+        errors: outcome.latencies.errors + provision.errors,
+        bridge_peak_rss_mb: peak_rss_mb(&bridge.child),
+    })
+}
+
+pub async fn run(args: BenchArgs) -> Result<Report, String> {
+    let args = args.effective();
+    let sim = start_sim(&args, args.op_delay_ms).await?;
+    let bridge = start_bridge(&sim, true, args.poll_interval_ms).await?;
+    let cycle = Arc::new(Cycle {
+        http: client(&args),
+        base: format!("http://{}", bridge.addr),
+    });
+    let (locations, server_models) = catalog(cycle, &args).await;
+    drop((bridge, sim));
+    let per_poll = fleet(&args, false).await?;
+    let coalesced = fleet(&args, true).await?;
+    let memory = memory(&args).await?;
+    Ok(Report {
+        locations,
+        server_models,
+        fleets: vec![per_poll, coalesced],
+        memory,
+    })
+}
+
+/// The report as Markdown tables.
+pub fn markdown(r: &Report, args: &BenchArgs) -> String {
+    let a = args.effective();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, VM creation {} ms, simulator latency {} ms, {} connections, {} s of catalogue load.\n\n",
+        a.servers, a.memory_servers, a.poll_interval_ms, a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs
+    ));
+    out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
+    let row = |out: &mut String, name: &str, mode: &str, l: &Latencies| {
+        out.push_str(&format!(
+            "| {name} | {mode} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |\n",
+            l.requests, l.errors, l.per_second, l.p50_ms, l.p99_ms, l.max_ms
+        ));
+    };
+    row(&mut out, "locations (cached)", "-", &r.locations);
+    row(&mut out, "server-models (cached)", "-", &r.server_models);
+    for f in &r.fleets {
+        row(&mut out, "provision", &f.mode, &f.provision);
+        row(&mut out, "provision-status", &f.mode, &f.status);
+    }
+    out.push_str("\n| status mode | servers provisioned | polls | Crusoe calls while polling | calls per poll | report delay p50 ms | report delay max ms | bridge peak RSS MB |\n|---|---|---|---|---|---|---|---|\n");
+    for f in &r.fleets {
+        out.push_str(&format!(
+            "| {} | {}/{} | {} | {} | {:.3} | {:.0} | {:.0} | {:.1} |\n",
+            f.mode,
+            f.provisioned,
+            f.servers,
+            f.status.requests,
+            f.crusoe_calls_while_polling,
+            f.crusoe_calls_per_poll,
+            f.report_delay_p50_ms,
+            f.report_delay_max_ms,
+            f.bridge_peak_rss_mb
+        ));
+    }
+    out.push_str(&format!(
+        "\nMemory: {} servers in flight (coalesced), {} polls, {} errors, bridge peak RSS {:.1} MB.\n",
+        r.memory.servers_in_flight, r.memory.polls, r.memory.errors, r.memory.bridge_peak_rss_mb
+    ));
+    out
+}

@@ -1,0 +1,63 @@
+//! `crusoe-ial bench --quick`: the harness counts what it claims (polls, Crusoe calls, servers in
+//! flight). Timing is measured by the full run written to BENCHMARKS.md, not asserted here.
+
+use serde_json::Value;
+
+#[tokio::test]
+async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
+        .args(["bench", "--quick", "--json"])
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+
+    for endpoint in ["locations", "server_models"] {
+        assert!(r[endpoint]["requests"].as_u64().unwrap() > 0, "{endpoint}");
+        assert_eq!(r[endpoint]["errors"], 0, "{endpoint}");
+    }
+    let fleets = r["fleets"].as_array().unwrap();
+    assert_eq!(fleets.len(), 2);
+    for f in fleets {
+        assert_eq!(f["provisioned"], f["servers"], "{f}");
+        assert_eq!(f["provision"]["requests"], f["servers"]);
+        assert_eq!(f["provision"]["errors"], 0);
+        assert_eq!(f["status"]["errors"], 0);
+        let polls = f["status"]["requests"].as_u64().unwrap();
+        assert!(
+            polls >= f["servers"].as_u64().unwrap(),
+            "every server polled at least once"
+        );
+        let calls = f["crusoe_calls_while_polling"].as_u64().unwrap();
+        let per_poll = f["crusoe_calls_per_poll"].as_f64().unwrap();
+        assert!(
+            (per_poll - calls as f64 / polls as f64).abs() < 1e-9,
+            "the ratio is calls over polls"
+        );
+    }
+    let (naive, coalesced) = (&fleets[0], &fleets[1]);
+    assert_eq!(naive["mode"], "per-poll");
+    assert_eq!(
+        naive["crusoe_calls_while_polling"], naive["status"]["requests"],
+        "per-poll mode reads Crusoe exactly once per poll"
+    );
+    assert_eq!(coalesced["mode"], "coalesced");
+    assert!(
+        coalesced["crusoe_calls_per_poll"].as_f64().unwrap()
+            < naive["crusoe_calls_per_poll"].as_f64().unwrap(),
+        "coalescing reads less: {coalesced}"
+    );
+    let memory = &r["memory"];
+    assert_eq!(memory["servers_in_flight"], 50);
+    assert_eq!(memory["polls"], 100, "two polls each");
+    assert_eq!(memory["errors"], 0);
+    assert!(
+        memory["bridge_peak_rss_mb"].as_f64().unwrap() > 1.0,
+        "the bridge's own memory was read"
+    );
+}
