@@ -30,8 +30,9 @@ pub struct BenchArgs {
     /// Cycle's provision-status interval, in milliseconds.
     #[arg(long, default_value_t = 5000)]
     pub poll_interval_ms: u64,
-    /// How long the simulated Crusoe takes to create a VM, in milliseconds.
-    #[arg(long, default_value_t = 3000)]
+    /// How long the simulated Crusoe takes to create a VM, in milliseconds (real GPU VMs take
+    /// minutes; 30 s keeps each server in flight for several polls).
+    #[arg(long, default_value_t = 30_000)]
     pub op_delay_ms: u64,
     /// Latency the simulator adds to every call, in milliseconds.
     #[arg(long, default_value_t = 0)]

@@ -197,8 +197,12 @@ impl Provider for Bridge {
     async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
         let answer = servers::provision(self, &t, call.request).await?;
-        // The next poll must see the VM just created, not a view from before it.
-        self.vm_view.invalidate(&t, &answer.server_id).await;
+        // The next polls must not trust a view from before the VM existed.
+        if answer.extra.contains_key("vm_operation_id") {
+            self.vm_view.created(&t, &answer.server_id).await;
+        } else {
+            self.vm_view.invalidate(&t, &answer.server_id).await;
+        }
         Ok(answer)
     }
 
@@ -209,12 +213,15 @@ impl Provider for Bridge {
         let t = self.tenant(call.auth.as_ref())?;
         let key = format!("{}/{}", t.project_id, call.request.server_id);
         let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
-        let vms = if self.settings.status.coalesce {
+        let seen = if self.settings.status.coalesce {
             self.vm_view.vms(&t, &name).await?
         } else {
-            servers::find_vms(&t, &name).await?
+            vm_view::Seen::Vms(servers::find_vms(&t, &name).await?)
         };
-        let result = servers::provision_status(&t, call.request, name, vms).await;
+        let result = match seen {
+            vm_view::Seen::Vms(vms) => servers::provision_status(&t, call.request, name, vms).await,
+            vm_view::Seen::JustCreated => Ok(servers::pending(call.request, name)),
+        };
         self.track(key, matches!(&result, Ok(r) if !r.provisioned));
         Ok(result?)
     }

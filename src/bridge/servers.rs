@@ -348,6 +348,16 @@ fn operation_id_hint<'a>(extra: Option<&'a Map<String, Value>>, key: &str) -> Op
         .filter(|id| PathId::parse("operation id", id).is_ok())
 }
 
+/// The answer for a server still being created.
+pub fn pending(req: ProvisionStatus, name: String) -> ProvisionStatusResponse {
+    ProvisionStatusResponse {
+        server_id: name,
+        provisioned: false,
+        auth: ServerAuth::default(),
+        extra: req.extra.unwrap_or_default(),
+    }
+}
+
 /// Reports on a server from `vms`, the VMs of its name as just read (directly or coalesced).
 pub async fn provision_status(
     t: &Tenant,

@@ -1,12 +1,17 @@
 //! Coalesced status reads. Cycle polls every server in flight every few seconds; reading Crusoe
-//! once per poll would be throttled exactly when a customer scales up. Instead each tenant has a
-//! view of the VMs of every server it is polling, refreshed at most once per interval by one
-//! batched list call per `batch` names, shared by all polls (and by concurrent refreshes: one
-//! fetches, the others wait for it).
+//! once per poll would be throttled exactly when a customer scales up. Instead each tenant keeps a
+//! view of the VMs of every server it is polling:
+//! - a full refresh, at most once per interval, reads every polled name with one list call per
+//!   `batch` names (a few calls at once), while polls keep being answered from the previous view;
+//! - a name the view does not cover yet is read on its own (names arriving together share a call);
+//! - a server this bridge has just created is reported pending until the next refresh covers it,
+//!   without a read: it cannot have finished booting in that time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::error::{BridgeError, Doing};
 use super::tenant::Tenant;
@@ -14,11 +19,21 @@ use crate::crusoe::types::{Vm, VmFilter};
 
 /// A name not polled for this long leaves the view.
 const FORGET_AFTER: Duration = Duration::from_secs(120);
+/// List calls in flight at once during a refresh.
+const PARALLEL_CALLS: usize = 4;
+
+/// What the view knows of a server.
+pub enum Seen {
+    /// The VMs of its name, oldest first (none: Crusoe has no VM of that name).
+    Vms(Vec<Vm>),
+    /// Created by this bridge a moment ago, not read since: still being created.
+    JustCreated,
+}
 
 #[derive(Default)]
 struct Snapshot {
     at: Option<Instant>,
-    /// Names the last refresh asked for: absent from `vms` means Crusoe has no VM of that name.
+    /// Names read: absent from `vms` means Crusoe has no VM of that name.
     covered: HashSet<String>,
     vms: HashMap<String, Vec<Vm>>,
 }
@@ -27,14 +42,47 @@ struct Snapshot {
 struct TenantView {
     /// Names being polled, and when each was last polled.
     wanted: Mutex<HashMap<String, Instant>>,
+    /// Names this bridge created, and when.
+    created: Mutex<HashMap<String, Instant>>,
     snapshot: tokio::sync::RwLock<Snapshot>,
+    /// One full refresh at a time.
     refreshing: tokio::sync::Mutex<()>,
+    /// One read of uncovered names at a time.
+    filling: tokio::sync::Mutex<()>,
 }
 
 pub struct VmView {
     refresh: Duration,
     batch: usize,
     tenants: moka::sync::Cache<[u8; 32], Arc<TenantView>>,
+}
+
+async fn read(
+    t: &Tenant,
+    names: &[String],
+    batch: usize,
+) -> Result<HashMap<String, Vec<Vm>>, BridgeError> {
+    let batches: Vec<Vec<String>> = names.chunks(batch.max(1)).map(<[String]>::to_vec).collect();
+    let pages: Vec<Vec<Vm>> = stream::iter(batches)
+        .map(|chunk: Vec<String>| async move {
+            let count = chunk.len();
+            t.client
+                .list_vms(&t.project_id, &VmFilter::names(chunk))
+                .await
+                .doing(|| format!("listing the VMs of {count} servers"))
+        })
+        .buffered(PARALLEL_CALLS)
+        .try_collect()
+        .await?;
+    let mut vms: HashMap<String, Vec<Vm>> = HashMap::new();
+    for vm in pages.into_iter().flatten() {
+        vms.entry(vm.name.clone()).or_default().push(vm);
+    }
+    // Each page is oldest first; across pages, keep that order.
+    for list in vms.values_mut() {
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    }
+    Ok(vms)
 }
 
 impl VmView {
@@ -49,59 +97,117 @@ impl VmView {
         }
     }
 
-    fn fresh(&self, snap: &Snapshot, name: &str) -> Option<Vec<Vm>> {
-        let young = snap.at.is_some_and(|at| at.elapsed() < self.refresh);
-        (young && snap.covered.contains(name))
-            .then(|| snap.vms.get(name).cloned().unwrap_or_default())
+    fn view(&self, t: &Tenant) -> Arc<TenantView> {
+        self.tenants
+            .get_with(t.cache_key, || Arc::new(TenantView::default()))
     }
 
-    /// The VMs named `name`, oldest first, as of at most one refresh interval ago.
-    pub async fn vms(&self, t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
-        let view = self
-            .tenants
-            .get_with(t.cache_key, || Arc::new(TenantView::default()));
+    /// Records that this bridge just created `name`'s VM.
+    pub async fn created(&self, t: &Tenant, name: &str) {
+        let view = self.view(t);
+        view.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), Instant::now());
+        view.snapshot.write().await.covered.remove(name);
+    }
+
+    /// Forgets what the view knows of a server the bridge just changed, so the next poll reads it.
+    pub async fn invalidate(&self, t: &Tenant, name: &str) {
+        let view = self.view(t);
+        view.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+        view.snapshot.write().await.covered.remove(name);
+    }
+
+    pub async fn vms(&self, t: &Tenant, name: &str) -> Result<Seen, BridgeError> {
+        let view = self.view(t);
         view.wanted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), Instant::now());
-        if let Some(vms) = self.fresh(&*view.snapshot.read().await, name) {
-            return Ok(vms);
+        let (covered, stale) = {
+            let snap = view.snapshot.read().await;
+            let stale = snap.at.is_none_or(|at| at.elapsed() >= self.refresh);
+            (
+                snap.covered
+                    .contains(name)
+                    .then(|| snap.vms.get(name).cloned().unwrap_or_default()),
+                stale,
+            )
+        };
+        if let Some(vms) = covered {
+            if stale {
+                // One poll refreshes for everyone; the others answer from the view meanwhile.
+                if let Ok(_one) = view.refreshing.try_lock() {
+                    self.refresh_all(t, &view).await?;
+                    let snap = view.snapshot.read().await;
+                    return Ok(Seen::Vms(snap.vms.get(name).cloned().unwrap_or_default()));
+                }
+            }
+            return Ok(Seen::Vms(vms));
         }
-        let _one_fetch = view.refreshing.lock().await;
-        // Whoever held the lock may have refreshed for us.
-        if let Some(vms) = self.fresh(&*view.snapshot.read().await, name) {
-            return Ok(vms);
+        let just_created = view
+            .created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .is_some_and(|at| at.elapsed() < self.refresh);
+        if just_created {
+            return Ok(Seen::JustCreated);
         }
+        self.fill(t, &view, name).await
+    }
+
+    /// Reads every polled name and replaces the view.
+    async fn refresh_all(&self, t: &Tenant, view: &TenantView) -> Result<(), BridgeError> {
         let names: Vec<String> = {
             let mut wanted = view.wanted.lock().unwrap_or_else(|e| e.into_inner());
             wanted.retain(|_, polled| polled.elapsed() < FORGET_AFTER);
             wanted.keys().cloned().collect()
         };
+        view.created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|_, at| at.elapsed() < self.refresh);
         let started = Instant::now();
-        let mut vms: HashMap<String, Vec<Vm>> = HashMap::new();
-        for chunk in names.chunks(self.batch) {
-            let found = t
-                .client
-                .list_vms(&t.project_id, &VmFilter::names(chunk.iter().cloned()))
-                .await
-                .doing(|| format!("listing the VMs of {} servers", chunk.len()))?;
-            for vm in found {
-                vms.entry(vm.name.clone()).or_default().push(vm);
-            }
-        }
-        let answer = vms.get(name).cloned().unwrap_or_default();
+        let vms = read(t, &names, self.batch).await?;
         *view.snapshot.write().await = Snapshot {
             at: Some(started),
             covered: names.into_iter().collect(),
             vms,
         };
-        Ok(answer)
+        Ok(())
     }
 
-    /// Forgets what the view knows of a server the bridge just changed, so the next poll reads it.
-    pub async fn invalidate(&self, t: &Tenant, name: &str) {
-        if let Some(view) = self.tenants.get(&t.cache_key) {
-            view.snapshot.write().await.covered.remove(name);
+    /// Reads the polled names the view does not cover yet (this one among them) and adds them.
+    async fn fill(&self, t: &Tenant, view: &TenantView, name: &str) -> Result<Seen, BridgeError> {
+        let _one = view.filling.lock().await;
+        {
+            let snap = view.snapshot.read().await;
+            if snap.covered.contains(name) {
+                return Ok(Seen::Vms(snap.vms.get(name).cloned().unwrap_or_default()));
+            }
         }
+        let missing: Vec<String> = {
+            let snap = view.snapshot.read().await;
+            let wanted = view.wanted.lock().unwrap_or_else(|e| e.into_inner());
+            wanted
+                .keys()
+                .filter(|n| !snap.covered.contains(*n))
+                .cloned()
+                .collect()
+        };
+        let found = read(t, &missing, self.batch).await?;
+        let mut snap = view.snapshot.write().await;
+        let answer = found.get(name).cloned().unwrap_or_default();
+        for n in missing {
+            snap.vms.remove(&n);
+            snap.covered.insert(n);
+        }
+        snap.vms.extend(found);
+        Ok(Seen::Vms(answer))
     }
 }

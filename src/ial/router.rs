@@ -400,10 +400,21 @@ fn body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, IalError> {
     })
 }
 
+/// `{"data": <payload>, "error": null}`, serialised straight from the payload.
+#[derive(Serialize)]
+struct Wrapped<'a, T> {
+    data: &'a T,
+    error: Option<()>,
+}
+
 fn respond<T: Serialize>(envelope: Envelope, result: Result<T, IalError>) -> Response {
     match result {
         Ok(payload) => match envelope {
-            Envelope::Wrapped => Json(json!({ "data": payload, "error": null })).into_response(),
+            Envelope::Wrapped => Json(Wrapped {
+                data: &payload,
+                error: None,
+            })
+            .into_response(),
             Envelope::Bare => Json(payload).into_response(),
         },
         Err(error) => {

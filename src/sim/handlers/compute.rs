@@ -42,10 +42,13 @@ pub async fn list_vms(
     Path(project_id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> SimResult {
-    let ids = list_param(q.get("ids"));
-    let names = list_param(q.get("names"));
-    let types = list_param(q.get("types"));
-    let locations = list_param(q.get("locations"));
+    // Sets: a fleet's status reads ask for a hundred names at a time among thousands of VMs.
+    let set = |k: &str| {
+        list_param(q.get(k))
+            .into_iter()
+            .collect::<std::collections::HashSet<String>>()
+    };
+    let (ids, names, types, locations) = (set("ids"), set("names"), set("types"), set("locations"));
     let states: Vec<String> = list_param(q.get("states"))
         .into_iter()
         .map(|s| {
