@@ -5,7 +5,7 @@
 //!   `batch` names (a few calls at once), while polls keep being answered from the previous view;
 //! - a name the view does not cover yet is read on its own (names arriving together share a call);
 //! - a server this bridge has just created is reported pending until the next refresh covers it,
-//!   without a read: it cannot have finished booting in that time.
+//!   without a read of its own: it cannot have finished booting in that time.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -102,13 +102,18 @@ impl VmView {
             .get_with(t.cache_key, || Arc::new(TenantView::default()))
     }
 
-    /// Records that this bridge just created `name`'s VM.
+    /// Records that this bridge just created `name`'s VM: the next refresh reads it.
     pub async fn created(&self, t: &Tenant, name: &str) {
         let view = self.view(t);
+        let now = Instant::now();
         view.created
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(name.to_string(), Instant::now());
+            .insert(name.to_string(), now);
+        view.wanted
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(name.to_string(), now);
         view.snapshot.write().await.covered.remove(name);
     }
 
@@ -128,34 +133,31 @@ impl VmView {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), Instant::now());
-        let (covered, stale) = {
-            let snap = view.snapshot.read().await;
-            let stale = snap.at.is_none_or(|at| at.elapsed() >= self.refresh);
-            (
-                snap.covered
-                    .contains(name)
-                    .then(|| snap.vms.get(name).cloned().unwrap_or_default()),
-                stale,
-            )
-        };
-        if let Some(vms) = covered {
-            if stale {
-                // One poll refreshes for everyone; the others answer from the view meanwhile.
-                if let Ok(_one) = view.refreshing.try_lock() {
-                    self.refresh_all(t, &view).await?;
-                    let snap = view.snapshot.read().await;
-                    return Ok(Seen::Vms(snap.vms.get(name).cloned().unwrap_or_default()));
-                }
+        let stale = view
+            .snapshot
+            .read()
+            .await
+            .at
+            .is_none_or(|at| at.elapsed() >= self.refresh);
+        if stale {
+            // One poll refreshes for everyone; the others answer from the view meanwhile.
+            if let Ok(_one) = view.refreshing.try_lock() {
+                self.refresh_all(t, &view).await?;
             }
-            return Ok(Seen::Vms(vms));
         }
-        let just_created = view
+        {
+            let snap = view.snapshot.read().await;
+            if snap.covered.contains(name) {
+                return Ok(Seen::Vms(snap.vms.get(name).cloned().unwrap_or_default()));
+            }
+        }
+        // Created here and not read since: the next refresh covers it.
+        if view
             .created
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-            .is_some_and(|at| at.elapsed() < self.refresh);
-        if just_created {
+            .contains_key(name)
+        {
             return Ok(Seen::JustCreated);
         }
         self.fill(t, &view, name).await
@@ -168,15 +170,17 @@ impl VmView {
             wanted.retain(|_, polled| polled.elapsed() < FORGET_AFTER);
             wanted.keys().cloned().collect()
         };
+        let started = Instant::now();
+        let vms = read(t, &names, self.batch).await?;
+        let covered: HashSet<String> = names.into_iter().collect();
+        // Covered now: no longer just created. (A name created during the read stays.)
         view.created
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|_, at| at.elapsed() < self.refresh);
-        let started = Instant::now();
-        let vms = read(t, &names, self.batch).await?;
+            .retain(|n, at| *at >= started || !covered.contains(n));
         *view.snapshot.write().await = Snapshot {
             at: Some(started),
-            covered: names.into_iter().collect(),
+            covered,
             vms,
         };
         Ok(())
