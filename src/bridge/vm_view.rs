@@ -75,7 +75,11 @@ async fn read(
         .try_collect()
         .await?;
     let mut vms: HashMap<String, Vec<Vm>> = HashMap::new();
-    for vm in pages.into_iter().flatten() {
+    for mut vm in pages.into_iter().flatten() {
+        // Provision-status reads the state, the NIC and the ids: the view keeps no more, as it
+        // holds every server in flight.
+        vm.disks = Vec::new();
+        vm.host_channel_adapters = Vec::new();
         vms.entry(vm.name.clone()).or_default().push(vm);
     }
     // Each page is oldest first; across pages, keep that order.
