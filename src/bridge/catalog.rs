@@ -2,8 +2,8 @@
 //! geography and prices from the shipped table (operator-extendable). Crusoe's answers are cached
 //! per credential for a short time, and concurrent misses for one credential share one fetch.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, LazyLock};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use std::time::Duration;
 
 use moka::future::Cache;
@@ -15,9 +15,14 @@ use super::settings::{BridgeSettings, LocationInfo, Price};
 use super::tenant::Tenant;
 use crate::crusoe::types::{Capacity, VmType};
 use crate::ial::types::{
-    Cpu, Features, Geographic, Gpu, Location, LocationProvider, Memory, Nic, Pricing, ServerModel,
-    ServerModelProvider, SpecFeatures, Specs, Storage,
+    Cpu, Features, Geographic, Gpu, Location, LocationProvider, LocationsResponse, Memory, Nic,
+    Pricing, Rendered, ServerModel, ServerModelProvider, ServerModelsResponse, SpecFeatures, Specs,
+    Storage,
 };
+
+/// Region filters whose answers are kept per snapshot; others are built per call. Cycle sends one
+/// region per integration, so a handful covers every real caller.
+const RENDERED_REGIONS: usize = 16;
 
 /// CycleOS needs x86-64 and this much memory.
 pub const CYCLEOS_MIN_MEMORY_GB: i64 = 4;
@@ -55,12 +60,20 @@ impl Snapshot {
     }
 }
 
+/// A snapshot and the answers built from it, each built on first use and kept as long as the
+/// snapshot: the catalogue endpoints then cost a lookup and a copy.
+struct Entry {
+    snapshot: Arc<Snapshot>,
+    models: OnceLock<Rendered<ServerModelsResponse>>,
+    locations: Mutex<HashMap<String, Rendered<LocationsResponse>>>,
+}
+
 pub struct Catalog {
     locations: BTreeMap<String, LocationInfo>,
     prices: BTreeMap<String, Price>,
     vram: BTreeMap<String, i64>,
     allowed: BTreeSet<String>,
-    cache: Cache<[u8; 32], Arc<Snapshot>>,
+    cache: Cache<[u8; 32], Arc<Entry>>,
 }
 
 /// A VM type can run CycleOS when it is x86-64 with enough memory.
@@ -92,6 +105,58 @@ impl Catalog {
 
     /// Crusoe's catalogue as this tenant sees it, cached.
     pub async fn snapshot(&self, tenant: &Tenant) -> Result<Arc<Snapshot>, BridgeError> {
+        Ok(Arc::clone(&self.entry(tenant).await?.snapshot))
+    }
+
+    /// Cycle's server-models answer for this tenant, built once per snapshot.
+    pub async fn models_answer(
+        &self,
+        tenant: &Tenant,
+    ) -> Result<Rendered<ServerModelsResponse>, BridgeError> {
+        let entry = self.entry(tenant).await?;
+        Ok(entry
+            .models
+            .get_or_init(|| {
+                Rendered::new(&ServerModelsResponse {
+                    models: self.models(&entry.snapshot),
+                    extra: Map::new(),
+                })
+            })
+            .clone())
+    }
+
+    /// Cycle's locations answer for this tenant and region filter, built once per snapshot.
+    pub async fn locations_answer(
+        &self,
+        tenant: &Tenant,
+        region: Option<&str>,
+    ) -> Result<Rendered<LocationsResponse>, BridgeError> {
+        let entry = self.entry(tenant).await?;
+        let key = region.map(str::trim).unwrap_or_default();
+        let mut kept = entry.locations.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(answer) = kept.get(key) {
+            return Ok(answer.clone());
+        }
+        let answer = Rendered::new(&LocationsResponse {
+            locations: self.locations(&entry.snapshot, Some(key)),
+            extra: Map::new(),
+        });
+        if kept.len() < RENDERED_REGIONS {
+            kept.insert(key.to_string(), answer.clone());
+        }
+        Ok(answer)
+    }
+
+    async fn entry(&self, tenant: &Tenant) -> Result<Arc<Entry>, BridgeError> {
+        if let Some(entry) = self.cache.get(&tenant.cache_key).await {
+            return Ok(entry);
+        }
+        // Boxed: the fetch's future (three Crusoe calls) is large, and inline it made every
+        // cached answer's future large too, copied at each await up the stack.
+        Box::pin(self.fetch(tenant)).await
+    }
+
+    async fn fetch(&self, tenant: &Tenant) -> Result<Arc<Entry>, BridgeError> {
         self.cache
             .try_get_with(tenant.cache_key, async {
                 let c = &tenant.client;
@@ -112,10 +177,14 @@ impl Catalog {
                             .doing(|| "listing Crusoe's stock".into())
                     },
                 )?;
-                Ok(Arc::new(Snapshot {
-                    locations,
-                    types,
-                    capacities,
+                Ok(Arc::new(Entry {
+                    snapshot: Arc::new(Snapshot {
+                        locations,
+                        types,
+                        capacities,
+                    }),
+                    models: OnceLock::new(),
+                    locations: Mutex::new(HashMap::new()),
                 }))
             })
             .await

@@ -167,23 +167,18 @@ impl Provider for Bridge {
         }
     }
 
-    async fn locations(&self, auth: Option<Auth>) -> Result<LocationsResponse, IalError> {
-        let region = auth.as_ref().and_then(|a| a.region.clone());
+    async fn locations(&self, auth: Option<Auth>) -> Result<Rendered<LocationsResponse>, IalError> {
+        let region = auth.as_ref().and_then(|a| a.region.as_deref());
         let t = self.tenant(auth.as_ref())?;
-        let snap = self.catalog.snapshot(&t).await?;
-        Ok(LocationsResponse {
-            locations: self.catalog.locations(&snap, region.as_deref()),
-            extra: Default::default(),
-        })
+        Ok(self.catalog.locations_answer(&t, region).await?)
     }
 
-    async fn server_models(&self, auth: Option<Auth>) -> Result<ServerModelsResponse, IalError> {
+    async fn server_models(
+        &self,
+        auth: Option<Auth>,
+    ) -> Result<Rendered<ServerModelsResponse>, IalError> {
         let t = self.tenant(auth.as_ref())?;
-        let snap = self.catalog.snapshot(&t).await?;
-        Ok(ServerModelsResponse {
-            models: self.catalog.models(&snap),
-            extra: Default::default(),
-        })
+        Ok(self.catalog.models_answer(&t).await?)
     }
 
     async fn configure_location(

@@ -2,8 +2,10 @@
 //! calls), the release call that may come unwrapped, and errors that point at the bad field.
 
 use axum::http::StatusCode;
+use std::collections::BTreeMap;
+
 use serde::de::DeserializeOwned;
-use serde_json::{Map, Value};
+use serde_json::value::RawValue;
 
 use super::types::Auth;
 use super::IalError;
@@ -42,9 +44,10 @@ fn invalid_input(detail: String, pointer: String) -> IalError {
     .with_source(pointer)
 }
 
-/// Reads `value` as `T`, naming the offending field as a JSON pointer below `base`.
-fn read<T: DeserializeOwned>(value: Value, base: &str) -> Result<T, IalError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
+/// Reads `json` as `T`, naming the offending field as a JSON pointer below `base`.
+fn read<T: DeserializeOwned>(json: &str, base: &str) -> Result<T, IalError> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let mut pointer = base.to_string();
         for segment in e.path().iter() {
             use serde_path_to_error::Segment;
@@ -66,42 +69,62 @@ fn read<T: DeserializeOwned>(value: Value, base: &str) -> Result<T, IalError> {
     })
 }
 
-/// The credentials, the payload, and the JSON pointer of the payload within the body.
-fn split(body: &[u8], wrapping: Wrapping) -> Result<(Option<Auth>, Value, &'static str), IalError> {
-    let value: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Object(Map::new())
-    } else {
-        serde_json::from_slice(body).map_err(invalid_json)?
-    };
-    let Value::Object(mut object) = value else {
-        return Err(invalid_input(
-            "the request body must be a JSON object".into(),
-            "/".into(),
-        ));
-    };
+fn is_null(json: &RawValue) -> bool {
+    json.get().trim() == "null"
+}
+
+/// The credentials, the payload (as its JSON text), and the JSON pointer of the payload within
+/// the body. The body's top level is split without building a tree: each part is read straight
+/// into its type.
+fn split(
+    body: &[u8],
+    wrapping: Wrapping,
+) -> Result<(Option<Auth>, Option<Box<RawValue>>, &'static str), IalError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok((None, None, "/request"));
+    }
+    let text = std::str::from_utf8(body).map_err(|e| {
+        IalError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid-json",
+            "Invalid JSON",
+            format!("the request body is not valid UTF-8: {e}"),
+        )
+    })?;
+    let mut object: BTreeMap<String, Box<RawValue>> =
+        serde_json::from_str(text).map_err(|e| match e.classify() {
+            // Well-formed JSON of another type than an object.
+            serde_json::error::Category::Data => {
+                invalid_input("the request body must be a JSON object".into(), "/".into())
+            }
+            _ => invalid_json(e),
+        })?;
     let auth = match object.remove("auth") {
-        None | Some(Value::Null) => None,
-        Some(auth) => Some(read::<Auth>(auth, "/auth")?),
+        Some(auth) if !is_null(&auth) => Some(read::<Auth>(auth.get(), "/auth")?),
+        _ => None,
     };
     Ok(match (object.remove("request"), wrapping) {
-        (Some(request), _) => (auth, request, "/request"),
-        (None, Wrapping::Optional) if !object.is_empty() => (auth, Value::Object(object), ""),
-        (None, _) => (auth, Value::Null, "/request"),
+        (Some(request), _) => (auth, Some(request).filter(|r| !is_null(r)), "/request"),
+        (None, Wrapping::Optional) if !object.is_empty() => {
+            let rest = serde_json::value::to_raw_value(&object).map_err(invalid_json)?;
+            (auth, Some(rest), "")
+        }
+        (None, _) => (auth, None, "/request"),
     })
 }
 
 /// A call whose payload is required.
 pub fn decode<T: DeserializeOwned>(body: &[u8], wrapping: Wrapping) -> Result<Call<T>, IalError> {
     let (auth, payload, base) = split(body, wrapping)?;
-    if payload.is_null() {
+    let Some(payload) = payload else {
         return Err(invalid_input(
             "the request payload is missing".into(),
             "/request".into(),
         ));
-    }
+    };
     Ok(Call {
         auth,
-        request: read(payload, base)?,
+        request: read(payload.get(), base)?,
     })
 }
 
@@ -148,6 +171,18 @@ mod tests {
         let err = decode::<ProvisionServer>(body, Wrapping::Required).unwrap_err();
         assert!(err.detail.contains("server_id"), "{}", err.detail);
         assert_eq!(err.pointer.as_deref(), Some("/request/cycle"));
+    }
+
+    #[test]
+    fn invalid_utf8_is_400_and_a_null_auth_is_no_auth() {
+        let err = decode_auth_only(b"{\"auth\":\"\xff\"}").unwrap_err();
+        assert_eq!(err.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            decode_auth_only(br#"{"auth":null,"request":null}"#).unwrap(),
+            None
+        );
+        let err = decode_auth_only(br#"{"auth":{"api_key":7}}"#).unwrap_err();
+        assert_eq!(err.pointer.as_deref(), Some("/auth/api_key"));
     }
 
     #[test]

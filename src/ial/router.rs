@@ -40,11 +40,11 @@ pub trait Provider: Send + Sync + 'static {
     fn locations(
         &self,
         auth: Option<Auth>,
-    ) -> impl Future<Output = Result<LocationsResponse, IalError>> + Send;
+    ) -> impl Future<Output = Result<Rendered<LocationsResponse>, IalError>> + Send;
     fn server_models(
         &self,
         auth: Option<Auth>,
-    ) -> impl Future<Output = Result<ServerModelsResponse, IalError>> + Send;
+    ) -> impl Future<Output = Result<Rendered<ServerModelsResponse>, IalError>> + Send;
     fn configure_location(
         &self,
         call: Call<ConfigureLocation>,
@@ -407,6 +407,36 @@ struct Wrapped<'a, T> {
     error: Option<()>,
 }
 
+/// A pre-rendered payload, copied once into a body of exactly its size.
+fn respond_rendered<T>(envelope: Envelope, result: Result<Rendered<T>, IalError>) -> Response {
+    match result {
+        Ok(payload) => {
+            let json = payload.as_str();
+            let body = match envelope {
+                Envelope::Wrapped => {
+                    const HEAD: &str = "{\"data\":";
+                    const TAIL: &str = ",\"error\":null}";
+                    let mut out = String::with_capacity(HEAD.len() + json.len() + TAIL.len());
+                    out.push_str(HEAD);
+                    out.push_str(json);
+                    out.push_str(TAIL);
+                    out
+                }
+                Envelope::Bare => json.to_string(),
+            };
+            (
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response()
+        }
+        Err(error) => respond::<()>(envelope, Err(error)),
+    }
+}
+
 fn respond<T: Serialize>(envelope: Envelope, result: Result<T, IalError>) -> Response {
     match result {
         Ok(payload) => match envelope {
@@ -451,7 +481,7 @@ async fn locations<P: Provider>(
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async { s.provider.locations(decoded_auth(b)?).await }.await;
-    respond(s.options.envelope, result)
+    respond_rendered(s.options.envelope, result)
 }
 
 async fn server_models<P: Provider>(
@@ -459,7 +489,7 @@ async fn server_models<P: Provider>(
     b: Result<Bytes, BytesRejection>,
 ) -> Response {
     let result = async { s.provider.server_models(decoded_auth(b)?).await }.await;
-    respond(s.options.envelope, result)
+    respond_rendered(s.options.envelope, result)
 }
 
 async fn configure<P: Provider>(

@@ -3,8 +3,12 @@
 //! every field Cycle's schema requires.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 /// The `auth` object: every field optional; unused ones arrive absent or null.
@@ -360,4 +364,56 @@ pub struct AllocateIpResponse {
     pub netmask: String,
     pub network: String,
     pub nat_private_ip: Option<String>,
+}
+
+/// A payload serialised once and answered many times: catalogue answers change only when
+/// Crusoe's do, and serialising them anew for every call was most of their cost.
+pub struct Rendered<T> {
+    json: Arc<RawValue>,
+    payload: PhantomData<fn() -> T>,
+}
+
+impl<T: Serialize> Rendered<T> {
+    pub fn new(payload: &T) -> Self {
+        let json = serde_json::value::to_raw_value(payload)
+            .expect("IAL payloads have string keys and finite numbers");
+        Self {
+            json: Arc::from(json),
+            payload: PhantomData,
+        }
+    }
+}
+
+impl<T: DeserializeOwned> Rendered<T> {
+    /// The payload back, for tests and for callers that need to look inside.
+    pub fn decode(&self) -> serde_json::Result<T> {
+        serde_json::from_str(self.json.get())
+    }
+}
+
+impl<T> Rendered<T> {
+    pub fn as_str(&self) -> &str {
+        self.json.get()
+    }
+}
+
+impl<T> Clone for Rendered<T> {
+    fn clone(&self) -> Self {
+        Self {
+            json: Arc::clone(&self.json),
+            payload: PhantomData,
+        }
+    }
+}
+
+impl<T> Serialize for Rendered<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.json.serialize(serializer)
+    }
+}
+
+impl<T> std::fmt::Debug for Rendered<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Rendered({} bytes)", self.json.get().len())
+    }
 }

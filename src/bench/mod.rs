@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+mod catalog;
+
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
     /// A small, fast run (for tests): few servers, short intervals.
@@ -40,9 +42,13 @@ pub struct BenchArgs {
     /// Seconds of catalogue load.
     #[arg(long, default_value_t = 5)]
     pub catalog_secs: u64,
-    /// Concurrent Cycle connections.
+    /// Concurrent Cycle connections while provisioning.
     #[arg(long, default_value_t = 64)]
     pub concurrency: usize,
+    /// Connections loading the catalogue endpoints (each sends its next request when the last is
+    /// answered, so latency grows with this number once the cores are busy).
+    #[arg(long, default_value_t = 16)]
+    pub catalog_connections: usize,
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -60,6 +66,7 @@ impl BenchArgs {
             op_delay_ms: self.op_delay_ms.min(300),
             catalog_secs: self.catalog_secs.min(1),
             concurrency: self.concurrency.min(8),
+            catalog_connections: self.catalog_connections.min(4),
             ..self.clone()
         }
     }
@@ -282,49 +289,6 @@ fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
-}
-
-async fn catalog(cycle: Arc<Cycle>, args: &BenchArgs) -> (Latencies, Latencies) {
-    let deadline = Instant::now() + Duration::from_secs(args.catalog_secs);
-    let started = Instant::now();
-    // Warm the per-credential cache, as Cycle's first sync does.
-    let _ = cycle
-        .call("/v1/infrastructure/provider/locations", Value::Null)
-        .await;
-    let mut tasks = Vec::new();
-    for worker in 0..args.concurrency {
-        let cycle = Arc::clone(&cycle);
-        tasks.push(tokio::spawn(async move {
-            let mut out: [(Vec<f64>, u64); 2] = [(Vec::new(), 0), (Vec::new(), 0)];
-            let mut i = worker;
-            while Instant::now() < deadline {
-                let which = i % 2;
-                let path = [
-                    "/v1/infrastructure/provider/locations",
-                    "/v1/infrastructure/provider/server-models",
-                ][which];
-                let t = Instant::now();
-                match cycle.call(path, Value::Null).await {
-                    Ok(_) => out[which].0.push(t.elapsed().as_secs_f64() * 1000.0),
-                    Err(_) => out[which].1 += 1,
-                }
-                i += 1;
-            }
-            out
-        }));
-    }
-    let mut all: [(Vec<f64>, u64); 2] = [(Vec::new(), 0), (Vec::new(), 0)];
-    for t in tasks {
-        if let Ok(out) = t.await {
-            for (k, (ms, errors)) in out.into_iter().enumerate() {
-                all[k].0.extend(ms);
-                all[k].1 += errors;
-            }
-        }
-    }
-    let elapsed = started.elapsed();
-    let [(l, le), (m, me)] = all;
-    (summarise(l, le, elapsed), summarise(m, me, elapsed))
 }
 
 /// Provisions `n` servers at once (bounded concurrency), returning the server ids and latencies.
@@ -556,11 +520,15 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     let args = args.effective();
     let sim = start_sim(&args, args.op_delay_ms).await?;
     let bridge = start_bridge(&sim, true, args.poll_interval_ms).await?;
-    let cycle = Arc::new(Cycle {
-        http: client(&args),
-        base: format!("http://{}", bridge.addr),
-    });
-    let (locations, server_models) = catalog(cycle, &args).await;
+    let body =
+        serde_json::to_vec(&json!({"auth": auth(), "request": null})).map_err(|e| e.to_string())?;
+    let [locations, server_models] = catalog::load(
+        &bridge.addr,
+        body.into(),
+        args.catalog_connections,
+        Duration::from_secs(args.catalog_secs),
+    )
+    .await?;
     drop((bridge, sim));
     let per_poll = fleet(&args, false).await?;
     let coalesced = fleet(&args, true).await?;
@@ -578,8 +546,8 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
     let a = args.effective();
     let mut out = String::new();
     out.push_str(&format!(
-        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, VM creation {} ms, simulator latency {} ms, {} connections, {} s of catalogue load.\n\n",
-        a.servers, a.memory_servers, a.poll_interval_ms, a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs
+        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections.\n\n",
+        a.servers, a.memory_servers, a.poll_interval_ms, a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections
     ));
     out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
     let row = |out: &mut String, name: &str, mode: &str, l: &Latencies| {
