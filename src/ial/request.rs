@@ -69,6 +69,9 @@ fn read<T: DeserializeOwned>(json: &str, base: &str) -> Result<T, IalError> {
     })
 }
 
+/// The credentials, the payload's JSON text when present, and its pointer within the body.
+type Parts = (Option<Auth>, Option<Box<RawValue>>, &'static str);
+
 fn is_null(json: &RawValue) -> bool {
     json.get().trim() == "null"
 }
@@ -76,10 +79,7 @@ fn is_null(json: &RawValue) -> bool {
 /// The credentials, the payload (as its JSON text), and the JSON pointer of the payload within
 /// the body. The body's top level is split without building a tree: each part is read straight
 /// into its type.
-fn split(
-    body: &[u8],
-    wrapping: Wrapping,
-) -> Result<(Option<Auth>, Option<Box<RawValue>>, &'static str), IalError> {
+fn split(body: &[u8], wrapping: Wrapping) -> Result<Parts, IalError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok((None, None, "/request"));
     }
