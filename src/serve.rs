@@ -48,6 +48,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         "serving"
     );
     let app = crate::ial::router(Arc::new(bridge), config.ial);
+    crate::telemetry::metrics::spawn_upkeep();
     let grace = config.shutdown_grace;
     match tls {
         None => serve_http(tokio::net::TcpListener::from_std(listener)?, app, grace).await,

@@ -211,7 +211,13 @@ impl Provider for Bridge {
         let seen = if self.settings.status.coalesce {
             self.vm_view.vms(&t, &name).await?
         } else {
-            vm_view::Seen::Vms(servers::find_vms(&t, &name).await?)
+            vm_view::Seen::Vms(
+                servers::find_vms(&t, &name)
+                    .await?
+                    .into_iter()
+                    .map(servers::VmStatus::from)
+                    .collect(),
+            )
         };
         let result = match seen {
             vm_view::Seen::Vms(vms) => servers::provision_status(&t, call.request, name, vms).await,

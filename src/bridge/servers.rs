@@ -20,7 +20,7 @@ use super::Bridge;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     CreateDiskRequest, CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest,
-    NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Request,
+    NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
     ReservationSpecification, UpdateVmRequest, Vm, VmAction, VmFilter, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
@@ -46,9 +46,34 @@ pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
         .doing(|| format!("looking up VM {name}"))
 }
 
+/// What provision-status needs of a VM. The status view holds one for every server in flight, so
+/// it keeps no more: a full VM record with its nested lists cost several kilobytes each.
+#[derive(Debug, Clone)]
+pub struct VmStatus {
+    pub id: String,
+    pub name: String,
+    pub state: VmState,
+    pub created_at: String,
+    pub mac_address: Option<String>,
+    pub public_ipv4: Option<PublicIpv4Address>,
+}
+
+impl From<Vm> for VmStatus {
+    fn from(vm: Vm) -> Self {
+        Self {
+            mac_address: vm.mac_address().map(str::to_string),
+            public_ipv4: vm.public_ipv4().cloned(),
+            id: vm.id,
+            name: vm.name,
+            state: vm.state,
+            created_at: vm.created_at,
+        }
+    }
+}
+
 /// When replicas raced and Crusoe holds several VMs of one name, the oldest wins and the others
 /// are deleted; a deletion that cannot start now is tried again at the next call.
-async fn keep_oldest(t: &Tenant, mut vms: Vec<Vm>) -> Option<Vm> {
+async fn keep_oldest(t: &Tenant, mut vms: Vec<VmStatus>) -> Option<VmStatus> {
     if vms.is_empty() {
         return None;
     }
@@ -182,7 +207,8 @@ pub async fn provision(
         location_modified: false,
         extra,
     };
-    if let Some(vm) = keep_oldest(t, find_vms(t, &name).await?).await {
+    let vms = find_vms(t, &name).await?;
+    if let Some(vm) = keep_oldest(t, vms.into_iter().map(VmStatus::from).collect()).await {
         if vm.state.is_terminal() {
             return Err(BridgeError::Conflict(format!(
                 "server {name} is being deleted; provision again once it is gone"
@@ -363,7 +389,7 @@ pub async fn provision_status(
     t: &Tenant,
     req: ProvisionStatus,
     name: String,
-    vms: Vec<Vm>,
+    vms: Vec<VmStatus>,
 ) -> Result<ProvisionStatusResponse, BridgeError> {
     let mut extra = req.extra.clone().unwrap_or_default();
     let pending = |extra| ProvisionStatusResponse {
@@ -380,8 +406,7 @@ pub async fn provision_status(
     extra.insert("vm_state".into(), vm.state.name().into());
     match vm.state {
         VmState::Running => {
-            let public = vm.public_ipv4().cloned();
-            match (vm.mac_address(), public) {
+            match (vm.mac_address.as_deref(), vm.public_ipv4.as_ref()) {
                 (Some(mac), Some(ip)) if ip.ip_type == "static" => Ok(ProvisionStatusResponse {
                     server_id: name.clone(),
                     provisioned: true,

@@ -14,8 +14,9 @@ use std::time::{Duration, Instant};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
 use super::error::{BridgeError, Doing};
+use super::servers::VmStatus;
 use super::tenant::Tenant;
-use crate::crusoe::types::{Vm, VmFilter};
+use crate::crusoe::types::VmFilter;
 
 /// A name not polled for this long leaves the view.
 const FORGET_AFTER: Duration = Duration::from_secs(120);
@@ -25,7 +26,7 @@ const PARALLEL_CALLS: usize = 4;
 /// What the view knows of a server.
 pub enum Seen {
     /// The VMs of its name, oldest first (none: Crusoe has no VM of that name).
-    Vms(Vec<Vm>),
+    Vms(Vec<VmStatus>),
     /// Created by this bridge a moment ago, not read since: still being created.
     JustCreated,
 }
@@ -35,7 +36,7 @@ struct Snapshot {
     at: Option<Instant>,
     /// Names read: absent from `vms` means Crusoe has no VM of that name.
     covered: HashSet<String>,
-    vms: HashMap<String, Vec<Vm>>,
+    vms: HashMap<String, Vec<VmStatus>>,
 }
 
 #[derive(Default)]
@@ -61,30 +62,29 @@ async fn read(
     t: &Tenant,
     names: &[String],
     batch: usize,
-) -> Result<HashMap<String, Vec<Vm>>, BridgeError> {
+) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
     let batches: Vec<Vec<String>> = names.chunks(batch.max(1)).map(<[String]>::to_vec).collect();
-    let pages: Vec<Vec<Vm>> = stream::iter(batches)
+    let pages: Vec<Vec<VmStatus>> = stream::iter(batches)
         .map(|chunk: Vec<String>| async move {
             let count = chunk.len();
             t.client
                 .list_vms(&t.project_id, &VmFilter::names(chunk))
                 .await
+                .map(|page| page.into_iter().map(VmStatus::from).collect())
                 .doing(|| format!("listing the VMs of {count} servers"))
         })
         .buffered(PARALLEL_CALLS)
         .try_collect()
         .await?;
-    let mut vms: HashMap<String, Vec<Vm>> = HashMap::new();
-    for mut vm in pages.into_iter().flatten() {
-        // Provision-status reads the state, the NIC and the ids: the view keeps no more, as it
-        // holds every server in flight.
-        vm.disks = Vec::new();
-        vm.host_channel_adapters = Vec::new();
+    let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
+    for vm in pages.into_iter().flatten() {
         vms.entry(vm.name.clone()).or_default().push(vm);
     }
-    // Each page is oldest first; across pages, keep that order.
+    // Each page is oldest first; across pages, keep that order. A pushed-to list has room for
+    // four: give back what one VM per name does not use.
     for list in vms.values_mut() {
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        list.shrink_to_fit();
     }
     Ok(vms)
 }

@@ -37,3 +37,17 @@ pub fn handle() -> &'static PrometheusHandle {
 pub fn render() -> String {
     handle().render()
 }
+
+/// Histogram samples are kept raw until drained, by a scrape or by upkeep: without this, a bridge
+/// nobody scrapes grows by every request it serves.
+pub fn spawn_upkeep() {
+    let handle = handle();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
+}
