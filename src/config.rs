@@ -113,6 +113,9 @@ struct FileConfig {
     body_limit_bytes: Option<usize>,
     request_timeout_secs: Option<u64>,
     max_in_flight: Option<usize>,
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
+    header_read_timeout_secs: Option<u64>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
@@ -431,6 +434,33 @@ impl Config {
                 ));
             }
             ial.max_in_flight = n;
+        }
+        if let Some(n) = file.max_header_bytes {
+            if !(1024..=1024 * 1024).contains(&n) {
+                return Err(invalid(
+                    format!("max_header_bytes in {file_name}"),
+                    "must be from 1024 to 1048576",
+                ));
+            }
+            ial.max_header_bytes = n;
+        }
+        if let Some(n) = file.max_headers {
+            if !(8..=1000).contains(&n) {
+                return Err(invalid(
+                    format!("max_headers in {file_name}"),
+                    "must be from 8 to 1000",
+                ));
+            }
+            ial.max_headers = n;
+        }
+        if let Some(secs) = file.header_read_timeout_secs {
+            if !(1..=300).contains(&secs) {
+                return Err(invalid(
+                    format!("header_read_timeout_secs in {file_name}"),
+                    "must be from 1 to 300",
+                ));
+            }
+            ial.header_read_timeout = Duration::from_secs(secs);
         }
         let shutdown_grace = match file.shutdown_grace_secs {
             None => Duration::from_secs(30),

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use tokio::net::TcpListener;
-
 use crate::bridge::Bridge;
 use crate::config::{Config, ConfigError};
 use crate::crusoe::ClientPool;
@@ -50,25 +48,43 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let app = crate::ial::router(Arc::new(bridge), config.ial);
     crate::telemetry::metrics::spawn_upkeep();
     let grace = config.shutdown_grace;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        stopping(grace).await;
+        stopper.graceful_shutdown(Some(grace));
+    });
     match tls {
-        None => serve_http(tokio::net::TcpListener::from_std(listener)?, app, grace).await,
+        None => {
+            let mut server = axum_server::from_tcp(listener)?.handle(handle);
+            transport_limits(server.http_builder(), &config.ial);
+            server.serve(app.into_make_service()).await?;
+        }
         Some(tls) => {
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
-            tokio::spawn(async move {
-                stopping(grace).await;
-                stopper.graceful_shutdown(Some(grace));
-            });
-            axum_server::from_tcp_rustls(
+            let mut server = axum_server::from_tcp_rustls(
                 listener,
                 axum_server::tls_rustls::RustlsConfig::from_config(tls),
             )?
-            .handle(handle)
-            .serve(app.into_make_service())
-            .await?;
-            Ok(())
+            .handle(handle);
+            transport_limits(server.http_builder(), &config.ial);
+            server.serve(app.into_make_service()).await?;
         }
     }
+    Ok(())
+}
+
+/// The HTTP server's own limits: a slow client is cut off after the header read timeout, and
+/// header limits sit above the router's (which answer in Cycle's shape) as a hard backstop.
+fn transport_limits(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    ial: &crate::ial::IalOptions,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(ial.header_read_timeout)
+        .max_headers(ial.max_headers * 2)
+        .max_buf_size((ial.max_header_bytes * 4).max(64 * 1024));
 }
 
 async fn stopping(grace: std::time::Duration) {
@@ -77,26 +93,4 @@ async fn stopping(grace: std::time::Duration) {
         grace_secs = grace.as_secs(),
         "shutdown signal received: no new connections, finishing requests in flight"
     );
-}
-
-async fn serve_http(
-    listener: TcpListener,
-    app: axum::Router,
-    grace: std::time::Duration,
-) -> Result<(), ServeError> {
-    let stopped = Arc::new(tokio::sync::Notify::new());
-    let notify = Arc::clone(&stopped);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        stopping(grace).await;
-        notify.notify_one();
-    });
-    let deadline = async {
-        stopped.notified().await;
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        served = server => served?,
-        _ = deadline => tracing::warn!("grace period over: exiting with requests still in flight; Cycle retries them"),
-    }
-    Ok(())
 }

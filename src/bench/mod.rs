@@ -189,12 +189,13 @@ async fn start_bridge(sim: &Proc, coalesce: bool, poll_interval_ms: u64) -> Resu
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let config = dir.join("config.toml");
     // One /16 subnet holds the memory run's servers; no firewall rules (whose creation would wait
-    // on the memory run's never-ending operations); limits sized for a fleet.
+    // on the memory run's never-ending operations); limits sized for a fleet, and no per-tenant
+    // rate limit: the harness is one hub sending the whole load.
     // Coalesced answers are at most 2/5 of a poll interval old (the default at Cycle's 5 s).
     let refresh_ms = (poll_interval_ms * 2 / 5).clamp(50, 2000);
     std::fs::write(
         &config,
-        format!("max_in_flight = 4096\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n"),
+        format!("max_in_flight = 4096\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n[bridge.rate_limit]\nper_second = 0\n"),
     )
     .map_err(|e| e.to_string())?;
     let child = Command::new(exe())

@@ -36,6 +36,12 @@ pub enum BridgeError {
         #[source]
         source: Box<CrusoeError>,
     },
+    /// This tenant made more requests than its rate limit allows.
+    #[error("hub {hub} is over its request rate; retry in {}s", wait.as_secs() + 1)]
+    RateLimited {
+        hub: String,
+        wait: std::time::Duration,
+    },
     /// One failure handed to every caller that waited on the same work (a shared cache fill).
     #[error("{0}")]
     Shared(std::sync::Arc<BridgeError>),
@@ -117,6 +123,13 @@ impl From<&BridgeError> for IalError {
                 "Timed out",
                 d.clone(),
             ),
+            BridgeError::RateLimited { wait, .. } => e(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate-limited",
+                "Too many requests",
+                err.to_string(),
+            )
+            .with_retry_after(wait.as_secs() + 1),
             BridgeError::Crusoe { doing, source } => crusoe_error(doing, source),
             BridgeError::Shared(inner) => IalError::from(inner.as_ref()),
         }

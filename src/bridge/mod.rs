@@ -9,6 +9,7 @@ mod ips;
 mod locks;
 pub mod naming;
 mod network;
+mod rate;
 mod servers;
 pub mod settings;
 mod tenant;
@@ -21,7 +22,7 @@ use secrecy::SecretString;
 pub use boot::{check_script, generated_ssh_key, DEFAULT_TEMPLATE};
 pub use network::{LocationConfig, CONFIG_VERSION};
 pub use servers::CYCLEOS_MIN_DISK_GB;
-pub use settings::BridgeSettings;
+pub use settings::{BridgeSettings, RateLimitSettings};
 pub use tenant::ServerHeld;
 
 use crate::crusoe::{ClientPool, CrusoeError};
@@ -46,6 +47,7 @@ pub struct Bridge {
     vm_view: vm_view::VmView,
     /// The last readiness check and when it was made.
     readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
+    rate: rate::TenantRate,
 }
 
 /// How long a readiness answer is reused, and how long its check may take.
@@ -81,6 +83,7 @@ impl Bridge {
         let settings_status = settings.status.clone();
         Ok(Self {
             catalog: catalog::Catalog::new(&settings),
+            rate: rate::TenantRate::new(&settings.rate_limit),
             settings,
             pool,
             server_held,
@@ -133,12 +136,19 @@ impl Bridge {
     }
 
     fn tenant(&self, auth: Option<&Auth>) -> Result<Tenant, BridgeError> {
-        tenant::resolve(
+        let t = tenant::resolve(
             self.settings.credentials,
             &self.pool,
             self.server_held.as_ref(),
             auth,
-        )
+        )?;
+        self.rate
+            .check(&t)
+            .map_err(|wait| BridgeError::RateLimited {
+                hub: t.hub.clone(),
+                wait,
+            })?;
+        Ok(t)
     }
 }
 

@@ -210,6 +210,27 @@ pub struct BridgeSettings {
     pub ips: IpSettings,
     pub timeouts: TimeoutSettings,
     pub status: StatusSettings,
+    pub rate_limit: RateLimitSettings,
+}
+
+/// Requests each tenant (one hub with one set of credentials) may make; beyond it, 429 with
+/// `Retry-After`. Cycle polls each server in flight every 5 s: 1 000 servers are 200 requests/s.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitSettings {
+    /// Sustained requests per second per tenant; 0 turns the limit off.
+    pub per_second: u32,
+    /// Requests a tenant may make at once above the sustained rate.
+    pub burst: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_second: 500,
+            burst: 1000,
+        }
+    }
 }
 
 impl Default for BridgeSettings {
@@ -226,6 +247,7 @@ impl Default for BridgeSettings {
             ips: IpSettings::default(),
             timeouts: TimeoutSettings::default(),
             status: StatusSettings::default(),
+            rate_limit: RateLimitSettings::default(),
         }
     }
 }
@@ -320,6 +342,12 @@ impl BridgeSettings {
     /// Checks what can be checked before serving; returns `(field, reason)`.
     pub fn validate(&self) -> Result<(), (String, String)> {
         let fail = |f: &str, r: String| Err((f.to_string(), r));
+        if self.rate_limit.per_second > 0 && self.rate_limit.burst == 0 {
+            return fail(
+                "bridge.rate_limit.burst",
+                "must be at least 1 when the rate limit is on".into(),
+            );
+        }
         if self.credentials == CredentialsMode::ServerHeld && self.bridge_token.is_none() {
             return fail(
                 "IAL_BRIDGE_TOKEN",

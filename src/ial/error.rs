@@ -1,7 +1,7 @@
 //! Cycle's platform error shape, inside the response envelope:
 //! `{"data": null, "error": {"status", "code": "<status>.<slug>", "title", "detail", "source"}}`.
 
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
@@ -32,6 +32,8 @@ pub struct IalError {
     pub detail: String,
     /// JSON pointer to the offending input, when there is one.
     pub pointer: Option<String>,
+    /// Seconds to wait before retrying, sent as `Retry-After`.
+    pub retry_after: Option<u64>,
 }
 
 impl IalError {
@@ -47,7 +49,13 @@ impl IalError {
             title,
             detail: detail.into(),
             pointer: None,
+            retry_after: None,
         }
+    }
+
+    pub fn with_retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
     }
 
     pub fn with_source(mut self, pointer: impl Into<String>) -> Self {
@@ -85,6 +93,12 @@ impl IntoResponse for IalError {
             data: None,
             error: self.body(),
         };
-        (self.status, Json(envelope)).into_response()
+        let mut response = (self.status, Json(envelope)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
     }
 }

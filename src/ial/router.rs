@@ -95,6 +95,12 @@ pub struct IalOptions {
     pub request_timeout: Duration,
     /// Requests served at once; more are answered 503 at once rather than queued.
     pub max_in_flight: usize,
+    /// Largest total size of a request's header names and values, in bytes (431 beyond).
+    pub max_header_bytes: usize,
+    /// Most header fields a request may carry (431 beyond).
+    pub max_headers: usize,
+    /// Longest a client may take to send a request's headers; the connection is closed after.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for IalOptions {
@@ -104,6 +110,9 @@ impl Default for IalOptions {
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(180),
             max_in_flight: 512,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            header_read_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -128,6 +137,8 @@ pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
     let state = AppState { provider, options };
     let limits = Arc::new(Limits {
         in_flight: Semaphore::new(options.max_in_flight),
+        max_header_bytes: options.max_header_bytes,
+        max_headers: options.max_headers,
         timeout: options.request_timeout,
     });
     let api = Router::new()
@@ -169,10 +180,47 @@ pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
 struct Limits {
     in_flight: Semaphore,
     timeout: Duration,
+    max_header_bytes: usize,
+    max_headers: usize,
+}
+
+/// Refuses requests with more or larger headers than allowed. The HTTP server's own limits sit
+/// above these (see `serve`), so a caller normally gets this answer in Cycle's shape.
+fn check_headers(limits: &Limits, request: &Request) -> Result<(), IalError> {
+    let headers = request.headers();
+    let too_large = |detail: String| {
+        IalError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            detail,
+        )
+    };
+    if headers.len() > limits.max_headers {
+        return Err(too_large(format!(
+            "the request carries {} header fields; at most {} are accepted",
+            headers.len(),
+            limits.max_headers
+        )));
+    }
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if bytes > limits.max_header_bytes {
+        return Err(too_large(format!(
+            "the request's headers total {bytes} bytes; at most {} are accepted",
+            limits.max_header_bytes
+        )));
+    }
+    Ok(())
 }
 
 /// Sheds load beyond the concurrency limit and bounds each request's time, in Cycle's terms.
 async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    if let Err(error) = check_headers(&limits, &request) {
+        return error.into_response();
+    }
     let Ok(_permit) = limits.in_flight.try_acquire() else {
         let mut response = IalError::new(
             StatusCode::SERVICE_UNAVAILABLE,
