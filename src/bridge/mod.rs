@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-pub use boot::{check_script, generated_ssh_key, DEFAULT_TEMPLATE};
+pub use boot::{check_script, generated_ssh_key, Boot, BootVars, DEFAULT_TEMPLATE};
 pub use network::{LocationConfig, CONFIG_VERSION};
 pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
