@@ -156,6 +156,9 @@ async fn every_kind_of_bad_input_is_a_cycle_shaped_4xx_and_creates_nothing() {
         &format!("cycle-{}", "9".repeat(300)),
         "cycle-a%2Fb",
         "cycle-x?y=1",
+        "cycle-x#frag",
+        "cycle-x\r\nHost: evil.example",
+        "cycle-%2e%2e",
     ] {
         for path in [
             "/v1/infrastructure/server/provision-status",

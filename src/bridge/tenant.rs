@@ -155,16 +155,15 @@ mod tests {
     }
 
     fn auth(key: &str, secret: &str, project: &str) -> Auth {
-        Auth {
-            api_key: Some(key.into()),
-            secret: Some(secret.into()),
-            namespace: Some(project.into()),
-            cycle: Some(AuthCycle {
-                hub_name: Some("hub".into()),
-                hub_id: Some("65f1e2d3c4b5a69788796a5b".into()),
-            }),
-            ..Default::default()
-        }
+        let mut auth = Auth::default();
+        auth.api_key = Some(key.into());
+        auth.secret = Some(secret.into());
+        auth.namespace = Some(project.into());
+        auth.cycle = Some(AuthCycle {
+            hub_name: Some("hub".into()),
+            hub_id: Some("65f1e2d3c4b5a69788796a5b".into()),
+        });
+        auth
     }
 
     #[test]

@@ -25,6 +25,15 @@ pub struct Auth {
     pub cycle: Option<AuthCycle>,
 }
 
+impl Drop for Auth {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.secret.zeroize();
+        self.api_key.zeroize();
+        self.config.zeroize();
+    }
+}
+
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let redact = |v: &Option<String>| v.as_ref().map(|_| "[REDACTED]");
