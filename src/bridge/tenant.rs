@@ -181,6 +181,20 @@ mod tests {
     }
 
     #[test]
+    fn nothing_in_auth_changes_where_credentials_are_sent() {
+        let mut hostile = auth("KEY", SECRET, "proj-1");
+        hostile.region = Some("https://evil.example/v1alpha5".into());
+        hostile.client_id = Some("https://evil.example".into());
+        hostile.subscription_id = Some("evil.example:443".into());
+        // `config` would be base64 of per-hub settings: an endpoint in it is not read.
+        hostile.config = Some("eyJhcGlfZW5kcG9pbnQiOiJodHRwczovL2V2aWwuZXhhbXBsZSJ9".into());
+        let p = pool();
+        let t = resolve(CredentialsMode::PassThrough, &p, None, Some(&hostile)).unwrap();
+        assert_eq!(t.client.endpoint(), ClientSettings::default().endpoint.as_str());
+        assert!(!t.client.endpoint().contains("evil"));
+    }
+
+    #[test]
     fn the_cache_key_differs_by_secret_and_project() {
         let p = pool();
         let a = resolve(
