@@ -190,7 +190,10 @@ mod tests {
         hostile.config = Some("eyJhcGlfZW5kcG9pbnQiOiJodHRwczovL2V2aWwuZXhhbXBsZSJ9".into());
         let p = pool();
         let t = resolve(CredentialsMode::PassThrough, &p, None, Some(&hostile)).unwrap();
-        assert_eq!(t.client.endpoint(), ClientSettings::default().endpoint.as_str());
+        assert_eq!(
+            t.client.endpoint(),
+            ClientSettings::default().endpoint.as_str()
+        );
         assert!(!t.client.endpoint().contains("evil"));
     }
 
