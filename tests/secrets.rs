@@ -44,6 +44,32 @@ fn a_panic_that_formats_the_auth_shows_no_secret() {
     );
 }
 
+fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop + ?Sized>() {}
+
+#[test]
+fn every_type_holding_a_secret_wipes_it_when_dropped() {
+    // Compile-time: each of these overwrites its secret bytes in Drop.
+    zeroized_on_drop::<Auth>();
+    zeroized_on_drop::<secrecy::SecretString>();
+    zeroized_on_drop::<secrecy::SecretSlice<u8>>();
+    // What Auth's Drop runs: the credentials are overwritten and gone, the rest kept.
+    let mut auth = Auth::default();
+    auth.secret = Some(CYCLE_SECRET.into());
+    auth.api_key = Some(CYCLE_KEY.into());
+    auth.config = Some("c2VjcmV0".into());
+    auth.namespace = Some("project".into());
+    auth.wipe();
+    assert_eq!(
+        (
+            auth.secret.as_deref(),
+            auth.api_key.as_deref(),
+            auth.config.as_deref()
+        ),
+        (None, None, None)
+    );
+    assert_eq!(auth.namespace.as_deref(), Some("project"));
+}
+
 #[tokio::test]
 async fn error_answers_and_metrics_never_echo_the_secret() {
     let h = Harness::start(quick_sim_config(), test_settings()).await;

@@ -25,14 +25,23 @@ pub struct Auth {
     pub cycle: Option<AuthCycle>,
 }
 
-impl Drop for Auth {
-    fn drop(&mut self) {
+impl Auth {
+    /// Overwrites the credentials' bytes and forgets them.
+    pub fn wipe(&mut self) {
         use zeroize::Zeroize;
         self.secret.zeroize();
         self.api_key.zeroize();
         self.config.zeroize();
     }
 }
+
+impl Drop for Auth {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Auth {}
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
