@@ -222,17 +222,14 @@ async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) 
         return error.into_response();
     }
     let Ok(_permit) = limits.in_flight.try_acquire() else {
-        let mut response = IalError::new(
+        return IalError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
             "Overloaded",
             "the bridge is serving as many requests as it allows; retry shortly",
         )
+        .with_retry_after(1)
         .into_response();
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return response;
     };
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
         Ok(response) => response,
