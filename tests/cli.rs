@@ -231,33 +231,10 @@ async fn a_config_file_with_an_unknown_key_is_refused() {
     assert!(out.stderr.contains("lisen"), "{}", out.stderr);
 }
 
-/// Starts `serve` on a free port and returns the child and its base URL.
+/// Starts `serve` with defaults on a free port and returns the child and its base URL.
 async fn start_server() -> (tokio::process::Child, String, tempfile::TempDir) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let home = tempfile::tempdir().unwrap();
-    let child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env_clear()
-        .env("HOME", home.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    for _ in 0..100 {
-        if client.get(format!("{base}/healthz")).send().await.is_ok() {
-            return (child, base, home);
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("server did not start");
+    let (child, addr, home) = common::serve_process("").await;
+    (child, format!("http://{addr}"), home)
 }
 
 #[tokio::test]
