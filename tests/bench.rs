@@ -40,8 +40,19 @@ async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
             "the ratio is calls over polls"
         );
     }
+    for f in fleets {
+        let (stale, worst) = (
+            f["stale_answers"].as_u64().unwrap(),
+            f["stale_answers_max_per_server"].as_u64().unwrap(),
+        );
+        assert!(worst <= stale && (stale == 0) == (worst == 0), "{f}");
+    }
     let (naive, coalesced) = (&fleets[0], &fleets[1]);
     assert_eq!(naive["mode"], "per-poll");
+    assert_eq!(
+        naive["stale_answers"], 0,
+        "a read made for the poll never misses a VM that was running when the poll was sent: {naive}"
+    );
     assert_eq!(
         naive["crusoe_calls_while_polling"], naive["status"]["requests"],
         "per-poll mode reads Crusoe exactly once per poll"

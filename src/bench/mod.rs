@@ -116,6 +116,11 @@ pub struct FleetResult {
     pub crusoe_calls_per_poll: f64,
     pub report_delay_p50_ms: f64,
     pub report_delay_max_ms: f64,
+    /// Polls answered `provisioned: false` although the VM was already running when the poll was
+    /// sent: what answering from a view costs Cycle, against a read made for the poll.
+    pub stale_answers: u64,
+    /// The most such polls any one server got (each costs that server one poll interval).
+    pub stale_answers_max_per_server: u64,
     pub bridge_peak_rss_mb: f64,
 }
 
@@ -341,7 +346,17 @@ async fn provision_all(
 struct PollOutcome {
     latencies: Latencies,
     provisioned_at_ms: BTreeMap<String, u64>,
+    /// For each poll answered `provisioned: false`: the server, and when the poll was sent.
+    not_yet: Vec<(String, u64)>,
     polls: u64,
+}
+
+#[derive(Default)]
+struct Record {
+    ms: Vec<f64>,
+    errors: u64,
+    provisioned_at_ms: BTreeMap<String, u64>,
+    not_yet: Vec<(String, u64)>,
 }
 
 /// Polls every server on Cycle's interval (first polls spread over one interval) until each is
@@ -355,7 +370,7 @@ async fn poll_all(
     deadline: Duration,
 ) -> PollOutcome {
     let started = Instant::now();
-    let record = Arc::new(Mutex::new((Vec::<f64>::new(), 0u64, BTreeMap::new())));
+    let record = Arc::new(Mutex::new(Record::default()));
     let polls = Arc::new(AtomicU64::new(0));
     let n = ids.len().max(1) as u64;
     let mut tasks = Vec::new();
@@ -373,7 +388,7 @@ async fn poll_all(
             let mut next = Instant::now();
             let mut done = 0;
             loop {
-                let t = Instant::now();
+                let (t, sent_ms) = (Instant::now(), now_ms());
                 let answer = cycle
                     .call("/v1/infrastructure/server/provision-status", json!({"server_id": id, "location_id": LOCATION, "location_configuration": config, "extra": {}}))
                     .await;
@@ -383,15 +398,17 @@ async fn poll_all(
                     let mut r = record.lock().unwrap_or_else(|e| e.into_inner());
                     match answer {
                         Ok(v) => {
-                            r.0.push(took);
+                            r.ms.push(took);
                             let yes = v["provisioned"] == true;
                             if yes {
-                                r.2.entry(id.clone()).or_insert_with(now_ms);
+                                r.provisioned_at_ms.entry(id.clone()).or_insert_with(now_ms);
+                            } else {
+                                r.not_yet.push((id.clone(), sent_ms));
                             }
                             yes
                         }
                         Err(_) => {
-                            r.1 += 1;
+                            r.errors += 1;
                             false
                         }
                     }
@@ -413,11 +430,11 @@ async fn poll_all(
         let _ = t.await;
     }
     let elapsed = started.elapsed();
-    let (ms, errors, provisioned_at_ms) =
-        std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
+    let r = std::mem::take(&mut *record.lock().unwrap_or_else(|e| e.into_inner()));
     PollOutcome {
-        latencies: summarise(ms, errors, elapsed),
-        provisioned_at_ms,
+        latencies: summarise(r.ms, r.errors, elapsed),
+        provisioned_at_ms: r.provisioned_at_ms,
+        not_yet: r.not_yet,
         polls: polls.load(Ordering::Relaxed),
     }
 }
@@ -471,17 +488,27 @@ async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> 
         .json()
         .await
         .map_err(|e| e.to_string())?;
-    let mut delays: Vec<f64> = inventory["projects"][0]["vms"]
+    let running_since: BTreeMap<&str, u64> = inventory["projects"][0]["vms"]
         .as_array()
         .into_iter()
         .flatten()
         .filter_map(|vm| {
-            let running = vm["sim"]["running_since_unix_ms"].as_u64()?;
-            let seen = outcome.provisioned_at_ms.get(vm["name"].as_str()?)?;
-            Some(seen.saturating_sub(running) as f64)
+            Some((
+                vm["name"].as_str()?,
+                vm["sim"]["running_since_unix_ms"].as_u64()?,
+            ))
+        })
+        .collect();
+    let mut delays: Vec<f64> = running_since
+        .iter()
+        .filter_map(|(name, running)| {
+            let seen = outcome.provisioned_at_ms.get(*name)?;
+            Some(seen.saturating_sub(*running) as f64)
         })
         .collect();
     delays.sort_by(|a, b| a.total_cmp(b));
+    let (stale_answers, stale_answers_max_per_server) =
+        stale_answers(&outcome.not_yet, &running_since);
     Ok(FleetResult {
         mode: if coalesce { "coalesced" } else { "per-poll" }.into(),
         servers: args.servers,
@@ -492,8 +519,29 @@ async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> 
         status: outcome.latencies,
         report_delay_p50_ms: delays.get(delays.len() / 2).copied().unwrap_or(0.0),
         report_delay_max_ms: delays.last().copied().unwrap_or(0.0),
+        stale_answers,
+        stale_answers_max_per_server,
         bridge_peak_rss_mb: peak_rss_mb(&bridge.child),
     })
+}
+
+/// Counts the `provisioned: false` answers to polls sent after the VM was running, in all and
+/// for the worst server. Both clocks are this machine's wall clock in whole milliseconds, so a
+/// poll counts only when sent at least a millisecond after the simulator's time of running.
+fn stale_answers(not_yet: &[(String, u64)], running_since: &BTreeMap<&str, u64>) -> (u64, u64) {
+    let mut per_server: BTreeMap<&str, u64> = BTreeMap::new();
+    for (id, sent) in not_yet {
+        if running_since
+            .get(id.as_str())
+            .is_some_and(|running| sent > running)
+        {
+            *per_server.entry(id).or_default() += 1;
+        }
+    }
+    (
+        per_server.values().sum(),
+        per_server.values().copied().max().unwrap_or(0),
+    )
 }
 
 async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
@@ -563,10 +611,10 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
         row(&mut out, "provision", &f.mode, &f.provision);
         row(&mut out, "provision-status", &f.mode, &f.status);
     }
-    out.push_str("\n| status mode | servers provisioned | polls | Crusoe calls while polling | calls per poll | report delay p50 ms | report delay max ms | bridge peak RSS MB |\n|---|---|---|---|---|---|---|---|\n");
+    out.push_str("\n| status mode | servers provisioned | polls | Crusoe calls while polling | calls per poll | report delay p50 ms | report delay max ms | stale answers (most for one server) | bridge peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n");
     for f in &r.fleets {
         out.push_str(&format!(
-            "| {} | {}/{} | {} | {} | {:.3} | {:.0} | {:.0} | {:.1} |\n",
+            "| {} | {}/{} | {} | {} | {:.3} | {:.0} | {:.0} | {} ({}) | {:.1} |\n",
             f.mode,
             f.provisioned,
             f.servers,
@@ -575,6 +623,8 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
             f.crusoe_calls_per_poll,
             f.report_delay_p50_ms,
             f.report_delay_max_ms,
+            f.stale_answers,
+            f.stale_answers_max_per_server,
             f.bridge_peak_rss_mb
         ));
     }
@@ -583,4 +633,29 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
         r.memory.servers_in_flight, r.memory.polls, r.memory.errors, r.memory.bridge_peak_rss_mb
     ));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stale_answer_is_a_false_answer_to_a_poll_sent_after_the_vm_ran() {
+        let running: BTreeMap<&str, u64> = [("a", 150), ("b", 50), ("c", 400)].into();
+        let not_yet = |polls: &[(&str, u64)]| -> Vec<(String, u64)> {
+            polls.iter().map(|(id, at)| (id.to_string(), *at)).collect()
+        };
+        // Before running, in the same millisecond, or a server the simulator never ran: not stale.
+        assert_eq!(
+            stale_answers(
+                &not_yet(&[("a", 100), ("b", 50), ("c", 300), ("z", 999)]),
+                &running
+            ),
+            (0, 0)
+        );
+        assert_eq!(
+            stale_answers(&not_yet(&[("a", 151), ("a", 200), ("b", 51)]), &running),
+            (3, 2)
+        );
+    }
 }

@@ -173,7 +173,8 @@ impl TimeoutSettings {
 pub struct StatusSettings {
     /// One batched read per tenant and interval serves every poll (true), or one read per poll.
     pub coalesce: bool,
-    /// The longest a coalesced answer may be old, in milliseconds.
+    /// A poll that finds the view this old (milliseconds) re-reads it for everyone, answering from
+    /// the view meanwhile; a poll that finds it twice as old waits for the read.
     pub refresh_ms: u64,
     /// Names per list call.
     pub batch: usize,

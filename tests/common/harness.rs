@@ -16,6 +16,9 @@ use super::{fast_settings, start_sim, ACCESS_KEY, PROJECT, SECRET};
 pub const HUB: &str = "65f1e2d3c4b5a69788796a5b";
 pub const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
 pub const CYCLE_LOCATION: &str = "64a1b2c3d4e5f60718293a4b";
+/// Attempts the bridge's Crusoe client makes per call: enough to ride out the fault tests' 20 %
+/// failure rate.
+pub const CLIENT_ATTEMPTS: u32 = 8;
 
 pub struct Harness {
     pub sim: RunningSim,
@@ -54,8 +57,7 @@ pub async fn serve_bridge(
     options: IalOptions,
 ) -> (String, JoinHandle<()>) {
     let mut client = fast_settings(&sim.endpoint());
-    // Enough attempts to ride out the fault tests' 20 % failure rate.
-    client.retry.max_attempts = 8;
+    client.retry.max_attempts = CLIENT_ATTEMPTS;
     let pool = ClientPool::new(client).unwrap();
     let bridge = Bridge::new(settings, pool, None).expect("valid settings");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
