@@ -1,6 +1,9 @@
-//! Coalesced provision-status reads, as Cycle sees them: a poll is never answered from a view
-//! older than twice `bridge.status.refresh_ms`, and when Crusoe fails the refresh every poll that
-//! waited on it gets the failure, with Crusoe asked once.
+//! Coalesced provision-status reads, as Cycle sees them: stale while revalidate. The poll that
+//! finds the view `bridge.status.refresh_ms` old reads Crusoe for everyone and answers from that
+//! read (or with its error); polls arriving meanwhile answer from the previous view at once, so a
+//! slow or failing Crusoe never holds Cycle's polls. (Holding them instead, to bound the view's
+//! age, piled up thousands of waiting polls at 10 000 servers, where one refresh takes longer
+//! than the interval: see BENCHMARKS.md.)
 
 mod common;
 
@@ -55,7 +58,7 @@ async fn running_behind_an_old_view() -> (Harness, Value) {
 }
 
 #[tokio::test]
-async fn a_poll_waits_for_the_refresh_in_flight_rather_than_answer_from_a_view_twice_the_interval_old(
+async fn during_a_slow_refresh_polls_answer_from_the_previous_view_and_the_reading_poll_gets_the_news(
 ) {
     let (h, status) = running_behind_an_old_view().await;
     // Crusoe turns slow: the next refresh takes a while, and a poll arrives during it.
@@ -66,20 +69,27 @@ async fn a_poll_waits_for_the_refresh_in_flight_rather_than_answer_from_a_view_t
             ..Default::default()
         })
         .unwrap();
-    let (refreshing, during) = tokio::join!(h.cycle(STATUS, status.clone()), async {
+    let (reading, during) = tokio::join!(h.cycle(STATUS, status.clone()), async {
         tokio::time::sleep(Duration::from_millis(150)).await;
         h.cycle(STATUS, status.clone()).await
     });
-    for answer in [Harness::data(refreshing), Harness::data(during)] {
-        assert_eq!(
-            answer["provisioned"], true,
-            "the view was read before the VM ran, long ago: {answer}"
-        );
-    }
+    // Whichever poll found the view stale first read Crusoe; the other did not wait for it.
+    let mut answers = [Harness::data(reading), Harness::data(during)];
+    answers.sort_by_key(|a| a["provisioned"] == true);
+    assert_eq!(
+        (&answers[0]["provisioned"], &answers[1]["provisioned"]),
+        (&Value::Bool(false), &Value::Bool(true)),
+        "one poll read Crusoe, the other answered from the previous view meanwhile: {answers:?}"
+    );
+    let next = Harness::data(h.cycle(STATUS, status).await);
+    assert_eq!(
+        next["provisioned"], true,
+        "the read replaced the view: {next}"
+    );
 }
 
 #[tokio::test]
-async fn when_the_refresh_fails_the_polls_that_waited_get_its_error_and_crusoe_is_asked_once() {
+async fn a_failed_refresh_is_the_reading_polls_error_and_crusoe_is_asked_once_not_per_poll() {
     let (h, status) = running_behind_an_old_view().await;
     h.sim
         .sim
@@ -97,16 +107,27 @@ async fn when_the_refresh_fails_the_polls_that_waited_get_its_error_and_crusoe_i
         tokio::time::sleep(Duration::from_millis(100)).await;
         h.raw("POST", STATUS, Some(body(&status))).await
     });
-    for (code, answer) in [first, second] {
-        assert!(code >= 500, "an error, not an old answer: {code} {answer}");
-        let detail = answer["error"]["detail"].as_str().unwrap_or_default();
-        assert!(detail.contains("listing the VMs"), "{detail}");
-    }
+    // Whichever poll found the view stale first made the read and gets its failure; the other
+    // answered from the previous view.
+    let mut answers = [first, second];
+    answers.sort_by_key(|(code, _)| *code);
+    let [(ok, during), (code, reading)] = answers;
+    assert!(
+        code >= 500,
+        "the reading poll gets Crusoe's failure: {code} {reading}"
+    );
+    let detail = reading["error"]["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("listing the VMs"), "{detail}");
+    assert_eq!(
+        (ok, &during["data"]["provisioned"]),
+        (200, &Value::Bool(false)),
+        "{during}"
+    );
     let calls: u64 = h.sim.sim.calls().values().sum();
     let attempts = u64::from(CLIENT_ATTEMPTS);
     assert!(
         calls <= attempts,
-        "one refresh's attempts ({attempts}), not one per poll: {:?}",
+        "one refresh's attempts ({attempts}), not one read per poll: {:?}",
         h.sim.sim.calls()
     );
 

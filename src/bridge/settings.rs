@@ -173,8 +173,9 @@ impl TimeoutSettings {
 pub struct StatusSettings {
     /// One batched read per tenant and interval serves every poll (true), or one read per poll.
     pub coalesce: bool,
-    /// A poll that finds the view this old (milliseconds) re-reads it for everyone, answering from
-    /// the view meanwhile; a poll that finds it twice as old waits for the read.
+    /// How old the view may get (milliseconds) before the next poll reads Crusoe for everyone;
+    /// polls meanwhile answer from the view, so an answer is at most this old plus one read (and
+    /// while reads fail, the view keeps answering and each reading poll gets the error).
     pub refresh_ms: u64,
     /// Names per list call.
     pub batch: usize,

@@ -3,16 +3,11 @@
 //! view of the VMs of every server it is polling:
 //! - a full refresh, at most once per interval, reads every polled name with one list call per
 //!   `batch` names (a few calls at once), while polls keep being answered from the previous view;
-//! - no poll is answered from a view two intervals old: such a poll waits for the refresh in
-//!   flight (or makes one) and answers from it or with its failure, so at Cycle's 5 s and the
-//!   default 2 s a server is reported at most one poll later than a read of its own would, and a
-//!   Crusoe outage is an error instead of an ever older answer;
 //! - a name the view does not cover yet is read on its own (names arriving together share a call);
 //! - a server this bridge has just created is reported pending until the next refresh covers it,
 //!   without a read of its own: it cannot have finished booting in that time.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -45,21 +40,14 @@ struct Snapshot {
 }
 
 #[derive(Default)]
-struct LastRefresh {
-    failed: Option<Arc<BridgeError>>,
-}
-
-#[derive(Default)]
 struct TenantView {
     /// Names being polled, and when each was last polled.
     wanted: Mutex<HashMap<String, Instant>>,
     /// Names this bridge created, and when.
     created: Mutex<HashMap<String, Instant>>,
     snapshot: tokio::sync::RwLock<Snapshot>,
-    /// One full refresh at a time; holds how the last one ended.
-    refreshing: tokio::sync::Mutex<LastRefresh>,
-    /// Refreshes ended, counted under `refreshing`: a poll that waited sees whether one ended.
-    refreshes: AtomicU64,
+    /// One full refresh at a time.
+    refreshing: tokio::sync::Mutex<()>,
     /// One read of uncovered names at a time.
     filling: tokio::sync::Mutex<()>,
 }
@@ -149,20 +137,16 @@ impl VmView {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), Instant::now());
-        let age = view.snapshot.read().await.at.map(|at| at.elapsed());
-        if age.is_some_and(|age| age >= self.refresh * 2) {
-            // Too old to answer from: wait for a refresh that ends after this poll arrived.
-            let ended = view.refreshes.load(Ordering::Acquire);
-            let mut last = view.refreshing.lock().await;
-            if view.refreshes.load(Ordering::Acquire) == ended {
-                self.refresh_all(t, &view, &mut last).await?;
-            } else if let Some(failed) = &last.failed {
-                return Err(BridgeError::Shared(Arc::clone(failed)));
-            }
-        } else if age.is_none_or(|age| age >= self.refresh) {
+        let stale = view
+            .snapshot
+            .read()
+            .await
+            .at
+            .is_none_or(|at| at.elapsed() >= self.refresh);
+        if stale {
             // One poll refreshes for everyone; the others answer from the view meanwhile.
-            if let Ok(mut last) = view.refreshing.try_lock() {
-                self.refresh_all(t, &view, &mut last).await?;
+            if let Ok(_one) = view.refreshing.try_lock() {
+                self.refresh_all(t, &view).await?;
             }
         }
         {
@@ -183,21 +167,8 @@ impl VmView {
         self.fill(t, &view, name).await
     }
 
-    /// Reads every polled name and replaces the view; records how that ended for the polls that
-    /// waited on it.
-    async fn refresh_all(
-        &self,
-        t: &Tenant,
-        view: &TenantView,
-        last: &mut LastRefresh,
-    ) -> Result<(), BridgeError> {
-        let result = self.read_all(t, view).await.map_err(Arc::new);
-        last.failed = result.as_ref().err().map(Arc::clone);
-        view.refreshes.fetch_add(1, Ordering::Release);
-        result.map_err(BridgeError::Shared)
-    }
-
-    async fn read_all(&self, t: &Tenant, view: &TenantView) -> Result<(), BridgeError> {
+    /// Reads every polled name and replaces the view.
+    async fn refresh_all(&self, t: &Tenant, view: &TenantView) -> Result<(), BridgeError> {
         let names: Vec<String> = {
             let mut wanted = view.wanted.lock().unwrap_or_else(|e| e.into_inner());
             wanted.retain(|_, polled| polled.elapsed() < FORGET_AFTER);
