@@ -36,6 +36,10 @@ pub struct BenchArgs {
     /// minutes; 30 s keeps each server in flight for several polls).
     #[arg(long, default_value_t = 30_000)]
     pub op_delay_ms: u64,
+    /// The bridge's `bridge.status.refresh_ms` (default: 2/5 of the poll interval, at most 2000,
+    /// which is the shipped default at Cycle's 5 s).
+    #[arg(long)]
+    pub refresh_ms: Option<u64>,
     /// Latency the simulator adds to every call, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub sim_latency_ms: u64,
@@ -55,6 +59,11 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
+    fn refresh_ms(&self) -> u64 {
+        self.refresh_ms
+            .unwrap_or((self.poll_interval_ms * 2 / 5).clamp(50, 2000))
+    }
+
     fn effective(&self) -> Self {
         if !self.quick {
             return self.clone();
@@ -63,6 +72,7 @@ impl BenchArgs {
             servers: self.servers.min(20),
             memory_servers: self.memory_servers.min(50),
             poll_interval_ms: self.poll_interval_ms.min(200),
+            refresh_ms: self.refresh_ms.map(|ms| ms.min(80)),
             op_delay_ms: self.op_delay_ms.min(300),
             catalog_secs: self.catalog_secs.min(1),
             concurrency: self.concurrency.min(8),
@@ -185,7 +195,7 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
     Err("the simulator did not print its endpoint".into())
 }
 
-async fn start_bridge(sim: &Proc, coalesce: bool, poll_interval_ms: u64) -> Result<Proc, String> {
+async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Proc, String> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| e.to_string())?
@@ -196,8 +206,6 @@ async fn start_bridge(sim: &Proc, coalesce: bool, poll_interval_ms: u64) -> Resu
     // One /16 subnet holds the memory run's servers; no firewall rules (whose creation would wait
     // on the memory run's never-ending operations); limits sized for a fleet, and no per-tenant
     // rate limit: the harness is one hub sending the whole load.
-    // Coalesced answers are at most 2/5 of a poll interval old (the default at Cycle's 5 s).
-    let refresh_ms = (poll_interval_ms * 2 / 5).clamp(50, 2000);
     std::fs::write(
         &config,
         format!("max_in_flight = 4096\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n[bridge.rate_limit]\nper_second = 0\n"),
@@ -456,7 +464,7 @@ fn client(args: &BenchArgs) -> reqwest::Client {
 
 async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> {
     let sim = start_sim(args, args.op_delay_ms).await?;
-    let bridge = start_bridge(&sim, coalesce, args.poll_interval_ms).await?;
+    let bridge = start_bridge(&sim, coalesce, args.refresh_ms()).await?;
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
@@ -547,7 +555,7 @@ fn stale_answers(not_yet: &[(String, u64)], running_since: &BTreeMap<&str, u64>)
 async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
     // VMs take far longer than the run: every server stays in flight.
     let sim = start_sim(args, 3_600_000).await?;
-    let bridge = start_bridge(&sim, true, args.poll_interval_ms).await?;
+    let bridge = start_bridge(&sim, true, args.refresh_ms()).await?;
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
@@ -568,7 +576,7 @@ async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
 pub async fn run(args: BenchArgs) -> Result<Report, String> {
     let args = args.effective();
     let sim = start_sim(&args, args.op_delay_ms).await?;
-    let bridge = start_bridge(&sim, true, args.poll_interval_ms).await?;
+    let bridge = start_bridge(&sim, true, args.refresh_ms()).await?;
     let body =
         serde_json::to_vec(&json!({"auth": auth(), "request": null})).map_err(|e| e.to_string())?;
     let [locations, server_models] = catalog::load(
@@ -595,8 +603,8 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
     let a = args.effective();
     let mut out = String::new();
     out.push_str(&format!(
-        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections.\n\n",
-        a.servers, a.memory_servers, a.poll_interval_ms, a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections
+        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections.\n\n",
+        a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections
     ));
     out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
     let row = |out: &mut String, name: &str, mode: &str, l: &Latencies| {
