@@ -68,6 +68,23 @@ fn invalid(field: impl Into<String>, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// A file's value for `key` if it lies in `range`; otherwise the error naming the key and range.
+fn in_range<T: PartialOrd + std::fmt::Display>(
+    value: T,
+    range: std::ops::RangeInclusive<T>,
+    key: &str,
+    file_name: &str,
+) -> Result<T, ConfigError> {
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(
+            format!("{key} in {file_name}"),
+            format!("must be from {} to {}", range.start(), range.end()),
+        ))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TlsFiles {
     pub cert: PathBuf,
@@ -409,58 +426,37 @@ impl Config {
             };
         }
         if let Some(limit) = file.body_limit_bytes {
-            if !(1024..=16 * 1024 * 1024).contains(&limit) {
-                return Err(invalid(
-                    format!("body_limit_bytes in {file_name}"),
-                    "must be from 1024 to 16777216",
-                ));
-            }
-            ial.body_limit = limit;
+            ial.body_limit = in_range(
+                limit,
+                1024..=16 * 1024 * 1024,
+                "body_limit_bytes",
+                &file_name,
+            )?;
         }
         if let Some(secs) = file.request_timeout_secs {
-            if !(10..=3600).contains(&secs) {
-                return Err(invalid(
-                    format!("request_timeout_secs in {file_name}"),
-                    "must be from 10 to 3600",
-                ));
-            }
-            ial.request_timeout = Duration::from_secs(secs);
+            ial.request_timeout = Duration::from_secs(in_range(
+                secs,
+                10..=3600,
+                "request_timeout_secs",
+                &file_name,
+            )?);
         }
         if let Some(n) = file.max_in_flight {
-            if !(1..=100_000).contains(&n) {
-                return Err(invalid(
-                    format!("max_in_flight in {file_name}"),
-                    "must be from 1 to 100000",
-                ));
-            }
-            ial.max_in_flight = n;
+            ial.max_in_flight = in_range(n, 1..=100_000, "max_in_flight", &file_name)?;
         }
         if let Some(n) = file.max_header_bytes {
-            if !(1024..=1024 * 1024).contains(&n) {
-                return Err(invalid(
-                    format!("max_header_bytes in {file_name}"),
-                    "must be from 1024 to 1048576",
-                ));
-            }
-            ial.max_header_bytes = n;
+            ial.max_header_bytes = in_range(n, 1024..=1024 * 1024, "max_header_bytes", &file_name)?;
         }
         if let Some(n) = file.max_headers {
-            if !(8..=1000).contains(&n) {
-                return Err(invalid(
-                    format!("max_headers in {file_name}"),
-                    "must be from 8 to 1000",
-                ));
-            }
-            ial.max_headers = n;
+            ial.max_headers = in_range(n, 8..=1000, "max_headers", &file_name)?;
         }
         if let Some(secs) = file.header_read_timeout_secs {
-            if !(1..=300).contains(&secs) {
-                return Err(invalid(
-                    format!("header_read_timeout_secs in {file_name}"),
-                    "must be from 1 to 300",
-                ));
-            }
-            ial.header_read_timeout = Duration::from_secs(secs);
+            ial.header_read_timeout = Duration::from_secs(in_range(
+                secs,
+                1..=300,
+                "header_read_timeout_secs",
+                &file_name,
+            )?);
         }
         let shutdown_grace = match file.shutdown_grace_secs {
             None => Duration::from_secs(30),
