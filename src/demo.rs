@@ -132,7 +132,98 @@ fn brief_list(items: &Value, key: &str) -> String {
     )
 }
 
-async fn lifecycle(c: &Cycle, sim: &RunningSim, steps: &mut usize) -> Result<(), StepFailed> {
+/// Stands in for Cycle's iPXE image: the simulator boots no VM, so no server downloads it, but
+/// the demo checks that what a server would run names it and that it is served.
+const STAND_IN_IMAGE: &[u8] = b"crusoe-ial demo: a stand-in for Cycle's iPXE image, which the simulator never boots\n";
+
+struct StandIn {
+    url: String,
+    sha256: String,
+}
+
+/// Serves the stand-in image on loopback, as Cycle's CDN would serve the real one.
+async fn serve_stand_in() -> std::io::Result<(StandIn, tokio::task::JoinHandle<()>)> {
+    use sha2::Digest;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}/stand-in-ipxe.efi", listener.local_addr()?);
+    let app = axum::Router::new().route(
+        "/stand-in-ipxe.efi",
+        axum::routing::get(|| async { STAND_IN_IMAGE }),
+    );
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let sha256 = sha2::Sha256::digest(STAND_IN_IMAGE)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((StandIn { url, sha256 }, task))
+}
+
+/// The startup script the simulator got for the server: the ipxe mode's, with the image pinned,
+/// and the image where it says.
+async fn check_boot_script(
+    c: &Cycle,
+    sim: &RunningSim,
+    image: &StandIn,
+) -> Result<(Value, String), StepFailed> {
+    use sha2::Digest;
+    let fail = |why: String| StepFailed {
+        step: "boot script",
+        why,
+    };
+    let inventory = sim.sim.inventory();
+    let script = inventory["projects"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|p| p["vms"].as_array().into_iter().flatten())
+        .find_map(|vm| vm["sim"]["startup_script"].as_str())
+        .ok_or_else(|| fail("the simulator holds no VM with a startup script".into()))?
+        .to_string();
+    for expected in [
+        format!("IPXE_URL='{}'", image.url),
+        format!("IPXE_SHA256='{}'", image.sha256),
+        "IPXE_FORMAT='efi'".to_string(),
+    ] {
+        if !script.contains(&expected) {
+            return Err(fail(format!("the VM's startup script lacks {expected}")));
+        }
+    }
+    let body = c
+        .http
+        .get(&image.url)
+        .send()
+        .await
+        .and_then(|r| r.error_for_status())
+        .map_err(|e| fail(format!("the image is not served: {e}")))?
+        .bytes()
+        .await
+        .map_err(|e| fail(format!("the image is not served: {e}")))?;
+    let got: String = sha2::Sha256::digest(&body)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    if got != image.sha256 {
+        return Err(fail(format!("the served image's sha256 is {got}")));
+    }
+    Ok((
+        Value::Null,
+        format!(
+            "ipxe mode: {} lines of bash write {} (sha256 {}...) as the boot disk, then reboot",
+            script.lines().count(),
+            image.url,
+            &image.sha256[..12]
+        ),
+    ))
+}
+
+async fn lifecycle(
+    c: &Cycle,
+    sim: &RunningSim,
+    image: &StandIn,
+    steps: &mut usize,
+) -> Result<(), StepFailed> {
     step(steps, "verify", async {
         let v = c.call("verify", "/v1/auth/verify", Value::Null).await?;
         let ok = v["valid"] == true;
@@ -202,6 +293,7 @@ async fn lifecycle(c: &Cycle, sim: &RunningSim, steps: &mut usize) -> Result<(),
             }
         })
         .await?;
+    step(steps, "boot script", check_boot_script(c, sim, image)).await?;
     let server_id = provisioned["server_id"]
         .as_str()
         .unwrap_or_default()
@@ -357,6 +449,16 @@ pub async fn run(args: DemoArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let (image, image_server) = match serve_stand_in().await {
+        Ok(served) => served,
+        Err(e) => {
+            eprintln!("crusoe-ial demo: cannot serve the stand-in iPXE image: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut settings = BridgeSettings::default();
+    settings.boot.ipxe_url = Some(image.url.clone());
+    settings.boot.ipxe_sha256 = Some(image.sha256.clone());
     let key = sim.keys[0].clone();
     let client = ClientSettings {
         endpoint: url::Url::parse(&sim.endpoint()).expect("the simulator's URL"),
@@ -371,7 +473,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let bridge = match ClientPool::new(client)
         .map_err(|e| e.to_string())
         .and_then(|pool| {
-            Bridge::new(BridgeSettings::default(), pool, None).map_err(|(f, r)| format!("{f}: {r}"))
+            Bridge::new(settings, pool, None).map_err(|(f, r)| format!("{f}: {r}"))
         }) {
         Ok(b) => b,
         Err(e) => {
@@ -395,6 +497,10 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     );
     println!("  Crusoe simulator  {}", sim.endpoint());
     println!("  bridge            {bridge_url}");
+    println!(
+        "  boot mode         ipxe, Cycle's iPXE image stood in by {} (the simulator boots no VM)",
+        image.url
+    );
     if args.server_error_rate + args.rate_limit_rate > 0.0 || args.latency_ms > 0 {
         println!(
             "  faults            {:.0}% 5xx, {:.0}% 429, +{} ms per Crusoe call",
@@ -415,7 +521,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     };
     let started = Instant::now();
     let mut steps = 0;
-    let outcome = lifecycle(&cycle, &sim, &mut steps).await;
+    let outcome = lifecycle(&cycle, &sim, &image, &mut steps).await;
     let calls: u64 = sim.sim.calls().values().sum();
     println!();
     let code = match outcome {
@@ -443,6 +549,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         crate::shutdown::signal().await;
     }
     server.abort();
+    image_server.abort();
     sim.stop().await;
     code
 }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::harness::{Harness, CYCLE_SERVER};
+use common::harness::{Harness, CYCLE_SERVER, STAND_IN_IPXE_URL};
 use common::openapi::CycleSpec;
 use common::{quick_sim_config, PROJECT};
 use crusoe_ial::ial::{Envelope, IalOptions};
@@ -150,9 +150,15 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
         1
     );
     let script = vm["sim"]["startup_script"].as_str().unwrap();
+    assert!(script.starts_with("#!/bin/bash"));
+    assert!(script.contains(&format!("readonly SERVER='{server_id}'")));
     assert!(
-        script.starts_with("#!/bin/bash")
-            && script.contains(&format!("cycle_server_id={CYCLE_SERVER}"))
+        script.contains(&format!("readonly IPXE_URL='{STAND_IN_IPXE_URL}'")),
+        "the default boot mode, ipxe, downloads the configured image"
+    );
+    assert_eq!(
+        vm["sim"]["install_crusoe_watch_agent"], false,
+        "the boot disk will hold only iPXE: no agent"
     );
 
     let allocate = json!({

@@ -6,6 +6,7 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::harness::STAND_IN_IPXE_URL;
 use common::{fixture, PROJECT, SECRET};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -25,13 +26,15 @@ impl Output {
 }
 
 /// Runs the binary with only the given environment (and an empty home, so no real
-/// `~/.crusoe/config` is read), with debug logging on so that any leak would show.
+/// `~/.crusoe/config` is read, and a stand-in iPXE image), with debug logging on so that any leak
+/// would show.
 async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
     let home = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new(BIN)
         .args(args)
         .env_clear()
         .env("HOME", home.path())
+        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
         .env("RUST_LOG", "debug")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -222,6 +225,34 @@ async fn invalid_configuration_stops_start_up_with_one_line_naming_the_field() {
 }
 
 #[tokio::test]
+async fn serve_in_the_ipxe_boot_mode_without_cycles_image_says_what_to_set() {
+    let out = run(&["serve", "--listen", "127.0.0.1:0"], &[("IAL_IPXE_URL", "")]).await;
+    assert_eq!(out.code, 1, "{}", out.all());
+    assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
+    for needed in ["bridge.boot.ipxe_url", "IAL_IPXE_URL", ".iso or an .efi", "script"] {
+        assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
+    }
+    let bad = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("IAL_IPXE_URL", "https://cdn.example/ipxe.img")],
+    )
+    .await;
+    assert_eq!(bad.code, 1);
+    assert!(bad.stderr.contains("bridge.boot.ipxe_url"), "{}", bad.stderr);
+    let script = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("IAL_IPXE_URL", ""), ("IAL_BOOT_MODE", "script")],
+    )
+    .await;
+    assert_eq!(script.code, 1);
+    assert!(
+        script.stderr.contains("bridge.boot.startup_script_template"),
+        "{}",
+        script.stderr
+    );
+}
+
+#[tokio::test]
 async fn a_config_file_with_an_unknown_key_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ial.toml");
@@ -319,6 +350,7 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env_clear()
         .env("HOME", home.path())
+        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
         .env("CRUSOE_API_ENDPOINT", sim.endpoint())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -427,6 +459,7 @@ async fn serve_speaks_https_with_a_given_certificate() {
         ])
         .env_clear()
         .env("HOME", dir.path())
+        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

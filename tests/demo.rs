@@ -30,6 +30,7 @@ async fn the_demo_plays_a_whole_lifecycle_and_passes() {
         "server models",
         "configure location",
         "provision",
+        "boot script",
         "poll provision-status",
         "allocate IP",
         "release IP",
@@ -42,7 +43,11 @@ async fn the_demo_plays_a_whole_lifecycle_and_passes() {
             "{step} missing:\n{out}"
         );
     }
-    assert!(out.contains("demo passed: 10 steps"), "{out}");
+    assert!(out.contains("demo passed: 11 steps"), "{out}");
+    assert!(
+        out.contains("boot mode         ipxe, Cycle's iPXE image stood in by http://127.0.0.1:"),
+        "{out}"
+    );
     assert!(out.contains("nothing left behind"));
 }
 

@@ -11,18 +11,36 @@ fn root() -> std::path::PathBuf {
     std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-#[test]
-fn the_example_config_loads() {
-    let home = tempfile::tempdir().unwrap();
+/// What `serve` does with a config file: load it and build the bridge. The iPXE image's address
+/// comes from the environment, as the examples tell the operator to set it.
+fn serve_accepts(file: std::path::PathBuf, home: &std::path::Path) -> Result<Config, String> {
+    let env = HashMap::from([(
+        "IAL_IPXE_URL".to_string(),
+        "https://images.example/ipxe.efi".to_string(),
+    )]);
     let config = Config::load(&Sources {
-        file: Some(root().join("deploy/config.example.toml")),
-        env: HashMap::new(),
-        home: Some(home.path().into()),
+        file: Some(file),
+        env,
+        home: Some(home.into()),
         listen_flag: None,
         tls_flags: (None, None),
     })
-    .unwrap_or_else(|e| panic!("deploy/config.example.toml: {e}"));
+    .map_err(|e| e.to_string())?;
+    crusoe_ial::serve::build_bridge(&config).map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+#[test]
+fn the_example_config_loads() {
+    let home = tempfile::tempdir().unwrap();
+    let config = serve_accepts(root().join("deploy/config.example.toml"), home.path())
+        .unwrap_or_else(|e| panic!("deploy/config.example.toml: {e}"));
     assert_eq!(config.listen.port(), 8080);
+    let text = std::fs::read_to_string(root().join("deploy/config.example.toml")).unwrap();
+    assert!(
+        text.contains("ipxe_url"),
+        "the example says where Cycle's iPXE image goes"
+    );
 }
 
 #[test]
@@ -64,14 +82,7 @@ fn the_kubernetes_manifests_match_the_server() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
     std::fs::write(&file, config).unwrap();
-    Config::load(&Sources {
-        file: Some(file),
-        env: HashMap::new(),
-        home: Some(dir.path().into()),
-        listen_flag: None,
-        tls_flags: (None, None),
-    })
-    .unwrap();
+    serve_accepts(file, dir.path()).unwrap();
     kind("Service");
     // The Secret example names only variables the code reads.
     let secret =

@@ -42,15 +42,24 @@ fn every_toml_example_in_the_readme_is_a_valid_configuration() {
     for block in blocks {
         let file = home.path().join("example.toml");
         std::fs::write(&file, &block).unwrap();
+        // A block shows part of a configuration; where it sets no iPXE image, the environment does.
+        let mut env = HashMap::new();
+        if !block.contains("ipxe_url") {
+            env.insert(
+                "IAL_IPXE_URL".to_string(),
+                "https://images.example/ipxe.efi".to_string(),
+            );
+        }
         let sources = Sources {
             file: Some(file),
-            env: HashMap::new(),
+            env,
             home: Some(home.path().into()),
             listen_flag: None,
             tls_flags: (None, None),
         };
-        if let Err(e) = Config::load(&sources) {
-            panic!("README example does not load: {e}\n{block}");
+        let built = Config::load(&sources).and_then(|c| crusoe_ial::serve::build_bridge(&c).map(drop));
+        if let Err(e) = built {
+            panic!("README example is not a configuration serve accepts: {e}\n{block}");
         }
     }
 }

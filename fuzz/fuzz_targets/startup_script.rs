@@ -12,7 +12,9 @@ fuzz_target!(|data: &[u8]| {
     let mut next = || parts.next().unwrap_or("x").to_string();
     let (hostname, server_name, server_id, hub, location, model) =
         (next(), next(), next(), next(), next(), next());
-    let boot = Boot::new(&BridgeSettings::default().boot).expect("the default template loads");
+    let mut settings = BridgeSettings::default().boot;
+    settings.ipxe_url = Some("https://ipxe.example/ipxe.efi".into());
+    let boot = Boot::new(&settings).expect("the ipxe mode's script loads");
     let vars = BootVars {
         hostname: &hostname,
         server_name: &server_name,

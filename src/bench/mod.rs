@@ -205,10 +205,11 @@ async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Pro
     let config = dir.join("config.toml");
     // One /16 subnet holds the memory run's servers; no firewall rules (whose creation would wait
     // on the memory run's never-ending operations); limits sized for a fleet, and no per-tenant
-    // rate limit: the harness is one hub sending the whole load.
+    // rate limit: the harness is one hub sending the whole load. The simulator boots no VM, so
+    // the iPXE image's address is a stand-in that nothing fetches.
     std::fs::write(
         &config,
-        format!("max_in_flight = 4096\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n[bridge.rate_limit]\nper_second = 0\n"),
+        format!("max_in_flight = 4096\n[bridge.boot]\nipxe_url = \"http://127.0.0.1:9/stand-in-ipxe.efi\"\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n[bridge.rate_limit]\nper_second = 0\n"),
     )
     .map_err(|e| e.to_string())?;
     let child = Command::new(exe())

@@ -1,12 +1,13 @@
 //! How a server boots: image or custom image, the SSH key Crusoe requires, and the bash
-//! `startup_script` rendered from the operator's template. Crusoe has no iPXE or ISO boot, so the
-//! template is where an operator reaches CycleOS (DESIGN.md, decision 7).
+//! `startup_script`. Crusoe has no iPXE or ISO boot, so in the `ipxe` mode the script turns the
+//! VM's boot disk into an iPXE-only disk holding Cycle's iPXE image (DESIGN.md, decision 7); in the
+//! `script` mode it is the operator's own template.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
 use super::error::BridgeError;
-use super::settings::BootSettings;
+use super::settings::{BootMode, BootSettings};
 
 /// Crusoe's rules for a startup script.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
@@ -22,22 +23,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "model",
 ];
 
-pub const DEFAULT_TEMPLATE: &str = r#"#!/bin/bash
-# crusoe-ial default startup script. Crusoe runs it as root after the network is up, on every boot.
-# Crusoe offers no iPXE or ISO boot: replace this with your CycleOS boot template
-# (bridge.boot.startup_script_template). Placeholders: {{hostname}} {{server_name}}
-# {{cycle_server_id}} {{hub_id}} {{location}} {{model}}, each limited to letters, digits, '.', '-'.
-set -euo pipefail
-hostnamectl set-hostname '{{hostname}}' || true
-mkdir -p /etc/cycle
-cat > /etc/cycle/identity <<'IDENTITY'
-server_name={{server_name}}
-cycle_server_id={{cycle_server_id}}
-hub_id={{hub_id}}
-location={{location}}
-model={{model}}
-IDENTITY
-"#;
+/// The startup script of the `ipxe` mode (DESIGN.md, decision 7). `{{ipxe_*}}` are filled once from
+/// the operator's settings, `{{server_name}}` per server.
+pub const IPXE_TEMPLATE: &str = include_str!("ipxe_boot.sh");
 
 /// Values for the template, each checked before use.
 pub struct BootVars<'a> {
@@ -49,8 +37,95 @@ pub struct BootVars<'a> {
     pub model: &'a str,
 }
 
+/// How the `ipxe` mode's script writes Cycle's image: raw, or into an EFI system partition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpxeFormat {
+    Iso,
+    Efi,
+}
+
+impl IpxeFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Iso => "iso",
+            Self::Efi => "efi",
+        }
+    }
+}
+
+/// Cycle's iPXE image as the operator configured it, checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpxeImage {
+    pub url: String,
+    pub sha256: Option<String>,
+    pub format: IpxeFormat,
+}
+
+const URL_FIELD: &str = "bridge.boot.ipxe_url";
+const SHA_FIELD: &str = "bridge.boot.ipxe_sha256";
+
+impl IpxeImage {
+    /// The image of the settings; the error names the setting and what to put there.
+    pub fn from_settings(settings: &BootSettings) -> Result<Self, (String, String)> {
+        let fail = |field: &str, why: String| Err((field.to_string(), why));
+        let Some(raw) = settings.ipxe_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+        else {
+            return fail(
+                URL_FIELD,
+                "boot mode ipxe needs the address of Cycle's iPXE image, an .iso or an .efi (Cycle publishes both, linked from its IAL guide: https://ipxe-images.platform-cdn.cycle.io/); set bridge.boot.ipxe_url or IAL_IPXE_URL, or set bridge.boot.mode = \"script\" with your own startup_script_template".into(),
+            );
+        };
+        let url = url::Url::parse(raw)
+            .map_err(|e| (URL_FIELD.to_string(), format!("is not a URL: {e}")))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return fail(URL_FIELD, "must be an http:// or https:// URL".into());
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return fail(
+                URL_FIELD,
+                "must not carry credentials: every server's startup script would show them".into(),
+            );
+        }
+        let text = url.as_str().to_string();
+        // The script holds it between single quotes; nothing else can end the quoting.
+        // The script holds it between single quotes, and `{{` would read as a placeholder.
+        if text.contains(['\'', '{', '}']) || !text.is_ascii() || text.len() > 2048 {
+            return fail(
+                URL_FIELD,
+                "must be ASCII, at most 2048 characters, without a single quote or braces".into(),
+            );
+        }
+        let path = url.path().to_ascii_lowercase();
+        let format = if path.ends_with(".iso") {
+            IpxeFormat::Iso
+        } else if path.ends_with(".efi") {
+            IpxeFormat::Efi
+        } else {
+            return fail(
+                URL_FIELD,
+                "must name an .iso (written to the boot disk as it is) or an .efi (put in an EFI system partition)".into(),
+            );
+        };
+        let sha256 = match settings.ipxe_sha256.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+                Some(hex.to_ascii_lowercase())
+            }
+            Some(_) => return fail(SHA_FIELD, "must be 64 hexadecimal digits".into()),
+        };
+        Ok(Self {
+            url: text,
+            sha256,
+            format,
+        })
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Boot {
+    pub mode: BootMode,
+    /// In the `ipxe` mode, the image every server's script downloads.
+    pub ipxe: Option<IpxeImage>,
     template: String,
     pub ssh_public_key: String,
     pub image: Option<String>,
@@ -134,16 +209,43 @@ fn check_ssh_key(key: &str) -> Result<(), String> {
 impl Boot {
     /// Loads and checks the operator's boot settings; the error names the setting.
     pub fn new(settings: &BootSettings) -> Result<Self, (String, String)> {
-        let template = match &settings.startup_script_template {
-            None => DEFAULT_TEMPLATE.to_string(),
-            Some(path) => std::fs::read_to_string(path).map_err(|e| {
-                (
-                    "bridge.boot.startup_script_template".to_string(),
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?,
-        };
         let field = || "bridge.boot.startup_script_template".to_string();
+        let (template, ipxe) = match (settings.mode, &settings.startup_script_template) {
+            (BootMode::Ipxe, Some(_)) => {
+                return Err((
+                    field(),
+                    "is used only by boot mode script; boot mode ipxe renders its own script"
+                        .into(),
+                ))
+            }
+            (BootMode::Ipxe, None) => {
+                let image = IpxeImage::from_settings(settings)?;
+                let template = IPXE_TEMPLATE
+                    .replace("{{ipxe_url}}", &image.url)
+                    .replace("{{ipxe_sha256}}", image.sha256.as_deref().unwrap_or(""))
+                    .replace("{{ipxe_format}}", image.format.name());
+                (template, Some(image))
+            }
+            (BootMode::Script, None) => {
+                return Err((
+                    field(),
+                    "boot mode script needs the path of your startup-script template (or use boot mode ipxe)".into(),
+                ))
+            }
+            (BootMode::Script, Some(path)) => {
+                if settings.ipxe_url.is_some() || settings.ipxe_sha256.is_some() {
+                    return Err((
+                        URL_FIELD.into(),
+                        "is used only by boot mode ipxe; boot mode script runs your template"
+                            .into(),
+                    ));
+                }
+                let template = std::fs::read_to_string(path).map_err(|e| {
+                    (field(), format!("cannot read {}: {e}", path.display()))
+                })?;
+                (template, None)
+            }
+        };
         check_script(&template).map_err(|why| (field(), why))?;
         if let Some(unknown) = placeholders(&template)
             .into_iter()
@@ -176,12 +278,25 @@ impl Boot {
             ));
         }
         Ok(Self {
+            mode: settings.mode,
+            ipxe,
             template,
             ssh_public_key,
             image: custom_image
                 .is_none()
                 .then(|| settings.image.trim().to_string()),
             custom_image,
+        })
+    }
+
+    /// What an operator should hear at start-up about these settings.
+    pub fn warning(&self) -> Option<String> {
+        let image = self.ipxe.as_ref()?;
+        (image.url.starts_with("http://") && image.sha256.is_none()).then(|| {
+            format!(
+                "{URL_FIELD} is plain http and {SHA_FIELD} is not set: anyone on the path between a server and {} can replace the image it boots",
+                image.url
+            )
         })
     }
 
@@ -221,6 +336,8 @@ impl Boot {
 mod tests {
     use super::*;
 
+    const SHA: &str = "67C7F1F8E062968209CA055283CA782F21FAF6A18F55DD19848601BBAF8ED7AA";
+
     fn vars<'a>(hostname: &'a str) -> BootVars<'a> {
         BootVars {
             hostname,
@@ -232,19 +349,107 @@ mod tests {
         }
     }
 
+    fn ipxe(url: &str, sha: Option<&str>) -> BootSettings {
+        BootSettings {
+            ipxe_url: Some(url.into()),
+            ipxe_sha256: sha.map(str::to_string),
+            ..Default::default()
+        }
+    }
+
+    fn script_mode(template: &str) -> (tempfile::TempDir, BootSettings) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sh");
+        std::fs::write(&path, template).unwrap();
+        let settings = BootSettings {
+            mode: BootMode::Script,
+            startup_script_template: Some(path),
+            ..Default::default()
+        };
+        (dir, settings)
+    }
+
     #[test]
-    fn the_default_template_renders_every_value() {
-        let boot = Boot::new(&BootSettings::default()).unwrap();
+    fn the_ipxe_script_carries_the_image_and_the_server_and_nothing_else_to_fill() {
+        let boot = Boot::new(&ipxe("https://images.example/cycle/ipxe.EFI?v=2", Some(SHA))).unwrap();
         let script = boot.render(&vars("node-1.example")).unwrap();
         assert!(script.starts_with(SHEBANG));
+        assert!(script.contains("readonly IPXE_URL='https://images.example/cycle/ipxe.EFI?v=2'"));
+        assert!(script.contains(&format!("readonly IPXE_SHA256='{}'", SHA.to_lowercase())));
+        assert!(script.contains("readonly IPXE_FORMAT='efi'"));
+        assert!(script.contains("readonly SERVER='cycle-abc'"));
+        assert!(!script.contains("{{"), "every placeholder filled");
+        assert!(boot.warning().is_none());
+
+        let iso = Boot::new(&ipxe("http://10.0.0.5/ipxe.iso", None)).unwrap();
+        let script = iso.render(&vars("n")).unwrap();
+        assert!(script.contains("readonly IPXE_FORMAT='iso'"));
+        assert!(script.contains("readonly IPXE_SHA256=''"));
+        assert!(
+            iso.warning().unwrap().contains("plain http"),
+            "an unpinned plain-http image is worth a warning"
+        );
+    }
+
+    #[test]
+    fn the_ipxe_mode_names_the_setting_when_its_image_is_missing_or_wrong() {
+        let missing = Boot::new(&BootSettings::default()).unwrap_err();
+        assert_eq!(missing.0, "bridge.boot.ipxe_url");
+        assert!(missing.1.contains("IAL_IPXE_URL") && missing.1.contains(".iso or an .efi"));
+        for (url, why) in [
+            ("ipxe.efi", "not a URL"),
+            ("ftp://host/ipxe.efi", "http"),
+            ("https://user:pw@host/ipxe.efi", "credentials"),
+            ("https://host/ipxe.img", ".iso"),
+            ("https://host/ipxe", ".iso"),
+            ("https://host/x'$(reboot)'.efi?a='", "single quote"),
+            ("https://host/ipxe.efi?x={{hostname}}", "braces"),
+        ] {
+            let err = Boot::new(&ipxe(url, None)).unwrap_err();
+            assert_eq!(err.0, "bridge.boot.ipxe_url", "{url}");
+            assert!(err.1.contains(why), "{url}: {}", err.1);
+        }
+        let err = Boot::new(&ipxe("https://host/ipxe.efi", Some("abc"))).unwrap_err();
+        assert_eq!(err.0, "bridge.boot.ipxe_sha256");
+    }
+
+    #[test]
+    fn settings_of_the_other_mode_are_refused_rather_than_ignored() {
+        let mut both = ipxe("https://host/ipxe.efi", None);
+        both.startup_script_template = Some("/etc/boot.sh".into());
+        assert_eq!(
+            Boot::new(&both).unwrap_err().0,
+            "bridge.boot.startup_script_template"
+        );
+        let (_dir, mut script) = script_mode("#!/bin/bash\necho {{hostname}}\n");
+        script.ipxe_url = Some("https://host/ipxe.efi".into());
+        assert_eq!(Boot::new(&script).unwrap_err().0, "bridge.boot.ipxe_url");
+        let no_template = BootSettings {
+            mode: BootMode::Script,
+            ..Default::default()
+        };
+        assert!(Boot::new(&no_template)
+            .unwrap_err()
+            .1
+            .contains("needs the path"));
+    }
+
+    #[test]
+    fn an_operator_template_renders_every_value() {
+        let (_dir, settings) = script_mode(
+            "#!/bin/bash\nhostnamectl set-hostname '{{hostname}}'\necho {{server_name}} {{cycle_server_id}} {{hub_id}} {{location}} {{model}}\n",
+        );
+        let boot = Boot::new(&settings).unwrap();
+        assert!(boot.ipxe.is_none());
+        let script = boot.render(&vars("node-1.example")).unwrap();
         assert!(script.contains("set-hostname 'node-1.example'"));
-        assert!(script.contains("model=c1a.16x"));
-        assert!(!script.contains("{{"));
+        assert!(script.contains("echo cycle-abc abc hub1 us-east1-a c1a.16x"));
     }
 
     #[test]
     fn values_that_could_run_shell_are_refused() {
-        let boot = Boot::new(&BootSettings::default()).unwrap();
+        let (_dir, settings) = script_mode("#!/bin/bash\necho {{hostname}}\n");
+        let boot = Boot::new(&settings).unwrap();
         for hostile in ["x'; rm -rf / #", "$(reboot)", "a b", "a\nb", "`id`", ""] {
             let err = boot.render(&vars(hostile)).unwrap_err();
             assert!(
@@ -256,33 +461,18 @@ mod tests {
 
     #[test]
     fn templates_are_checked_against_crusoes_rules_and_known_placeholders() {
-        let dir = tempfile::tempdir().unwrap();
-        let write = |text: &str| {
-            let path = dir.path().join("t.sh");
-            std::fs::write(&path, text).unwrap();
-            BootSettings {
-                startup_script_template: Some(path),
-                ..Default::default()
-            }
+        let load = |text: &str| {
+            let (_dir, settings) = script_mode(text);
+            Boot::new(&settings).map(drop)
         };
-        assert!(Boot::new(&write("#!/bin/sh\necho\n"))
-            .unwrap_err()
-            .1
-            .contains("#!/bin/bash"));
-        assert!(Boot::new(&write("#!/bin/bash\necho é\n"))
-            .unwrap_err()
-            .1
-            .contains("ASCII"));
-        assert!(Boot::new(&write(&format!(
-            "#!/bin/bash\n{}",
-            "#".repeat(MAX_SCRIPT_BYTES)
-        )))
-        .is_err());
-        assert!(Boot::new(&write("#!/bin/bash\necho {{secret}}\n"))
+        assert!(load("#!/bin/sh\necho\n").unwrap_err().1.contains("#!/bin/bash"));
+        assert!(load("#!/bin/bash\necho \u{e9}\n").unwrap_err().1.contains("ASCII"));
+        assert!(load(&format!("#!/bin/bash\n{}", "#".repeat(MAX_SCRIPT_BYTES))).is_err());
+        assert!(load("#!/bin/bash\necho {{secret}}\n")
             .unwrap_err()
             .1
             .contains("unknown placeholder"));
-        assert!(Boot::new(&write("#!/bin/bash\necho {{hostname}}\n")).is_ok());
+        assert!(load("#!/bin/bash\necho {{hostname}}\n").is_ok());
     }
 
     #[test]
@@ -298,15 +488,11 @@ mod tests {
 
     #[test]
     fn an_operator_key_is_checked() {
-        let bad = BootSettings {
-            ssh_public_key: Some("not a key".into()),
-            ..Default::default()
-        };
+        let mut bad = ipxe("https://host/ipxe.efi", None);
+        bad.ssh_public_key = Some("not a key".into());
         assert_eq!(Boot::new(&bad).unwrap_err().0, "bridge.boot.ssh_public_key");
-        let custom = BootSettings {
-            custom_image: Some("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b".into()),
-            ..Default::default()
-        };
+        let mut custom = ipxe("https://host/ipxe.efi", None);
+        custom.custom_image = Some("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b".into());
         let boot = Boot::new(&custom).unwrap();
         assert!(
             boot.image.is_none() && boot.custom_image.is_some(),

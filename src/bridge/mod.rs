@@ -5,6 +5,7 @@ mod boot;
 mod catalog;
 pub mod error;
 pub mod gc;
+mod identity;
 mod ips;
 mod locks;
 pub mod naming;
@@ -19,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-pub use boot::{check_script, generated_ssh_key, Boot, BootVars, DEFAULT_TEMPLATE};
+pub use boot::{check_script, generated_ssh_key, Boot, BootVars, IpxeFormat, IpxeImage, IPXE_TEMPLATE};
 pub use network::{LocationConfig, CONFIG_VERSION};
 pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
@@ -63,6 +64,9 @@ impl Bridge {
     ) -> Result<Self, (String, String)> {
         settings.validate()?;
         let boot = boot::Boot::new(&settings.boot)?;
+        if let Some(warning) = boot.warning() {
+            tracing::warn!("{warning}");
+        }
         let server_held = match (settings.credentials, server_held) {
             (CredentialsMode::ServerHeld, Some((credentials, project_id))) => Some(ServerHeld {
                 credentials,

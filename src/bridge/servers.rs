@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use super::boot::BootVars;
 use super::catalog::is_compatible;
 use super::error::{BridgeError, Doing};
+use super::identity;
 use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
@@ -180,6 +181,8 @@ pub async fn provision(
     let options = req.provision_options.as_ref();
     let storage = requested_storage(options)?;
     let reservation_id = reservation(options)?;
+    // CycleOS's storage is never the boot disk, which holds only iPXE: a type's `disk_gb` is its
+    // own local disks (0 on CPU types, NVMe on GPU types), and a data disk makes up for too few.
     let too_small = model.disk_gb < i64::from(CYCLEOS_MIN_DISK_GB);
     let disk_gib = match storage {
         Some(gb) if too_small => Some(gb.max(u64::from(CYCLEOS_MIN_DISK_GB))),
@@ -262,6 +265,8 @@ pub async fn provision(
             id: Some(id),
             selection_strategy: None,
         }),
+        // Crusoe installs its agent by default; the boot disk will hold only iPXE.
+        install_crusoe_watch_agent: Some(false),
         ..Default::default()
     };
     match t.client.create_vm(&t.project_id, &request).await {
@@ -407,16 +412,21 @@ pub async fn provision_status(
     match vm.state {
         VmState::Running => {
             match (vm.mac_address.as_deref(), vm.public_ipv4.as_ref()) {
-                (Some(mac), Some(ip)) if ip.ip_type == "static" => Ok(ProvisionStatusResponse {
-                    server_id: name.clone(),
-                    provisioned: true,
-                    auth: ServerAuth {
-                        uuid: Some(vm.id.clone()),
-                        initial_ips: Some(vec![ip.address.clone()]),
-                        mac_addr: Some(mac.to_string()),
-                    },
-                    extra,
-                }),
+                (Some(mac), Some(ip)) if ip.ip_type == "static" => {
+                    // What Cycle's iPXE will present; Cycle refuses a server whose identity differs.
+                    let uuid = identity::smbios_uuid(&vm.id).map_err(BridgeError::ProviderFailed)?;
+                    let mac = identity::ipxe_mac(mac).map_err(BridgeError::ProviderFailed)?;
+                    Ok(ProvisionStatusResponse {
+                        server_id: name.clone(),
+                        provisioned: true,
+                        auth: ServerAuth {
+                            uuid: Some(uuid),
+                            initial_ips: Some(vec![ip.address.clone()]),
+                            mac_addr: Some(mac),
+                        },
+                        extra,
+                    })
+                }
                 (_, Some(ip)) if ip.ip_type != "static" => {
                     // CycleOS needs the address to stay: make it static, report when it is.
                     let update = UpdateVmRequest::make_public_ip_static(&ip.id);

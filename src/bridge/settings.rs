@@ -47,16 +47,32 @@ pub struct Price {
     pub hourly_usd: f64,
 }
 
+/// How a server reaches CycleOS (DESIGN.md, decision 7).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BootMode {
+    /// The first boot of the public image turns the boot disk into an iPXE-only disk holding
+    /// Cycle's iPXE image (`ipxe_url`) and reboots into it; every later boot is iPXE.
+    Ipxe,
+    /// The operator's own startup-script template.
+    Script,
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BootSettings {
+    pub mode: BootMode,
+    /// Where Cycle's iPXE image is downloaded from, an `.iso` or an `.efi` (mode `ipxe`).
+    pub ipxe_url: Option<String>,
+    /// The image's SHA-256 in hex; when set, a server refuses any other image.
+    pub ipxe_sha256: Option<String>,
     /// Public image, `name:tag`.
     pub image: String,
     /// Custom image id; wins over `image` when set.
     pub custom_image: Option<String>,
     /// The SSH key Crusoe requires; a generated one (private half discarded) when unset.
     pub ssh_public_key: Option<String>,
-    /// Path of the startup-script template; the built-in one when unset.
+    /// Path of the startup-script template (mode `script`).
     pub startup_script_template: Option<std::path::PathBuf>,
     /// Size of the data disk added when a model's own disk is too small for CycleOS, in GiB.
     pub data_disk_gib: u32,
@@ -65,6 +81,9 @@ pub struct BootSettings {
 impl Default for BootSettings {
     fn default() -> Self {
         Self {
+            mode: BootMode::Ipxe,
+            ipxe_url: None,
+            ipxe_sha256: None,
             image: "ubuntu22.04:latest".into(),
             custom_image: None,
             ssh_public_key: None,
@@ -266,6 +285,9 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "comma-separated Crusoe locations offered to Cycle",
     ),
     ("IAL_IP_STRATEGY", "load-balancer or vm-public-ip"),
+    ("IAL_BOOT_MODE", "ipxe or script: how servers reach CycleOS"),
+    ("IAL_IPXE_URL", "URL of Cycle's iPXE image, .iso or .efi"),
+    ("IAL_IPXE_SHA256", "SHA-256 of Cycle's iPXE image"),
     ("IAL_IMAGE", "public image for servers, name:tag"),
     ("IAL_CUSTOM_IMAGE", "custom image id for servers"),
     ("IAL_SSH_PUBLIC_KEY", "SSH public key put on servers"),
@@ -316,6 +338,24 @@ impl BridgeSettings {
                     ))
                 }
             };
+        }
+        if let Some(v) = get("IAL_BOOT_MODE") {
+            self.boot.mode = match v.as_str() {
+                "ipxe" => BootMode::Ipxe,
+                "script" => BootMode::Script,
+                _ => {
+                    return Err((
+                        "IAL_BOOT_MODE".into(),
+                        format!("{v:?} is neither ipxe nor script"),
+                    ))
+                }
+            };
+        }
+        if let Some(v) = get("IAL_IPXE_URL") {
+            self.boot.ipxe_url = Some(v);
+        }
+        if let Some(v) = get("IAL_IPXE_SHA256") {
+            self.boot.ipxe_sha256 = Some(v);
         }
         if let Some(v) = get("IAL_IMAGE") {
             self.boot.image = v;

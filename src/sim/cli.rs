@@ -47,6 +47,9 @@ pub struct SimulateArgs {
     /// Share of operations that never finish.
     #[arg(long, default_value_t = 0.0)]
     pub stuck_operation_rate: f64,
+    /// Report MAC addresses in upper case.
+    #[arg(long)]
+    pub upper_case_macs: bool,
 }
 
 impl SimulateArgs {
@@ -70,6 +73,7 @@ impl SimulateArgs {
             op_delay: Duration::from_millis(self.op_delay_ms),
             max_skew_secs: self.max_skew_secs,
             faults,
+            upper_case_macs: self.upper_case_macs,
             ..SimConfig::default()
         })
     }

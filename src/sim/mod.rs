@@ -98,6 +98,9 @@ pub struct SimConfig {
     /// Largest accepted difference between a request's timestamp and the simulator's clock.
     pub max_skew_secs: i64,
     pub faults: Faults,
+    /// MAC addresses in upper case. Crusoe's case is not documented; the bridge must report
+    /// iPXE's lower case whatever it gets.
+    pub upper_case_macs: bool,
 }
 
 impl Default for SimConfig {
@@ -110,6 +113,7 @@ impl Default for SimConfig {
             op_ttl: Duration::from_secs(3600),
             max_skew_secs: 300,
             faults: Faults::default(),
+            upper_case_macs: false,
         }
     }
 }
@@ -132,6 +136,7 @@ impl Sim {
             },
             config.faults.clone(),
         );
+        world.upper_case_macs = config.upper_case_macs;
         for k in &config.keys {
             world.add_key(&k.access_key_id, &k.secret_key, &k.project_id);
         }

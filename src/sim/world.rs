@@ -159,6 +159,7 @@ pub struct World {
     rng: StdRng,
     next_public: u32,
     free_public: Vec<u32>,
+    pub upper_case_macs: bool,
 }
 
 /// Synthetic public addresses come from 198.18.0.0/15 (reserved for benchmarking): room for
@@ -197,6 +198,7 @@ impl World {
             rng: StdRng::seed_from_u64(seed),
             next_public: 1,
             free_public: Vec::new(),
+            upper_case_macs: false,
         }
     }
 
@@ -214,10 +216,15 @@ impl World {
     pub fn new_mac(&mut self) -> String {
         let b: [u8; 5] = self.rng.random();
         // Locally administered, unicast.
-        format!(
+        let mac = format!(
             "02:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             b[0], b[1], b[2], b[3], b[4]
-        )
+        );
+        if self.upper_case_macs {
+            mac.to_ascii_uppercase()
+        } else {
+            mac
+        }
     }
 
     pub fn new_serial(&mut self) -> String {

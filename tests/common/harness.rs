@@ -30,9 +30,14 @@ pub struct Harness {
     pub auth: Value,
 }
 
-/// Settings for tests: short timeouts, everything else as shipped.
+/// Stands in for Cycle's iPXE image in tests that do not boot: the simulator runs no startup
+/// script, so nothing fetches it (`tests/boot_qemu.rs` serves and boots a real one).
+pub const STAND_IN_IPXE_URL: &str = "http://127.0.0.1:9/stand-in-ipxe.efi";
+
+/// Settings for tests: short timeouts, a stand-in iPXE image, everything else as shipped.
 pub fn test_settings() -> BridgeSettings {
     let mut s = BridgeSettings::default();
+    s.boot.ipxe_url = Some(STAND_IN_IPXE_URL.into());
     s.timeouts.provision_secs = 10;
     s.timeouts.restart_secs = 10;
     s.timeouts.decommission_secs = 15;

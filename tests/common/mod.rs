@@ -182,7 +182,8 @@ pub async fn signed_raw(
 }
 
 /// Starts the real `serve` on a free port with `config` as its config file (empty: defaults), an
-/// empty home and no environment; returns the child, its `host:port`, and the directory to keep.
+/// empty home and no environment but a stand-in iPXE image; returns the child, its `host:port`,
+/// and the directory to keep.
 pub async fn serve_process(config: &str) -> (tokio::process::Child, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
@@ -197,6 +198,7 @@ pub async fn serve_process(config: &str) -> (tokio::process::Child, String, temp
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .env_clear()
         .env("HOME", dir.path())
+        .env("IAL_IPXE_URL", harness::STAND_IN_IPXE_URL)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())

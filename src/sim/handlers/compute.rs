@@ -289,6 +289,15 @@ pub async fn create_vm(
             check_script(field, &script)?;
         }
     }
+    let watch_agent = match body.get("install_crusoe_watch_agent") {
+        None | Some(Value::Null) => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(_) => {
+            return Err(SimError::bad_request(
+                "install_crusoe_watch_agent must be a boolean",
+            ))
+        }
+    };
     let nic = parse_nic(&body)?;
     let disks = match body.get("disks").filter(|v| !v.is_null()) {
         Some(Value::Array(list)) => parse_attachments(list, "disks")?,
@@ -402,6 +411,7 @@ pub async fn create_vm(
                 os_disk_id,
                 busy_with: None,
                 startup_script: optional_str(&body, "startup_script")?,
+                watch_agent: watch_agent.unwrap_or(true),
                 image: image
                     .clone()
                     .or(custom_image.clone())
