@@ -134,7 +134,8 @@ fn brief_list(items: &Value, key: &str) -> String {
 
 /// Stands in for Cycle's iPXE image: the simulator boots no VM, so no server downloads it, but
 /// the demo checks that what a server would run names it and that it is served.
-const STAND_IN_IMAGE: &[u8] = b"crusoe-ial demo: a stand-in for Cycle's iPXE image, which the simulator never boots\n";
+const STAND_IN_IMAGE: &[u8] =
+    b"crusoe-ial demo: a stand-in for Cycle's iPXE image, which the simulator never boots\n";
 
 struct StandIn {
     url: String,
@@ -472,9 +473,8 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     };
     let bridge = match ClientPool::new(client)
         .map_err(|e| e.to_string())
-        .and_then(|pool| {
-            Bridge::new(settings, pool, None).map_err(|(f, r)| format!("{f}: {r}"))
-        }) {
+        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|(f, r)| format!("{f}: {r}")))
+    {
         Ok(b) => b,
         Err(e) => {
             eprintln!("crusoe-ial demo: cannot build the bridge: {e}");

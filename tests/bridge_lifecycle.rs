@@ -382,3 +382,45 @@ fn the_cycle_schema_check_itself_catches_drift() {
         "release answers a boolean"
     );
 }
+
+#[tokio::test]
+async fn provision_status_reports_the_identity_as_ipxe_presents_it_whatever_case_crusoe_uses() {
+    let h = Harness::start(
+        crusoe_ial::sim::SimConfig {
+            upper_case_macs: true,
+            ..quick_sim_config()
+        },
+        common::harness::test_settings(),
+    )
+    .await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let provisioned = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config),
+        )
+        .await,
+    );
+    let server_id = provisioned["server_id"].as_str().unwrap();
+    let ready = h
+        .wait_provisioned(server_id, "us-east1-a", &config, &provisioned["extra"])
+        .await;
+    let vm = h.project()["vms"][0].clone();
+    let crusoe_mac = vm["network_interfaces"][0]["mac_address"].as_str().unwrap();
+    assert!(
+        crusoe_mac.bytes().any(|b| b.is_ascii_uppercase()),
+        "{crusoe_mac}"
+    );
+    let mac = ready["auth"]["mac_addr"].as_str().unwrap();
+    assert_eq!(mac, crusoe_mac.to_ascii_lowercase());
+    assert!(mac.split(':').count() == 6);
+    let uuid = ready["auth"]["uuid"].as_str().unwrap();
+    assert_eq!(uuid, vm["id"].as_str().unwrap().to_ascii_lowercase());
+    assert_eq!(
+        uuid::Uuid::parse_str(uuid)
+            .unwrap()
+            .hyphenated()
+            .to_string(),
+        uuid
+    );
+}

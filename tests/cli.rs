@@ -226,10 +226,19 @@ async fn invalid_configuration_stops_start_up_with_one_line_naming_the_field() {
 
 #[tokio::test]
 async fn serve_in_the_ipxe_boot_mode_without_cycles_image_says_what_to_set() {
-    let out = run(&["serve", "--listen", "127.0.0.1:0"], &[("IAL_IPXE_URL", "")]).await;
+    let out = run(
+        &["serve", "--listen", "127.0.0.1:0"],
+        &[("IAL_IPXE_URL", "")],
+    )
+    .await;
     assert_eq!(out.code, 1, "{}", out.all());
     assert_eq!(out.stderr.trim().lines().count(), 1, "{}", out.stderr);
-    for needed in ["bridge.boot.ipxe_url", "IAL_IPXE_URL", ".iso or an .efi", "script"] {
+    for needed in [
+        "bridge.boot.ipxe_url",
+        "IAL_IPXE_URL",
+        ".iso or an .efi",
+        "script",
+    ] {
         assert!(out.stderr.contains(needed), "{needed}: {}", out.stderr);
     }
     let bad = run(
@@ -238,7 +247,11 @@ async fn serve_in_the_ipxe_boot_mode_without_cycles_image_says_what_to_set() {
     )
     .await;
     assert_eq!(bad.code, 1);
-    assert!(bad.stderr.contains("bridge.boot.ipxe_url"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("bridge.boot.ipxe_url"),
+        "{}",
+        bad.stderr
+    );
     let script = run(
         &["serve", "--listen", "127.0.0.1:0"],
         &[("IAL_IPXE_URL", ""), ("IAL_BOOT_MODE", "script")],
@@ -246,7 +259,9 @@ async fn serve_in_the_ipxe_boot_mode_without_cycles_image_says_what_to_set() {
     .await;
     assert_eq!(script.code, 1);
     assert!(
-        script.stderr.contains("bridge.boot.startup_script_template"),
+        script
+            .stderr
+            .contains("bridge.boot.startup_script_template"),
         "{}",
         script.stderr
     );

@@ -57,7 +57,8 @@ fn every_toml_example_in_the_readme_is_a_valid_configuration() {
             listen_flag: None,
             tls_flags: (None, None),
         };
-        let built = Config::load(&sources).and_then(|c| crusoe_ial::serve::build_bridge(&c).map(drop));
+        let built =
+            Config::load(&sources).and_then(|c| crusoe_ial::serve::build_bridge(&c).map(drop));
         if let Err(e) = built {
             panic!("README example is not a configuration serve accepts: {e}\n{block}");
         }

@@ -68,7 +68,11 @@ impl IpxeImage {
     /// The image of the settings; the error names the setting and what to put there.
     pub fn from_settings(settings: &BootSettings) -> Result<Self, (String, String)> {
         let fail = |field: &str, why: String| Err((field.to_string(), why));
-        let Some(raw) = settings.ipxe_url.as_deref().map(str::trim).filter(|u| !u.is_empty())
+        let Some(raw) = settings
+            .ipxe_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
         else {
             return fail(
                 URL_FIELD,
@@ -371,7 +375,11 @@ mod tests {
 
     #[test]
     fn the_ipxe_script_carries_the_image_and_the_server_and_nothing_else_to_fill() {
-        let boot = Boot::new(&ipxe("https://images.example/cycle/ipxe.EFI?v=2", Some(SHA))).unwrap();
+        let boot = Boot::new(&ipxe(
+            "https://images.example/cycle/ipxe.EFI?v=2",
+            Some(SHA),
+        ))
+        .unwrap();
         let script = boot.render(&vars("node-1.example")).unwrap();
         assert!(script.starts_with(SHEBANG));
         assert!(script.contains("readonly IPXE_URL='https://images.example/cycle/ipxe.EFI?v=2'"));
@@ -465,8 +473,14 @@ mod tests {
             let (_dir, settings) = script_mode(text);
             Boot::new(&settings).map(drop)
         };
-        assert!(load("#!/bin/sh\necho\n").unwrap_err().1.contains("#!/bin/bash"));
-        assert!(load("#!/bin/bash\necho \u{e9}\n").unwrap_err().1.contains("ASCII"));
+        assert!(load("#!/bin/sh\necho\n")
+            .unwrap_err()
+            .1
+            .contains("#!/bin/bash"));
+        assert!(load("#!/bin/bash\necho \u{e9}\n")
+            .unwrap_err()
+            .1
+            .contains("ASCII"));
         assert!(load(&format!("#!/bin/bash\n{}", "#".repeat(MAX_SCRIPT_BYTES))).is_err());
         assert!(load("#!/bin/bash\necho {{secret}}\n")
             .unwrap_err()

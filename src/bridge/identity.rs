@@ -8,7 +8,9 @@ pub fn smbios_uuid(vm_id: &str) -> Result<String, String> {
     uuid::Uuid::try_parse(vm_id.trim())
         .map(|u| u.hyphenated().to_string())
         .map_err(|_| {
-            format!("Crusoe's VM id {vm_id:?} is not a UUID, so it cannot be the machine's SMBIOS UUID")
+            format!(
+                "Crusoe's VM id {vm_id:?} is not a UUID, so it cannot be the machine's SMBIOS UUID"
+            )
         })
 }
 
@@ -48,10 +50,20 @@ mod tests {
 
     #[test]
     fn macs_come_out_lower_case_with_colons() {
-        for mac in ["02:AB:cd:00:11:22", "02-ab-CD-00-11-22", "02:ab:cd:00:11:22"] {
+        for mac in [
+            "02:AB:cd:00:11:22",
+            "02-ab-CD-00-11-22",
+            "02:ab:cd:00:11:22",
+        ] {
             assert_eq!(ipxe_mac(mac).unwrap(), "02:ab:cd:00:11:22");
         }
-        for bad in ["", "02:ab:cd:00:11", "02:ab:cd:00:11:2g", "02ab.cd00.1122", "2:ab:cd:0:11:22"] {
+        for bad in [
+            "",
+            "02:ab:cd:00:11",
+            "02:ab:cd:00:11:2g",
+            "02ab.cd00.1122",
+            "2:ab:cd:0:11:22",
+        ] {
             assert!(ipxe_mac(bad).is_err(), "{bad}");
         }
     }

@@ -19,7 +19,7 @@ readonly SERVER='{{server_name}}'
 # running the test is touched (no unmount, no reboot).
 TARGET="${CRUSOE_IAL_TARGET:-}"
 on_server=1
-[ -n "$TARGET" ] && on_server=0
+if [ -n "$TARGET" ]; then on_server=0; fi
 
 # Everything written lies in the first 64 MiB (and the disk's last 33 sectors), clear of the
 # root partition of Ubuntu's cloud images (it starts at 111 MiB), so the running Linux cannot
@@ -75,7 +75,7 @@ require() {
   fail "could not install ${missing[*]}"
 }
 
-# The whole disk under /, refusing anything but a partition of a plain disk.
+# Sets TARGET to the whole disk under /, refusing anything but a partition of a plain disk.
 find_boot_disk() {
   local source parent
   source=$(findmnt -n -o SOURCE --target /)
@@ -87,20 +87,23 @@ find_boot_disk() {
   start_sectors=$(cat "/sys/class/block/$(basename "$(readlink -f "$source")")/start")
   [ $((start_sectors * 512)) -ge $((WRITE_END_MIB * 1024 * 1024)) ] \
     || fail "the root partition starts at sector $start_sectors, inside the first $WRITE_END_MIB MiB that the iPXE disk needs"
-  echo "/dev/$parent"
+  TARGET="/dev/$parent"
 }
 
 log "step 1/6: checking tools and firmware"
 tools=(curl:curl sha256sum:coreutils od:coreutils dd:coreutils cmp:diffutils)
-[ "$IPXE_FORMAT" = efi ] && tools+=(sfdisk:fdisk mkfs.vfat:dosfstools mmd:mtools mcopy:mtools)
+if [ "$IPXE_FORMAT" = efi ]; then
+  tools+=(sfdisk:fdisk mkfs.vfat:dosfstools mmd:mtools mcopy:mtools)
+fi
 require "${tools[@]}"
 if [ "$on_server" = 1 ]; then
   [ "$(id -u)" = 0 ] || fail "must run as root"
   if [ -d /sys/firmware/efi ]; then firmware=uefi; else firmware=bios; fi
   log "this VM boots with $firmware firmware"
-  [ "$firmware" = bios ] && [ "$IPXE_FORMAT" = efi ] \
-    && fail "an .efi image cannot boot a BIOS VM; set bridge.boot.ipxe_url to Cycle's iPXE .iso"
-  TARGET=$(find_boot_disk)
+  if [ "$firmware" = bios ] && [ "$IPXE_FORMAT" = efi ]; then
+    fail "an .efi image cannot boot a BIOS VM; set bridge.boot.ipxe_url to Cycle's iPXE .iso"
+  fi
+  find_boot_disk
   sector_size=$(blockdev --getss "$TARGET")
   disk_bytes=$(blockdev --getsize64 "$TARGET")
 else
@@ -140,14 +143,14 @@ case "$IPXE_FORMAT" in
       || fail "the ISO has no hybrid boot record, so it can boot from a CD but not from a disk"
     if [ "$firmware" = uefi ]; then
       # Firmware boots a disk from its EFI system partition; the ISO's El Torito entry is for CDs.
-      sfdisk --dump "$work/image" 2> /dev/null | grep -qiE "type=(ef|$ESP_TYPE)" \
+      grep -qiE "type=(ef|$ESP_TYPE)" <<< "$(sfdisk --dump "$work/image" 2> /dev/null)" \
         || fail "this VM boots with UEFI and the ISO has no EFI system partition; set bridge.boot.ipxe_url to Cycle's iPXE .efi"
     fi
     ;;
   efi)
     [ "$(hex_at "$work/image" 0 2)" = 4d5a ] || fail "the image is not an EFI executable (no MZ header)"
     pe=$(u32_at "$work/image" 60)
-    [ "$pe" -gt 0 ] && [ "$pe" -lt $((size - 176)) ] || fail "the image has no PE header"
+    if [ "$pe" -le 0 ] || [ "$pe" -ge $((size - 176)) ]; then fail "the image has no PE header"; fi
     [ "$(hex_at "$work/image" "$pe" 4)" = 50450000 ] || fail "the image has no PE header"
     machine=$(hex_at "$work/image" $((pe + 4)) 2)
     [ "$machine" = 6486 ] || fail "the image is not built for x86-64 (PE machine $machine)"
@@ -183,17 +186,19 @@ if [ "$on_server" = 1 ] && mountpoint -q /boot/efi; then
   umount /boot/efi || umount -l /boot/efi
 fi
 disk_changed=1
-sectors=$((disk_bytes / 512))
-# The old disk's backup GPT, in its last 33 sectors, would still describe Linux's partitions.
-dd if=/dev/zero of="$TARGET" bs=512 seek=$((sectors - 33)) count=33 conv=notrunc,fsync status=none
 if [ "$IPXE_FORMAT" = efi ]; then
+  # A new GPT (its backup at the disk's end too) with one EFI system partition, no Linux's.
   sfdisk --quiet --no-reread --no-tell-kernel --wipe always --label gpt "$TARGET" << TABLE
 start=${ESP_START_MIB}MiB, size=${ESP_MIB}MiB, type=$ESP_TYPE, name="Cycle iPXE"
 TABLE
+else
+  # The old disk's backup GPT, in its last 33 sectors, would still describe Linux's partitions.
+  dd if=/dev/zero of="$TARGET" bs=512 seek=$((disk_bytes / 512 - 33)) count=33 \
+    conv=notrunc,fsync status=none
 fi
 dd if="$payload" of="$TARGET" bs=1M seek="$offset" oflag=seek_bytes conv=notrunc,fsync status=none
 sync
-[ "$on_server" = 1 ] && blockdev --flushbufs "$TARGET"
+if [ "$on_server" = 1 ]; then blockdev --flushbufs "$TARGET"; fi
 cmp -s -n "$payload_bytes" "$payload" "$TARGET" 0 "$offset" \
   || fail "what was read back from $TARGET differs from what was written"
 log "the boot disk now holds only Cycle's iPXE ($IPXE_FORMAT image, sha256 $sum)"

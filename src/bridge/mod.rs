@@ -20,7 +20,9 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-pub use boot::{check_script, generated_ssh_key, Boot, BootVars, IpxeFormat, IpxeImage, IPXE_TEMPLATE};
+pub use boot::{
+    check_script, generated_ssh_key, Boot, BootVars, IpxeFormat, IpxeImage, IPXE_TEMPLATE,
+};
 pub use network::{LocationConfig, CONFIG_VERSION};
 pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};

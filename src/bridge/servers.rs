@@ -414,7 +414,8 @@ pub async fn provision_status(
             match (vm.mac_address.as_deref(), vm.public_ipv4.as_ref()) {
                 (Some(mac), Some(ip)) if ip.ip_type == "static" => {
                     // What Cycle's iPXE will present; Cycle refuses a server whose identity differs.
-                    let uuid = identity::smbios_uuid(&vm.id).map_err(BridgeError::ProviderFailed)?;
+                    let uuid =
+                        identity::smbios_uuid(&vm.id).map_err(BridgeError::ProviderFailed)?;
                     let mac = identity::ipxe_mac(mac).map_err(BridgeError::ProviderFailed)?;
                     Ok(ProvisionStatusResponse {
                         server_id: name.clone(),
