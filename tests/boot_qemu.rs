@@ -421,18 +421,7 @@ async fn boots_into_ipxe_with_the_reported_identity(firmware: Firmware) {
         ipxe_settings(lb.url(&format!("image/{image}")), Some(sha)),
     )
     .await;
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let provisioned = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let server_id = provisioned["server_id"].as_str().unwrap();
-    let status = h
-        .wait_provisioned(server_id, "us-east1-a", &config, &provisioned["extra"])
-        .await;
+    let status = h.provision_ready("c1a.4x", "us-east1-a").await.status;
     let (uuid, mac) = (
         status["auth"]["uuid"].as_str().unwrap().to_string(),
         status["auth"]["mac_addr"].as_str().unwrap().to_string(),

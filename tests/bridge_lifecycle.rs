@@ -393,18 +393,7 @@ async fn provision_status_reports_the_identity_as_ipxe_presents_it_whatever_case
         common::harness::test_settings(),
     )
     .await;
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let provisioned = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let server_id = provisioned["server_id"].as_str().unwrap();
-    let ready = h
-        .wait_provisioned(server_id, "us-east1-a", &config, &provisioned["extra"])
-        .await;
+    let ready = h.provision_ready("c1a.4x", "us-east1-a").await.status;
     let vm = h.project()["vms"][0].clone();
     let crusoe_mac = vm["network_interfaces"][0]["mac_address"].as_str().unwrap();
     assert!(

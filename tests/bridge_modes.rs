@@ -177,18 +177,8 @@ async fn vm_public_ip_hands_out_the_servers_own_static_address() {
     let mut settings = test_settings();
     settings.ips.strategy = IpStrategy::VmPublicIp;
     let h = Harness::start(quick_sim_config(), settings).await;
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let p = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let id = p["server_id"].as_str().unwrap();
-    let ready = h
-        .wait_provisioned(id, "us-east1-a", &config, &p["extra"])
-        .await;
+    let server = h.provision_ready("s1a.80x", "us-east1-a").await;
+    let (config, id, ready) = (&server.config, server.server_id.as_str(), &server.status);
     let request = json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
                          "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}});
     let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", request).await);

@@ -20,6 +20,16 @@ pub const CYCLE_LOCATION: &str = "64a1b2c3d4e5f60718293a4b";
 /// failure rate.
 pub const CLIENT_ATTEMPTS: u32 = 8;
 
+/// What [`Harness::provision_ready`] went through.
+pub struct Ready {
+    pub config: Value,
+    pub server_id: String,
+    /// provision's answer.
+    pub provisioned: Value,
+    /// provision-status's answer once provisioned.
+    pub status: Value,
+}
+
 pub struct Harness {
     pub sim: RunningSim,
     pub settings: BridgeSettings,
@@ -225,6 +235,29 @@ impl Harness {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("{server_id} was not provisioned in time");
+    }
+
+    /// A server as Cycle gets one: the location configured, `CYCLE_SERVER` provisioned on
+    /// `model`, and provision-status polled until it is provisioned.
+    pub async fn provision_ready(&self, model: &str, location: &str) -> Ready {
+        let config = self.configure(location).await["configuration_latest"].clone();
+        let provisioned = self.payload(
+            self.cycle(
+                "/v1/infrastructure/server/provision",
+                Self::provision_request(CYCLE_SERVER, model, location, &config),
+            )
+            .await,
+        );
+        let server_id = provisioned["server_id"].as_str().unwrap().to_string();
+        let status = self
+            .wait_provisioned(&server_id, location, &config, &provisioned["extra"])
+            .await;
+        Ready {
+            config,
+            server_id,
+            provisioned,
+            status,
+        }
     }
 
     pub fn server_ref(server_id: &str, location: &str) -> Value {
