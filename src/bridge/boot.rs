@@ -127,9 +127,8 @@ impl IpxeImage {
 
 #[derive(Debug, Clone)]
 pub struct Boot {
-    pub mode: BootMode,
     /// In the `ipxe` mode, the image every server's script downloads.
-    pub ipxe: Option<IpxeImage>,
+    ipxe: Option<IpxeImage>,
     template: String,
     pub ssh_public_key: String,
     pub image: Option<String>,
@@ -282,7 +281,6 @@ impl Boot {
             ));
         }
         Ok(Self {
-            mode: settings.mode,
             ipxe,
             template,
             ssh_public_key,
