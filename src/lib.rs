@@ -12,6 +12,7 @@ pub mod demo;
 pub mod gc;
 pub mod healthcheck;
 pub mod ial;
+pub mod image;
 pub mod serve;
 pub mod shutdown;
 pub mod sim;

@@ -56,6 +56,9 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// The iPXE boot images of boot mode ipxe-image: build, list, delete.
+    #[command(subcommand)]
+    Image(crusoe_ial::image::ImageCommand),
 }
 
 fn main() -> ExitCode {
@@ -125,7 +128,7 @@ fn main() -> ExitCode {
     };
     // `check` talks to a person: its report and one-line reason, not the retry log.
     let default_filter = match cli.command {
-        Command::Check | Command::Gc { .. } => "error",
+        Command::Check | Command::Gc { .. } | Command::Image(_) => "error",
         _ => "info",
     };
     telemetry::init(config.log_format, default_filter);
@@ -146,6 +149,9 @@ fn main() -> ExitCode {
             }
             Command::Check => report("check", check::run(&config).await),
             Command::Gc { apply } => report("gc", crusoe_ial::gc::run(&config, apply).await),
+            Command::Image(command) => {
+                report("image", crusoe_ial::image::run(&config, command).await)
+            }
         }
     })
 }

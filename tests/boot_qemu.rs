@@ -519,6 +519,7 @@ fn render(url: String, sha256: Option<String>) -> String {
             model: "c1a.4x",
         })
         .unwrap()
+        .expect("the ipxe mode gives every server a script")
 }
 
 #[tokio::test]

@@ -221,6 +221,51 @@ async fn images_public_and_custom() {
 }
 
 #[tokio::test]
+async fn custom_images_are_made_from_a_disk_with_crusoes_spelling_and_deleted() {
+    let server = MockServer::start().await;
+    let disk = "123e4567-e89b-12d3-a456-426614174000";
+    let image = "e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b";
+    expect_call(
+        &server,
+        "POST",
+        &project("/compute/custom-images"),
+        "",
+        // `DiskID`, not `disk_id`: CustomImagePostRequest in Crusoe's OpenAPI and client-go.
+        Some(json!({"DiskID": disk, "name": "crusoe-ial-ipxe-67c7f1f8e062-us-east1-a", "description": "Cycle's iPXE"})),
+        fixture("operation_in_progress.json"),
+    )
+    .await;
+    expect_call(
+        &server,
+        "DELETE",
+        &project(&format!("/compute/custom-images/{image}")),
+        "",
+        None,
+        fixture("operation_in_progress.json"),
+    )
+    .await;
+    let client = client_for(&server);
+    let op = client
+        .create_custom_image(
+            PROJECT,
+            &CreateCustomImageRequest {
+                disk_id: disk.into(),
+                name: "crusoe-ial-ipxe-67c7f1f8e062-us-east1-a".into(),
+                description: Some("Cycle's iPXE".into()),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(op.state, OperationState::InProgress);
+    client.delete_custom_image(PROJECT, image).await.unwrap();
+    assert!(
+        client.delete_custom_image(PROJECT, "../vms").await.is_err(),
+        "an image id is checked before it enters the path"
+    );
+}
+
+#[tokio::test]
 async fn list_vms_follows_pages_sorted_by_created_at_with_filters_as_single_values() {
     let server = MockServer::start().await;
     expect_call(
@@ -888,6 +933,7 @@ async fn each_family_polls_its_own_operations_endpoint() {
             "networking/vpc-firewall-rules",
         ),
         (OperationFamily::LoadBalancers, "networking/load-balancers"),
+        (OperationFamily::CustomImages, "compute/custom-images"),
     ];
     for (_, collection) in families {
         expect_call(

@@ -337,7 +337,7 @@ async fn vms_page_in_creation_order_and_filter_by_name_id_and_state() {
         .await
         .unwrap();
     let stopped = VmFilter {
-        states: vec![VmState::Stopped],
+        states: vec![VmState::Shutoff],
         ..Default::default()
     };
     assert_eq!(c.list_vms(PROJECT, &stopped).await.unwrap().len(), 1);
@@ -641,4 +641,115 @@ async fn the_same_seed_gives_the_same_ids_addresses_and_fault_draws() {
         "{a_draws:?}"
     );
     assert_ne!(a_ids, c_ids);
+}
+
+#[tokio::test]
+async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_where_it_was_made() {
+    let sim = start_sim(quick_sim_config()).await;
+    let c = sim_client(&sim);
+    let base = format!("http://{}", sim.addr);
+    let p = format!("/v1alpha5/projects/{PROJECT}");
+    let vm = create_running(&c, "builder").await;
+    let os_disk = vm
+        .disks
+        .iter()
+        .find(|d| d.attachment_type == "os")
+        .unwrap()
+        .id
+        .clone();
+    let request = |disk: &str| CreateCustomImageRequest {
+        disk_id: disk.into(),
+        name: "ipxe".into(),
+        ..Default::default()
+    };
+    match c.create_custom_image(PROJECT, &request(&os_disk)).await {
+        Err(CrusoeError::Conflict(api)) => {
+            assert!(api.message.contains("STATE_RUNNING"), "{api:?}")
+        }
+        other => panic!("a running VM's disk must be refused: {other:?}"),
+    }
+    // Crusoe's spelling is `DiskID`; a client that sends `disk_id` gets a 400.
+    let now = time::OffsetDateTime::now_utc();
+    let (status, answer) = signed_raw(
+        &base,
+        "POST",
+        &format!("{p}/compute/custom-images"),
+        Some(json!({"disk_id": os_disk, "name": "ipxe"})),
+        now,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["message"].as_str()),
+        (400, Some("missing required field: DiskID"))
+    );
+
+    let op = c
+        .update_vm(PROJECT, &vm.id, &UpdateVmRequest::action(VmAction::Stop))
+        .await
+        .unwrap();
+    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+        .await
+        .unwrap();
+    assert_eq!(
+        c.get_vm(PROJECT, &vm.id).await.unwrap().state,
+        VmState::Shutoff,
+        "STOP ends in STATE_SHUTOFF"
+    );
+    let op = c
+        .create_custom_image(PROJECT, &request(&os_disk))
+        .await
+        .unwrap();
+    let image = op.resource_id().unwrap().to_string();
+    c.wait_operation(OperationFamily::CustomImages, PROJECT, op, WAIT)
+        .await
+        .unwrap();
+
+    let mut from_image = cpu_vm("served");
+    from_image.custom_image = Some(image.clone());
+    let op = c.create_vm(PROJECT, &from_image).await.unwrap();
+    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+        .await
+        .unwrap();
+    from_image.name = "elsewhere".into();
+    from_image.location = "us-northcentral1-a".into();
+    match c.create_vm(PROJECT, &from_image).await {
+        Err(CrusoeError::BadRequest(api)) => assert!(
+            api.message.contains("not available in us-northcentral1-a"),
+            "{api:?}"
+        ),
+        other => panic!("an image is used only where it was made: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
+    let sim = start_sim(quick_sim_config()).await;
+    let c = sim_client(&sim);
+    let mut request = cpu_vm("powers-off");
+    request.startup_script =
+        Some("#!/bin/bash\necho converting\necho o > /proc/sysrq-trigger\n".into());
+    let op = c.create_vm(PROJECT, &request).await.unwrap();
+    let vm = c
+        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+        .await
+        .unwrap()
+        .result_as::<Vm>()
+        .unwrap();
+    assert_eq!(vm.state, VmState::Running, "it boots first");
+    let shut_off = async {
+        for _ in 0..200 {
+            if c.get_vm(PROJECT, &vm.id).await.unwrap().state == VmState::Shutoff {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    assert!(shut_off.await, "the guest powered itself off");
+    let stays = create_running(&c, "stays-up").await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        c.get_vm(PROJECT, &stays.id).await.unwrap().state,
+        VmState::Running
+    );
 }

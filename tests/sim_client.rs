@@ -66,13 +66,9 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     let images = c.list_images(None).await.unwrap();
     assert!(c.list_images(Some("h100")).await.unwrap().len() <= images.len());
     assert_eq!(c.get_image(&images[0].id).await.unwrap().id, images[0].id);
-    let custom = c.list_custom_images(PROJECT).await.unwrap();
-    assert_eq!(
-        c.get_custom_image(PROJECT, &custom[0].id)
-            .await
-            .unwrap()
-            .name,
-        custom[0].name
+    assert!(
+        c.list_custom_images(PROJECT).await.unwrap().is_empty(),
+        "a project starts without custom images"
     );
 
     // Network: VPC network and subnet are synchronous, the firewall rule is an operation.
@@ -238,7 +234,38 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .unwrap();
     wait(&c, OperationFamily::Vms, op).await;
     let stopped = c.get_vm(PROJECT, &vm_id).await.unwrap();
-    assert_eq!(stopped.state, VmState::Stopped);
+    assert_eq!(stopped.state, VmState::Shutoff);
+    // A custom image of the shut-off VM's OS disk, listed in the disk's location, then deleted.
+    let os_disk = stopped
+        .disks
+        .iter()
+        .find(|d| d.attachment_type == "os")
+        .unwrap()
+        .id
+        .clone();
+    let op = c
+        .create_custom_image(
+            PROJECT,
+            &CreateCustomImageRequest {
+                disk_id: os_disk,
+                name: "ipxe".into(),
+                description: Some("an iPXE disk".into()),
+                tags: None,
+            },
+        )
+        .await
+        .unwrap();
+    let image_id = op.resource_id().unwrap().to_string();
+    wait(&c, OperationFamily::CustomImages, op).await;
+    let image = c.get_custom_image(PROJECT, &image_id).await.unwrap();
+    assert_eq!(
+        (image.name.as_str(), image.locations.clone()),
+        ("ipxe", vec!["us-east1-a".to_string()])
+    );
+    assert_eq!(c.list_custom_images(PROJECT).await.unwrap(), vec![image]);
+    let op = c.delete_custom_image(PROJECT, &image_id).await.unwrap();
+    wait(&c, OperationFamily::CustomImages, op).await;
+    assert!(c.list_custom_images(PROJECT).await.unwrap().is_empty());
     assert_eq!(
         stopped.public_ipv4().unwrap().address,
         public.address,
@@ -496,7 +523,34 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
     .await
     .unwrap();
     let image_id = c.list_images(None).await.unwrap()[0].id.clone();
-    let custom_id = c.list_custom_images(PROJECT).await.unwrap()[0].id.clone();
+    // An image of the (unattached) disk: its POST and its operation must match the schema too.
+    c.wait_operation(
+        OperationFamily::Disks,
+        PROJECT,
+        c.get_operation(OperationFamily::Disks, PROJECT, &disk_op)
+            .await
+            .unwrap(),
+        WAIT,
+    )
+    .await
+    .unwrap();
+    let custom = call(
+        "customImagePost",
+        "POST",
+        format!("{p}/compute/custom-images"),
+        Some(json!({"DiskID": disk_id, "name": "ipxe"})),
+    )
+    .await;
+    let custom_id = custom.2["operation"]["metadata"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let custom_op = custom.2["operation"]["operation_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    answers.push(custom);
+    tokio::time::sleep(Duration::from_millis(50)).await;
 
     for (op, path) in [
         (
@@ -511,6 +565,10 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         ("listImages", "/v1alpha5/compute/images".to_string()),
         ("getImage", format!("/v1alpha5/compute/images/{image_id}")),
         ("listCustomImages", format!("{p}/compute/custom-images")),
+        (
+            "getCustomImagesOperation",
+            format!("{p}/compute/custom-images/operations/{custom_op}"),
+        ),
         (
             "getCustomImage",
             format!("{p}/compute/custom-images/{custom_id}"),

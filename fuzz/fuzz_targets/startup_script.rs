@@ -24,6 +24,7 @@ fuzz_target!(|data: &[u8]| {
         model: &model,
     };
     if let Ok(script) = boot.render(&vars) {
+        let script = script.expect("the ipxe mode gives every server a script");
         for value in [&hostname, &server_name, &server_id, &hub, &location, &model] {
             assert!(
                 value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-'),

@@ -1,7 +1,9 @@
-//! How a server boots: image or custom image, the SSH key Crusoe requires, and the bash
-//! `startup_script`. Crusoe has no iPXE or ISO boot, so in the `ipxe` mode the script turns the
-//! VM's boot disk into an iPXE-only disk holding Cycle's iPXE image (DESIGN.md, decision 7); in the
-//! `script` mode it is the operator's own template.
+//! How a server boots (DESIGN.md, decision 7). Crusoe has no iPXE or ISO boot, so a server's own
+//! boot disk becomes an iPXE-only disk holding Cycle's iPXE image: in the `ipxe` mode its first
+//! boot, from the public image, runs a startup script that converts the disk and reboots; in the
+//! `ipxe-image` mode it is created from a custom image of such a disk (`crusoe-ial image build`)
+//! and runs no script; in the `script` mode it runs the operator's own template. Also the SSH key
+//! Crusoe requires on every VM.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -23,9 +25,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "model",
 ];
 
-/// The startup script of the `ipxe` mode (DESIGN.md, decision 7). `{{ipxe_*}}` are filled once from
-/// the operator's settings, `{{server_name}}` per server.
-pub const IPXE_TEMPLATE: &str = include_str!("ipxe_boot.sh");
+/// The conversion of a boot disk into an iPXE-only disk. `{{ipxe_*}}` and `{{finish*}}` are
+/// filled from [`IpxeImage::script`], `{{server_name}}` per VM.
+const IPXE_TEMPLATE: &str = include_str!("ipxe_boot.sh");
 
 /// Values for the template, each checked before use.
 pub struct BootVars<'a> {
@@ -37,7 +39,7 @@ pub struct BootVars<'a> {
     pub model: &'a str,
 }
 
-/// How the `ipxe` mode's script writes Cycle's image: raw, or into an EFI system partition.
+/// How the conversion writes Cycle's image: raw, or into an EFI system partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IpxeFormat {
     Iso,
@@ -53,7 +55,33 @@ impl IpxeFormat {
     }
 }
 
-/// Cycle's iPXE image as the operator configured it, checked.
+/// What the conversion does once the disk holds iPXE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    /// A server: boot into Cycle's iPXE.
+    Reboot,
+    /// An image builder: stop, so that the disk can be imaged.
+    PowerOff,
+}
+
+impl Finish {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Reboot => "reboot",
+            Self::PowerOff => "poweroff",
+        }
+    }
+
+    /// Immediate, without unmounting: the root file system's disk is no longer Linux's.
+    fn command(self) -> &'static str {
+        match self {
+            Self::Reboot => "echo b > /proc/sysrq-trigger",
+            Self::PowerOff => "echo o > /proc/sysrq-trigger",
+        }
+    }
+}
+
+/// Cycle's iPXE image: where it is downloaded from, and its SHA-256 when known.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IpxeImage {
     pub url: String,
@@ -61,42 +89,55 @@ pub struct IpxeImage {
     pub format: IpxeFormat,
 }
 
-const URL_FIELD: &str = "bridge.boot.ipxe_url";
-const SHA_FIELD: &str = "bridge.boot.ipxe_sha256";
+pub const URL_FIELD: &str = "bridge.boot.ipxe_url";
+pub const SHA_FIELD: &str = "bridge.boot.ipxe_sha256";
+
+/// A checked `ipxe_sha256`: 64 hexadecimal digits, in lower case.
+pub fn parse_sha256(hex: Option<&str>) -> Result<Option<String>, (String, String)> {
+    match hex.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Ok(Some(hex.to_ascii_lowercase()))
+        }
+        Some(_) => Err((SHA_FIELD.into(), "must be 64 hexadecimal digits".into())),
+    }
+}
 
 impl IpxeImage {
     /// The image of the settings; the error names the setting and what to put there.
     pub fn from_settings(settings: &BootSettings) -> Result<Self, (String, String)> {
-        let fail = |field: &str, why: String| Err((field.to_string(), why));
         let Some(raw) = settings
             .ipxe_url
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
         else {
-            return fail(
-                URL_FIELD,
+            return Err((
+                URL_FIELD.into(),
                 "boot mode ipxe needs the address of Cycle's iPXE image, an .iso or an .efi (Cycle publishes both, linked from its IAL guide: https://ipxe-images.platform-cdn.cycle.io/); set bridge.boot.ipxe_url or IAL_IPXE_URL, or set bridge.boot.mode = \"script\" with your own startup_script_template".into(),
-            );
+            ));
         };
-        let url = url::Url::parse(raw)
+        Self::new(raw, settings.ipxe_sha256.as_deref())
+    }
+
+    /// An image from its URL (`.iso` or `.efi`) and optional SHA-256.
+    pub fn new(raw_url: &str, sha256: Option<&str>) -> Result<Self, (String, String)> {
+        let fail = |why: &str| Err((URL_FIELD.to_string(), why.to_string()));
+        let url = url::Url::parse(raw_url.trim())
             .map_err(|e| (URL_FIELD.to_string(), format!("is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-            return fail(URL_FIELD, "must be an http:// or https:// URL".into());
+            return fail("must be an http:// or https:// URL");
         }
         if !url.username().is_empty() || url.password().is_some() {
             return fail(
-                URL_FIELD,
-                "must not carry credentials: every server's startup script would show them".into(),
+                "must not carry credentials: every server's startup script would show them",
             );
         }
         let text = url.as_str().to_string();
-        // The script holds it between single quotes; nothing else can end the quoting.
         // The script holds it between single quotes, and `{{` would read as a placeholder.
         if text.contains(['\'', '{', '}']) || !text.is_ascii() || text.len() > 2048 {
             return fail(
-                URL_FIELD,
-                "must be ASCII, at most 2048 characters, without a single quote or braces".into(),
+                "must be ASCII, at most 2048 characters, without a single quote or braces",
             );
         }
         let path = url.path().to_ascii_lowercase();
@@ -105,34 +146,43 @@ impl IpxeImage {
         } else if path.ends_with(".efi") {
             IpxeFormat::Efi
         } else {
-            return fail(
-                URL_FIELD,
-                "must name an .iso (written to the boot disk as it is) or an .efi (put in an EFI system partition)".into(),
-            );
-        };
-        let sha256 = match settings.ipxe_sha256.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
-                Some(hex.to_ascii_lowercase())
-            }
-            Some(_) => return fail(SHA_FIELD, "must be 64 hexadecimal digits".into()),
+            return fail("must name an .iso (written to the boot disk as it is) or an .efi (put in an EFI system partition)");
         };
         Ok(Self {
             url: text,
-            sha256,
+            sha256: parse_sha256(sha256)?,
             format,
         })
     }
+
+    /// The conversion for this image, `{{server_name}}` left to fill. The `ipxe` mode's servers
+    /// and `image build`'s builder run this same script; only what it does at the end differs.
+    pub fn script(&self, finish: Finish) -> String {
+        IPXE_TEMPLATE
+            .replace("{{ipxe_url}}", &self.url)
+            .replace("{{ipxe_sha256}}", self.sha256.as_deref().unwrap_or(""))
+            .replace("{{ipxe_format}}", self.format.name())
+            .replace("{{finish}}", finish.name())
+            .replace("{{finish_command}}", finish.command())
+    }
+}
+
+/// What servers are created from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// The public image, with a startup script from this template (`ipxe` and `script` modes).
+    PublicImage { image: String, template: String },
+    /// The project's iPXE boot image for the location, made from a disk with this iPXE image's
+    /// SHA-256 (`ipxe-image` mode).
+    BootImage { sha256: String },
 }
 
 #[derive(Debug, Clone)]
 pub struct Boot {
+    source: Source,
     /// In the `ipxe` mode, the image every server's script downloads.
     ipxe: Option<IpxeImage>,
-    template: String,
     pub ssh_public_key: String,
-    pub image: Option<String>,
-    pub custom_image: Option<String>,
 }
 
 /// Checks a script against Crusoe's rules: bash shebang, ASCII, under 64 KiB.
@@ -209,85 +259,126 @@ fn check_ssh_key(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The SSH key of the settings, or a generated one.
+pub fn ssh_public_key(settings: &BootSettings) -> Result<String, (String, String)> {
+    match &settings.ssh_public_key {
+        Some(key) => {
+            check_ssh_key(key.trim())
+                .map_err(|why| ("bridge.boot.ssh_public_key".to_string(), why))?;
+            Ok(key.trim().to_string())
+        }
+        None => Ok(generated_ssh_key()),
+    }
+}
+
+const TEMPLATE_FIELD: &str = "bridge.boot.startup_script_template";
+
+/// A template's own checks: Crusoe's rules and known placeholders only.
+fn check_template(template: &str) -> Result<(), (String, String)> {
+    check_script(template).map_err(|why| (TEMPLATE_FIELD.to_string(), why))?;
+    match placeholders(template)
+        .into_iter()
+        .find(|p| !PLACEHOLDERS.contains(p))
+    {
+        Some(unknown) => Err((
+            TEMPLATE_FIELD.into(),
+            format!(
+                "unknown placeholder {{{{{unknown}}}}}; known: {}",
+                PLACEHOLDERS.join(", ")
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl Boot {
-    /// Loads and checks the operator's boot settings; the error names the setting.
+    /// Loads and checks the operator's boot settings; the error names the setting. Settings of
+    /// another mode are refused rather than ignored.
     pub fn new(settings: &BootSettings) -> Result<Self, (String, String)> {
-        let field = || "bridge.boot.startup_script_template".to_string();
-        let (template, ipxe) = match (settings.mode, &settings.startup_script_template) {
-            (BootMode::Ipxe, Some(_)) => {
-                return Err((
-                    field(),
-                    "is used only by boot mode script; boot mode ipxe renders its own script"
-                        .into(),
+        let refuse = |field: &str, used_by: &str| {
+            Err((
+                field.to_string(),
+                format!("is used only by boot mode {used_by}"),
+            ))
+        };
+        if settings.custom_image.is_some() {
+            return Err((
+                "bridge.boot.custom_image".into(),
+                "is gone: a custom image belongs to one project, so one id cannot serve every tenant. Use bridge.boot.mode = \"ipxe-image\", which finds each project's iPXE boot image by name (made by `crusoe-ial image build`)".into(),
+            ));
+        }
+        let public = || {
+            let image = settings.image.trim();
+            if image.is_empty() {
+                Err((
+                    "bridge.boot.image".to_string(),
+                    "a public image is needed".to_string(),
                 ))
+            } else {
+                Ok(image.to_string())
             }
-            (BootMode::Ipxe, None) => {
-                let image = IpxeImage::from_settings(settings)?;
-                let template = IPXE_TEMPLATE
-                    .replace("{{ipxe_url}}", &image.url)
-                    .replace("{{ipxe_sha256}}", image.sha256.as_deref().unwrap_or(""))
-                    .replace("{{ipxe_format}}", image.format.name());
-                (template, Some(image))
-            }
-            (BootMode::Script, None) => {
-                return Err((
-                    field(),
-                    "boot mode script needs the path of your startup-script template (or use boot mode ipxe)".into(),
-                ))
-            }
-            (BootMode::Script, Some(path)) => {
-                if settings.ipxe_url.is_some() || settings.ipxe_sha256.is_some() {
-                    return Err((
-                        URL_FIELD.into(),
-                        "is used only by boot mode ipxe; boot mode script runs your template"
-                            .into(),
-                    ));
+        };
+        let (source, ipxe) = match settings.mode {
+            BootMode::Ipxe => {
+                if settings.startup_script_template.is_some() {
+                    return refuse(TEMPLATE_FIELD, "script");
                 }
-                let template = std::fs::read_to_string(path).map_err(|e| {
-                    (field(), format!("cannot read {}: {e}", path.display()))
+                let ipxe = IpxeImage::from_settings(settings)?;
+                let template = ipxe.script(Finish::Reboot);
+                check_template(&template)?;
+                let source = Source::PublicImage {
+                    image: public()?,
+                    template,
+                };
+                (source, Some(ipxe))
+            }
+            BootMode::IpxeImage => {
+                if settings.startup_script_template.is_some() {
+                    return refuse(TEMPLATE_FIELD, "script");
+                }
+                let sha256 = parse_sha256(settings.ipxe_sha256.as_deref())?.ok_or_else(|| {
+                    (
+                        SHA_FIELD.to_string(),
+                        "boot mode ipxe-image needs the SHA-256 of Cycle's iPXE image: the boot images are found by it (crusoe-ial-ipxe-<first 12 hex>-<location>); `crusoe-ial image build` prints it".to_string(),
+                    )
                 })?;
-                (template, None)
+                if let Some(url) = settings
+                    .ipxe_url
+                    .as_deref()
+                    .filter(|u| !u.trim().is_empty())
+                {
+                    IpxeImage::new(url, Some(&sha256))?;
+                }
+                (Source::BootImage { sha256 }, None)
+            }
+            BootMode::Script => {
+                if settings.ipxe_url.is_some() || settings.ipxe_sha256.is_some() {
+                    return refuse(URL_FIELD, "ipxe or ipxe-image");
+                }
+                let Some(path) = &settings.startup_script_template else {
+                    return Err((
+                        TEMPLATE_FIELD.into(),
+                        "boot mode script needs the path of your startup-script template (or use boot mode ipxe)".into(),
+                    ));
+                };
+                let template = std::fs::read_to_string(path).map_err(|e| {
+                    (
+                        TEMPLATE_FIELD.to_string(),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                check_template(&template)?;
+                let source = Source::PublicImage {
+                    image: public()?,
+                    template,
+                };
+                (source, None)
             }
         };
-        check_script(&template).map_err(|why| (field(), why))?;
-        if let Some(unknown) = placeholders(&template)
-            .into_iter()
-            .find(|p| !PLACEHOLDERS.contains(p))
-        {
-            return Err((
-                field(),
-                format!(
-                    "unknown placeholder {{{{{unknown}}}}}; known: {}",
-                    PLACEHOLDERS.join(", ")
-                ),
-            ));
-        }
-        let ssh_public_key = match &settings.ssh_public_key {
-            Some(key) => {
-                check_ssh_key(key.trim())
-                    .map_err(|why| ("bridge.boot.ssh_public_key".to_string(), why))?;
-                key.trim().to_string()
-            }
-            None => generated_ssh_key(),
-        };
-        let custom_image = settings
-            .custom_image
-            .clone()
-            .filter(|s| !s.trim().is_empty());
-        if settings.image.trim().is_empty() && custom_image.is_none() {
-            return Err((
-                "bridge.boot.image".into(),
-                "an image or a custom image is needed".into(),
-            ));
-        }
         Ok(Self {
+            source,
             ipxe,
-            template,
-            ssh_public_key,
-            image: custom_image
-                .is_none()
-                .then(|| settings.image.trim().to_string()),
-            custom_image,
+            ssh_public_key: ssh_public_key(settings)?,
         })
     }
 
@@ -302,9 +393,25 @@ impl Boot {
         })
     }
 
-    /// The startup script for one server. A value that could change the script's meaning is
-    /// refused rather than escaped.
-    pub fn render(&self, vars: &BootVars<'_>) -> Result<String, BridgeError> {
+    /// The public image servers are created from; `None` when they boot a custom image.
+    pub fn public_image(&self) -> Option<&str> {
+        match &self.source {
+            Source::PublicImage { image, .. } => Some(image),
+            Source::BootImage { .. } => None,
+        }
+    }
+
+    /// In the `ipxe-image` mode, the SHA-256 that names the boot images.
+    pub fn boot_image_sha256(&self) -> Option<&str> {
+        match &self.source {
+            Source::BootImage { sha256 } => Some(sha256),
+            Source::PublicImage { .. } => None,
+        }
+    }
+
+    /// The startup script for one server (none when it boots a custom image). A value that could
+    /// change the script's meaning is refused rather than escaped.
+    pub fn render(&self, vars: &BootVars<'_>) -> Result<Option<String>, BridgeError> {
         let pairs = [
             ("hostname", vars.hostname, "/request/hostname"),
             ("server_name", vars.server_name, "/request/cycle/server_id"),
@@ -317,20 +424,25 @@ impl Boot {
             ("location", vars.location, "/request/location_id"),
             ("model", vars.model, "/request/model_id"),
         ];
-        let mut script = self.template.clone();
-        for (name, value, pointer) in pairs {
+        for (_, value, pointer) in pairs {
             if !safe_value(value) {
                 return Err(BridgeError::invalid(
                     format!("{pointer} may hold only letters, digits, '.' and '-' (it goes into the boot script)"),
                     pointer,
                 ));
             }
-            script = script.replace(&format!("{{{{{name}}}}}", name = name), value);
+        }
+        let Source::PublicImage { template, .. } = &self.source else {
+            return Ok(None);
+        };
+        let mut script = template.clone();
+        for (name, value, _) in pairs {
+            script = script.replace(&format!("{{{{{name}}}}}"), value);
         }
         check_script(&script).map_err(|why| {
             BridgeError::invalid(format!("the rendered startup script {why}"), "/request")
         })?;
-        Ok(script)
+        Ok(Some(script))
     }
 }
 
@@ -378,7 +490,7 @@ mod tests {
             Some(SHA),
         ))
         .unwrap();
-        let script = boot.render(&vars("node-1.example")).unwrap();
+        let script = boot.render(&vars("node-1.example")).unwrap().unwrap();
         assert!(script.starts_with(SHEBANG));
         assert!(script.contains("readonly IPXE_URL='https://images.example/cycle/ipxe.EFI?v=2'"));
         assert!(script.contains(&format!("readonly IPXE_SHA256='{}'", SHA.to_lowercase())));
@@ -388,7 +500,7 @@ mod tests {
         assert!(boot.warning().is_none());
 
         let iso = Boot::new(&ipxe("http://10.0.0.5/ipxe.iso", None)).unwrap();
-        let script = iso.render(&vars("n")).unwrap();
+        let script = iso.render(&vars("n")).unwrap().unwrap();
         assert!(script.contains("readonly IPXE_FORMAT='iso'"));
         assert!(script.contains("readonly IPXE_SHA256=''"));
         assert!(
@@ -447,7 +559,8 @@ mod tests {
         );
         let boot = Boot::new(&settings).unwrap();
         assert!(boot.ipxe.is_none());
-        let script = boot.render(&vars("node-1.example")).unwrap();
+        assert_eq!(boot.public_image(), Some("ubuntu22.04:latest"));
+        let script = boot.render(&vars("node-1.example")).unwrap().unwrap();
         assert!(script.contains("set-hostname 'node-1.example'"));
         assert!(script.contains("echo cycle-abc abc hub1 us-east1-a c1a.16x"));
     }
@@ -499,16 +612,61 @@ mod tests {
     }
 
     #[test]
-    fn an_operator_key_is_checked() {
+    fn an_operator_key_is_checked_and_the_old_custom_image_setting_is_refused() {
         let mut bad = ipxe("https://host/ipxe.efi", None);
         bad.ssh_public_key = Some("not a key".into());
         assert_eq!(Boot::new(&bad).unwrap_err().0, "bridge.boot.ssh_public_key");
         let mut custom = ipxe("https://host/ipxe.efi", None);
         custom.custom_image = Some("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b".into());
-        let boot = Boot::new(&custom).unwrap();
+        let err = Boot::new(&custom).unwrap_err();
+        assert_eq!(err.0, "bridge.boot.custom_image");
+        assert!(err.1.contains("ipxe-image"), "{}", err.1);
+    }
+
+    #[test]
+    fn the_ipxe_image_mode_boots_the_projects_image_with_no_script_and_needs_its_hash() {
+        let settings = BootSettings {
+            mode: BootMode::IpxeImage,
+            ipxe_sha256: Some(SHA.into()),
+            ..Default::default()
+        };
+        let boot = Boot::new(&settings).unwrap();
+        assert_eq!(boot.public_image(), None);
+        assert_eq!(boot.boot_image_sha256(), Some(SHA.to_lowercase().as_str()));
+        assert_eq!(boot.render(&vars("node-1")).unwrap(), None);
         assert!(
-            boot.image.is_none() && boot.custom_image.is_some(),
-            "a custom image wins"
+            boot.render(&vars("x; reboot")).is_err(),
+            "values are checked in every mode"
         );
+        let no_hash = BootSettings {
+            mode: BootMode::IpxeImage,
+            ipxe_url: Some("https://host/ipxe.efi".into()),
+            ..Default::default()
+        };
+        let err = Boot::new(&no_hash).unwrap_err();
+        assert_eq!(err.0, "bridge.boot.ipxe_sha256");
+        assert!(err.1.contains("image build"), "{}", err.1);
+    }
+
+    #[test]
+    fn a_builder_runs_the_servers_conversion_and_only_its_end_differs() {
+        let image = IpxeImage::new("https://host/ipxe.efi", Some(SHA)).unwrap();
+        let (server, builder) = (image.script(Finish::Reboot), image.script(Finish::PowerOff));
+        let differing: Vec<(&str, &str)> = server
+            .lines()
+            .zip(builder.lines())
+            .filter(|(a, b)| a != b)
+            .collect();
+        assert_eq!(
+            differing,
+            vec![
+                (
+                    "readonly FINISH='reboot'            # reboot: a server; poweroff: an image builder",
+                    "readonly FINISH='poweroff'            # reboot: a server; poweroff: an image builder"
+                ),
+                ("echo b > /proc/sysrq-trigger", "echo o > /proc/sysrq-trigger"),
+            ]
+        );
+        assert_eq!(server.lines().count(), builder.lines().count());
     }
 }

@@ -12,6 +12,8 @@ use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
 pub enum Kind {
     DataDisk,
     LoadBalancer,
+    /// A VM of `crusoe-ial image build`, which deletes it unless it was interrupted.
+    ImageBuilder,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +30,7 @@ impl std::fmt::Display for Orphan {
         let kind = match self.kind {
             Kind::DataDisk => "disk",
             Kind::LoadBalancer => "load balancer",
+            Kind::ImageBuilder => "VM",
         };
         write!(
             f,
@@ -66,7 +69,17 @@ pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, C
         .filter(|v| !v.state.is_terminal())
         .map(|v| v.name.as_str())
         .collect();
-    let mut orphans = Vec::new();
+    let mut orphans: Vec<Orphan> = vms
+        .iter()
+        .filter(|v| !v.state.is_terminal() && v.name.starts_with(super::boot_images::BUILDER_PREFIX))
+        .map(|v| Orphan {
+            kind: Kind::ImageBuilder,
+            id: v.id.clone(),
+            name: v.name.clone(),
+            location: v.location.clone(),
+            why: "an image builder left by an interrupted `crusoe-ial image build` (unless one runs now)".into(),
+        })
+        .collect();
 
     let disks = client.list_disks(project, &DiskFilter::default()).await?;
     for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
@@ -127,6 +140,7 @@ pub async fn delete(
                 client.delete_load_balancer(project, &o.id).await,
                 OperationFamily::LoadBalancers,
             ),
+            Kind::ImageBuilder => (client.delete_vm(project, &o.id).await, OperationFamily::Vms),
         };
         match op {
             Ok(op) => {

@@ -1,8 +1,10 @@
 #!/bin/bash
-# crusoe-ial, boot mode ipxe, for server {{server_name}}.
+# crusoe-ial, boot mode ipxe, for {{server_name}}.
 # Crusoe runs this as root after the network is up, on every boot of Linux. It turns this VM's
 # boot disk into a disk that holds only Cycle's iPXE image and reboots into it: from then on the
-# firmware starts Cycle's iPXE, which pulls CycleOS, and Linux never runs again.
+# firmware starts Cycle's iPXE, which pulls CycleOS, and Linux never runs again. (An image
+# builder, `crusoe-ial image build`, runs the same conversion and powers off instead, so that its
+# disk can be imaged.)
 # Nothing is written to the disk until the image is downloaded, checked and staged in memory, so
 # a failure before that leaves this VM in Linux with the reason on the console; restarting the
 # server runs this script again.
@@ -12,6 +14,7 @@ umask 077
 readonly IPXE_URL='{{ipxe_url}}'
 readonly IPXE_SHA256='{{ipxe_sha256}}'  # empty: not pinned
 readonly IPXE_FORMAT='{{ipxe_format}}'  # iso: written raw; efi: put in an EFI system partition
+readonly FINISH='{{finish}}'            # reboot: a server; poweroff: an image builder
 readonly SERVER='{{server_name}}'
 
 # Unset on a server: the disk holding / is converted and the VM reboots. The boot test sets it to
@@ -203,12 +206,16 @@ cmp -s -n "$payload_bytes" "$payload" "$TARGET" 0 "$offset" \
   || fail "what was read back from $TARGET differs from what was written"
 log "the boot disk now holds only Cycle's iPXE ($IPXE_FORMAT image, sha256 $sum)"
 
-log "step 6/6: rebooting into Cycle's iPXE"
+if [ "$FINISH" = poweroff ]; then
+  log "step 6/6: powering off, for the disk to be imaged"
+else
+  log "step 6/6: rebooting into Cycle's iPXE"
+fi
 if [ "$on_server" = 0 ]; then
-  log "$TARGET is an image file: not rebooting"
+  log "$TARGET is an image file: no $FINISH"
   exit 0
 fi
 sleep 2
 # At once, without unmounting: the root file system's disk is no longer Linux's.
 echo 1 > /proc/sys/kernel/sysrq
-echo b > /proc/sysrq-trigger
+{{finish_command}}

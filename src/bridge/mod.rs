@@ -2,10 +2,12 @@
 //! IAL's [`Provider`] with Crusoe calls.
 
 mod boot;
+pub mod boot_images;
 mod catalog;
 pub mod error;
 pub mod gc;
 mod identity;
+pub mod image_build;
 mod ips;
 mod locks;
 pub mod naming;
@@ -20,9 +22,7 @@ use std::time::{Duration, Instant};
 
 use secrecy::SecretString;
 
-pub use boot::{
-    check_script, generated_ssh_key, Boot, BootVars, IpxeFormat, IpxeImage, IPXE_TEMPLATE,
-};
+pub use boot::{check_script, generated_ssh_key, Boot, BootVars, Finish, IpxeImage};
 pub use network::{LocationConfig, CONFIG_VERSION};
 pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
@@ -43,6 +43,8 @@ pub struct Bridge {
     server_held: Option<ServerHeld>,
     catalog: catalog::Catalog,
     boot: boot::Boot,
+    /// In the `ipxe-image` mode, each tenant's boot image per location.
+    boot_images: Option<boot_images::BootImages>,
     locks: locks::KeyedLocks,
     /// Servers Cycle polls that are not provisioned yet; forgotten when no longer polled.
     in_flight: moka::sync::Cache<String, ()>,
@@ -87,7 +89,14 @@ impl Bridge {
             (CredentialsMode::PassThrough, _) => None,
         };
         let settings_status = settings.status.clone();
+        let boot_images = boot.boot_image_sha256().map(|sha| {
+            boot_images::BootImages::new(
+                sha.to_string(),
+                Duration::from_secs(settings.catalog_ttl_secs),
+            )
+        });
         Ok(Self {
+            boot_images,
             catalog: catalog::Catalog::new(&settings),
             rate: rate::TenantRate::new(&settings.rate_limit),
             settings,

@@ -190,7 +190,7 @@ pub async fn provision(
         None if too_small => Some(u64::from(b.settings.boot.data_disk_gib)),
         None => None,
     };
-    let script = b.boot.render(&BootVars {
+    let startup_script = b.boot.render(&BootVars {
         hostname: req.hostname.trim(),
         server_name: &name,
         cycle_server_id: cycle_id,
@@ -198,6 +198,11 @@ pub async fn provision(
         location,
         model: model_id,
     })?;
+    // A server created from a boot image that does not exist would boot nothing.
+    let boot_image = match &b.boot_images {
+        Some(images) => Some(images.id_for(t, location).await?),
+        None => None,
+    };
 
     let _guard = b
         .locks
@@ -245,9 +250,9 @@ pub async fn provision(
         vm_type: model_id.to_string(),
         location: location.to_string(),
         ssh_public_key: b.boot.ssh_public_key.clone(),
-        image: b.boot.image.clone(),
-        custom_image: b.boot.custom_image.clone(),
-        startup_script: Some(script),
+        image: b.boot.public_image().map(str::to_string),
+        custom_image: boot_image,
+        startup_script,
         network_interfaces: Some(vec![NetworkInterfaceRequest {
             subnet: Some(network.subnet_id.clone()),
             // CycleOS needs a static public address.

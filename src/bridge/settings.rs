@@ -54,6 +54,9 @@ pub enum BootMode {
     /// The first boot of the public image turns the boot disk into an iPXE-only disk holding
     /// Cycle's iPXE image (`ipxe_url`) and reboots into it; every later boot is iPXE.
     Ipxe,
+    /// Servers are created from the project's iPXE boot image for their location (made once by
+    /// `crusoe-ial image build`, found by name from `ipxe_sha256`) and boot iPXE at once.
+    IpxeImage,
     /// The operator's own startup-script template.
     Script,
 }
@@ -62,13 +65,15 @@ pub enum BootMode {
 #[serde(default, deny_unknown_fields)]
 pub struct BootSettings {
     pub mode: BootMode,
-    /// Where Cycle's iPXE image is downloaded from, an `.iso` or an `.efi` (mode `ipxe`).
+    /// Where Cycle's iPXE image is downloaded from, an `.iso` or an `.efi` (mode `ipxe`; the
+    /// default of `image build`).
     pub ipxe_url: Option<String>,
-    /// The image's SHA-256 in hex; when set, a server refuses any other image.
+    /// The image's SHA-256 in hex; when set, a server refuses any other image. Mode `ipxe-image`
+    /// finds its boot images by it.
     pub ipxe_sha256: Option<String>,
     /// Public image, `name:tag`.
     pub image: String,
-    /// Custom image id; wins over `image` when set.
+    /// Refused: one custom image id cannot serve every project (mode `ipxe-image` replaces it).
     pub custom_image: Option<String>,
     /// The SSH key Crusoe requires; a generated one (private half discarded) when unset.
     pub ssh_public_key: Option<String>,
@@ -285,11 +290,17 @@ pub const ENV_VARS: &[(&str, &str)] = &[
         "comma-separated Crusoe locations offered to Cycle",
     ),
     ("IAL_IP_STRATEGY", "load-balancer or vm-public-ip"),
-    ("IAL_BOOT_MODE", "ipxe or script: how servers reach CycleOS"),
+    (
+        "IAL_BOOT_MODE",
+        "ipxe, ipxe-image or script: how servers reach CycleOS",
+    ),
     ("IAL_IPXE_URL", "URL of Cycle's iPXE image, .iso or .efi"),
     ("IAL_IPXE_SHA256", "SHA-256 of Cycle's iPXE image"),
     ("IAL_IMAGE", "public image for servers, name:tag"),
-    ("IAL_CUSTOM_IMAGE", "custom image id for servers"),
+    (
+        "IAL_CUSTOM_IMAGE",
+        "refused: replaced by boot mode ipxe-image",
+    ),
     ("IAL_SSH_PUBLIC_KEY", "SSH public key put on servers"),
     (
         "IAL_STATUS_READS",
@@ -342,11 +353,12 @@ impl BridgeSettings {
         if let Some(v) = get("IAL_BOOT_MODE") {
             self.boot.mode = match v.as_str() {
                 "ipxe" => BootMode::Ipxe,
+                "ipxe-image" => BootMode::IpxeImage,
                 "script" => BootMode::Script,
                 _ => {
                     return Err((
                         "IAL_BOOT_MODE".into(),
-                        format!("{v:?} is neither ipxe nor script"),
+                        format!("{v:?} is none of ipxe, ipxe-image, script"),
                     ))
                 }
             };

@@ -47,6 +47,9 @@ pub struct SimulateArgs {
     /// Share of operations that never finish.
     #[arg(long, default_value_t = 0.0)]
     pub stuck_operation_rate: f64,
+    /// Share of guests whose startup script's power-off never comes.
+    #[arg(long, default_value_t = 0.0)]
+    pub stuck_guest_rate: f64,
     /// Report MAC addresses in upper case.
     #[arg(long)]
     pub upper_case_macs: bool,
@@ -61,6 +64,7 @@ impl SimulateArgs {
             latency_ms: self.latency_ms,
             operation_failure_rate: self.operation_failure_rate,
             stuck_operation_rate: self.stuck_operation_rate,
+            stuck_guest_rate: self.stuck_guest_rate,
         };
         faults.validate()?;
         if !self.base_path.is_empty() && !self.base_path.starts_with('/') {

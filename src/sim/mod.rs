@@ -7,6 +7,7 @@ mod admin;
 pub mod auth;
 pub mod catalog;
 pub mod cli;
+mod guest;
 mod handlers;
 mod http;
 mod resources;

@@ -10,7 +10,9 @@ pub enum VmState {
     Provisioning,
     Running,
     Stopping,
-    Stopped,
+    /// Where STOP ends at Crusoe (the packer plugin and the cloud controller manager wait for it),
+    /// and where a guest that powers itself off ends.
+    Shutoff,
     Deleting,
 }
 
@@ -20,7 +22,7 @@ impl VmState {
             VmState::Provisioning => "STATE_PROVISIONING",
             VmState::Running => "STATE_RUNNING",
             VmState::Stopping => "STATE_STOPPING",
-            VmState::Stopped => "STATE_STOPPED",
+            VmState::Shutoff => "STATE_SHUTOFF",
             VmState::Deleting => "STATE_DELETING",
         }
     }
@@ -245,6 +247,7 @@ impl Project {
             "vpc_subnets": self.subnets.values().map(|s| self.subnet_json(s)).collect::<Vec<_>>(),
             "firewall_rules": self.firewall_rules.values().collect::<Vec<_>>(),
             "load_balancers": self.load_balancers.values().collect::<Vec<_>>(),
+            "custom_images": self.custom_images.values().collect::<Vec<_>>(),
         })
     }
 }

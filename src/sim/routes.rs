@@ -8,7 +8,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::get;
 use axum::{Extension, Router};
 
-use super::handlers::{catalog, compute, networking, operations, storage};
+use super::handlers::{catalog, compute, custom_images, networking, operations, storage};
 use super::http::{authenticate, count_calls, inject_faults, Caller, SimError, SimResult};
 use super::world::Family;
 use super::{admin, Sim};
@@ -41,11 +41,11 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             &format!("{P}/compute/custom-images"),
-            get(catalog::list_custom_images),
+            get(custom_images::list_custom_images).post(custom_images::create_custom_image),
         )
         .route(
             &format!("{P}/compute/custom-images/{{image_id}}"),
-            get(catalog::get_custom_image),
+            get(custom_images::get_custom_image).delete(custom_images::delete_custom_image),
         )
         .route(
             &format!("{P}/compute/vms/instances"),
@@ -130,6 +130,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .route(
             &format!("{P}/networking/load-balancers/operations/{{operation_id}}"),
             operation_route(Family::LoadBalancers),
+        )
+        .route(
+            &format!("{P}/compute/custom-images/operations/{{operation_id}}"),
+            operation_route(Family::CustomImages),
         )
         // The last layer added runs first: count, then faults, then the signature check.
         .route_layer(from_fn_with_state(Arc::clone(&sim), authenticate))

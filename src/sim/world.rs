@@ -32,6 +32,8 @@ pub struct Faults {
     pub operation_failure_rate: f64,
     /// Operations that stay IN_PROGRESS for ever.
     pub stuck_operation_rate: f64,
+    /// Guests whose startup script asks for a power-off that never comes (the script failed).
+    pub stuck_guest_rate: f64,
 }
 
 impl Faults {
@@ -42,6 +44,7 @@ impl Faults {
             ("connection_reset_rate", self.connection_reset_rate),
             ("operation_failure_rate", self.operation_failure_rate),
             ("stuck_operation_rate", self.stuck_operation_rate),
+            ("stuck_guest_rate", self.stuck_guest_rate),
         ] {
             if !(0.0..=1.0).contains(&rate) {
                 return Err(format!("{name} must be between 0 and 1"));
@@ -67,12 +70,17 @@ pub enum Family {
     Subnets,
     FirewallRules,
     LoadBalancers,
+    CustomImages,
 }
 
 #[derive(Debug, Clone)]
 pub enum Action {
-    CreateVm { took_capacity: bool },
-    DeleteVm { previous: VmState },
+    CreateVm {
+        took_capacity: bool,
+    },
+    DeleteVm {
+        previous: VmState,
+    },
     StartVm,
     StopVm,
     ResetVm,
@@ -88,6 +96,9 @@ pub enum Action {
     CreateLoadBalancer,
     UpdateLoadBalancer(Value),
     DeleteLoadBalancer,
+    /// The image as it will be listed once made.
+    CreateCustomImage(Value),
+    DeleteCustomImage,
 }
 
 /// A disk named in an attach request.
@@ -160,6 +171,8 @@ pub struct World {
     next_public: u32,
     free_public: Vec<u32>,
     pub upper_case_macs: bool,
+    /// Guests that will power themselves off: (when, seq) -> (project, VM id).
+    power_offs: BTreeMap<(Instant, u64), (String, String)>,
 }
 
 /// Synthetic public addresses come from 198.18.0.0/15 (reserved for benchmarking): room for
@@ -199,6 +212,7 @@ impl World {
             next_public: 1,
             free_public: Vec::new(),
             upper_case_macs: false,
+            power_offs: BTreeMap::new(),
         }
     }
 
@@ -278,18 +292,6 @@ impl World {
             project.subnets.insert(subnet.id.clone(), subnet);
         }
         project.networks.insert(network.id.clone(), network);
-        let image_id = self.new_id();
-        project.custom_images.insert(
-            image_id.clone(),
-            json!({
-                "id": image_id,
-                "name": "cycleos-boot",
-                "description": "custom image made from a disk",
-                "created_at": "2024-06-01T00:00:00Z",
-                "locations": catalog::LOCATIONS,
-                "tags": ["v1"],
-            }),
-        );
         self.projects.insert(project_id.to_string(), project);
     }
 
@@ -418,9 +420,17 @@ impl World {
             .count()
     }
 
-    /// Completes every operation whose time has come, and forgets expired ones.
+    /// Completes every operation whose time has come, powers off the guests that asked for it,
+    /// and forgets expired operations.
     pub fn advance(&mut self) {
         let now = Instant::now();
+        while let Some(entry) = self.power_offs.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let (project, vm_id) = entry.remove();
+            self.guest_power_off(&project, &vm_id);
+        }
         while let Some(entry) = self.pending.first_entry() {
             if entry.key().0 > now {
                 break;
@@ -475,6 +485,45 @@ impl World {
         }
     }
 
+    /// A boot: the guest's startup script runs, and one that powers off is due to have done so
+    /// one operation delay later (see `guest`).
+    fn booted(&mut self, op: &Op) {
+        let powers_off = self
+            .vm(op, |vm| {
+                vm.startup_script
+                    .as_deref()
+                    .is_some_and(super::guest::powers_off)
+            })
+            .unwrap_or(false);
+        let stuck = self.faults.stuck_guest_rate;
+        if powers_off && !(stuck > 0.0 && self.rng.random::<f64>() < stuck) {
+            let seq = self.next_seq();
+            self.power_offs.insert(
+                (Instant::now() + self.timing.op_delay, seq),
+                (op.project.clone(), op.resource_id.clone()),
+            );
+        }
+    }
+
+    /// What a guest's own power-off does: the VM shuts off and a dynamic address goes.
+    fn guest_power_off(&mut self, project: &str, vm_id: &str) {
+        let Some(vm) = self
+            .projects
+            .get_mut(project)
+            .and_then(|p| p.vms.get_mut(vm_id))
+            .filter(|vm| vm.state == VmState::Running && vm.busy_with.is_none())
+        else {
+            return;
+        };
+        vm.state = VmState::Shutoff;
+        vm.updated_at = timestamp();
+        if !vm.public_ip.is_static {
+            if let Some(ip) = vm.public_ip.address.take() {
+                self.release_public(ip);
+            }
+        }
+    }
+
     fn succeed(&mut self, op: &Op) -> Value {
         let now = timestamp();
         let rid = op.resource_id.as_str();
@@ -499,6 +548,7 @@ impl World {
                     }
                     vm.updated_at = now.clone();
                 });
+                self.booted(op);
                 self.vm_json(op)
             }
             Action::StopVm => {
@@ -513,7 +563,7 @@ impl World {
                     self.release_public(ip);
                 }
                 self.with_vm(op, |vm| {
-                    vm.state = VmState::Stopped;
+                    vm.state = VmState::Shutoff;
                     if !vm.public_ip.is_static {
                         vm.public_ip.address = None;
                     }
@@ -526,6 +576,7 @@ impl World {
                     vm.state = VmState::Running;
                     vm.updated_at = now.clone();
                 });
+                self.booted(op);
                 self.vm_json(op)
             }
             Action::MakeIpStatic => {
@@ -616,6 +667,18 @@ impl World {
                 self.remove_load_balancer(&op.project, rid);
                 json!({})
             }
+            Action::CreateCustomImage(image) => {
+                if let Some(p) = self.projects.get_mut(&op.project) {
+                    p.custom_images.insert(rid.to_string(), image.clone());
+                }
+                image.clone()
+            }
+            Action::DeleteCustomImage => {
+                if let Some(p) = self.projects.get_mut(&op.project) {
+                    p.custom_images.remove(rid);
+                }
+                json!({})
+            }
         }
     }
 
@@ -627,7 +690,7 @@ impl World {
                 let previous = *previous;
                 self.with_vm(op, |vm| vm.state = previous);
             }
-            Action::StartVm => self.with_vm(op, |vm| vm.state = VmState::Stopped),
+            Action::StartVm => self.with_vm(op, |vm| vm.state = VmState::Shutoff),
             Action::StopVm | Action::ResetVm => self.with_vm(op, |vm| vm.state = VmState::Running),
             Action::CreateDisk => {
                 if let Some(p) = self.projects.get_mut(&op.project) {

@@ -1,6 +1,6 @@
 use reqwest::Method;
 
-use super::{item_path, project_path};
+use super::project_path;
 use crate::crusoe::client::{join_filter, Call, CrusoeClient};
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{Capacity, Image, VmType};
@@ -61,23 +61,5 @@ impl CrusoeClient {
             format!("/compute/images/{id}"),
         ))
         .await
-    }
-
-    /// `listCustomImages`.
-    pub async fn list_custom_images(&self, project_id: &str) -> Result<Vec<Image>, CrusoeError> {
-        let path = project_path(project_id, "/compute/custom-images")?;
-        self.execute_items(Call::new("list_custom_images", Method::GET, path))
-            .await
-    }
-
-    /// `getCustomImage`.
-    pub async fn get_custom_image(
-        &self,
-        project_id: &str,
-        image_id: &str,
-    ) -> Result<Image, CrusoeError> {
-        let path = item_path(project_id, "compute/custom-images", "image_id", image_id)?;
-        self.execute(Call::new("get_custom_image", Method::GET, path))
-            .await
     }
 }

@@ -2,6 +2,7 @@
 //! checked by [`PathId`] first.
 
 mod catalog;
+mod custom_images;
 mod disks;
 mod load_balancers;
 mod networking;

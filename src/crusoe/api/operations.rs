@@ -18,6 +18,7 @@ pub enum OperationFamily {
     VpcSubnets,
     FirewallRules,
     LoadBalancers,
+    CustomImages,
 }
 
 impl OperationFamily {
@@ -29,6 +30,7 @@ impl OperationFamily {
             OperationFamily::VpcSubnets => "networking/vpc-subnets",
             OperationFamily::FirewallRules => "networking/vpc-firewall-rules",
             OperationFamily::LoadBalancers => "networking/load-balancers",
+            OperationFamily::CustomImages => "compute/custom-images",
         }
     }
 }

@@ -40,3 +40,16 @@ pub struct Image {
     #[serde(deserialize_with = "null_as_empty")]
     pub tags: Vec<String>,
 }
+
+/// `CustomImagePostRequest`. Crusoe spells the disk's key `DiskID` (its OpenAPI, client-go, and
+/// the packer plugin agree); the image takes the disk's location.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CreateCustomImageRequest {
+    #[serde(rename = "DiskID")]
+    pub disk_id: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
+}

@@ -66,33 +66,6 @@ pub async fn list_vm_types(
     })
 }
 
-pub async fn list_custom_images(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        Ok(Json(
-            json!({"items": p.custom_images.values().collect::<Vec<_>>()}),
-        ))
-    })
-}
-
-pub async fn get_custom_image(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, image_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        w.projects[&project_id]
-            .custom_images
-            .get(&image_id)
-            .map(|i| Json(i.clone()))
-            .ok_or_else(|| SimError::not_found("custom image"))
-    })
-}
-
 pub async fn list_quotas(
     State(sim): State<Arc<Sim>>,
     Extension(caller): Extension<Caller>,

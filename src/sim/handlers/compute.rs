@@ -308,9 +308,16 @@ pub async fn create_vm(
     in_project(&sim, &caller, &project_id, |w| {
         let p = &w.projects[&project_id];
         if let Some(custom) = &custom_image {
-            if !p.custom_images.contains_key(custom) {
+            let image = p.custom_images.get(custom).ok_or_else(|| {
+                SimError::bad_request(format!("custom image {custom:?} not found"))
+            })?;
+            // An image is known to be usable where the disk it was made from was.
+            let available = image["locations"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|l| l == location.as_str()));
+            if !available {
                 return Err(SimError::bad_request(format!(
-                    "custom image {custom:?} not found"
+                    "custom image {custom} is not available in {location}"
                 )));
             }
         }
@@ -496,8 +503,8 @@ pub async fn update_vm(
             ))
         };
         let op_action = match action.as_str() {
-            "START" if vm.state == VmState::Stopped => Action::StartVm,
-            "START" => return Err(wrong_state("STATE_STOPPED")),
+            "START" if vm.state == VmState::Shutoff => Action::StartVm,
+            "START" => return Err(wrong_state("STATE_SHUTOFF")),
             "STOP" if vm.state == VmState::Running => Action::StopVm,
             "STOP" => return Err(wrong_state("STATE_RUNNING")),
             "RESET" if vm.state == VmState::Running => Action::ResetVm,

@@ -2,6 +2,7 @@
 
 pub mod catalog;
 pub mod compute;
+pub mod custom_images;
 pub mod networking;
 pub mod operations;
 pub mod storage;

@@ -1,0 +1,409 @@
+//! `crusoe-ial image build`: a project's iPXE boot image for one location, made once. A small
+//! builder VM boots the public image and runs the `ipxe` mode's conversion of its own boot disk,
+//! ending in a power-off instead of a reboot; its OS disk, which then holds only Cycle's iPXE, is
+//! made a custom image (as modal-labs/packer-plugin-crusoe makes images: stop, wait for
+//! `STATE_SHUTOFF`, post `{"DiskID", name}`, follow the custom-images operation), and the builder
+//! is deleted whatever happened. Servers of the `ipxe-image` mode are created from that image.
+
+use std::time::{Duration, Instant};
+
+use super::boot::{Finish, IpxeImage};
+use super::boot_images::{self, builder_name, image_name};
+use super::catalog::{is_compatible, Catalog};
+use super::settings::BridgeSettings;
+use crate::crusoe::types::{
+    CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
+    PublicIpv4Request, Vm, VmFilter, VmState,
+};
+use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
+
+/// What to build and how long each part may take.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    pub location: String,
+    /// Cycle's iPXE image; its SHA-256 must be known, it names the boot image.
+    pub ipxe: IpxeImage,
+    /// The builder's VM type; the cheapest CPU type in stock when unset.
+    pub builder_type: Option<String>,
+    /// The builder's subnet; the location's default subnet when unset.
+    pub subnet: Option<String>,
+    pub public_image: String,
+    pub ssh_public_key: String,
+    /// How long the builder may take to convert its disk and power off.
+    pub shutoff_deadline: Duration,
+    /// How long each Crusoe operation may take: the builder's creation and deletion, the image.
+    pub operation_timeout: Duration,
+    /// How often the builder's state is read, at most (reads start at a quarter second).
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Built {
+    /// The image was there already: nothing was made.
+    Found(Image),
+    Made(Image),
+}
+
+/// Why a build stopped, in one line for the operator.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{0}")]
+pub struct BuildFailed(pub String);
+
+fn failed(doing: &str, e: CrusoeError) -> BuildFailed {
+    BuildFailed(format!("{doing}: {e}"))
+}
+
+/// Builds the image unless it exists; the builder VM is deleted on every path out of here
+/// (an interrupted process leaves it to `crusoe-ial gc`, which finds it by name).
+pub async fn build(
+    client: &CrusoeClient,
+    project: &str,
+    settings: &BridgeSettings,
+    spec: &BuildSpec,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Built, BuildFailed> {
+    let sha256 = spec.ipxe.sha256.clone().ok_or_else(|| {
+        BuildFailed("the iPXE image's SHA-256 is needed: it names the boot image".into())
+    })?;
+    let name = image_name(&sha256, &spec.location);
+    if let Some(image) = boot_images::find(client, project, &name)
+        .await
+        .map_err(|e| failed("listing the project's custom images", e))?
+    {
+        return Ok(Built::Found(image));
+    }
+    let builder = builder_name(&sha256, &spec.location);
+    // A builder of this name is left from an interrupted build: start afresh.
+    remove_builder(client, project, &builder, spec).await?;
+    let made = make(client, project, settings, spec, &name, &builder, progress).await;
+    let removed = remove_builder(client, project, &builder, spec).await;
+    match (made, removed) {
+        (Ok(image), Ok(())) => Ok(Built::Made(image)),
+        (Ok(_), Err(e)) => Err(BuildFailed(format!(
+            "the image {name} was made, but {e}; `crusoe-ial gc --apply` deletes the builder"
+        ))),
+        (Err(e), Ok(())) => Err(BuildFailed(format!(
+            "{e}; the builder was deleted, nothing billable is left"
+        ))),
+        (Err(e), Err(cleanup)) => Err(BuildFailed(format!(
+            "{e}; and {cleanup}: `crusoe-ial gc --apply` deletes the builder"
+        ))),
+    }
+}
+
+async fn make(
+    client: &CrusoeClient,
+    project: &str,
+    settings: &BridgeSettings,
+    spec: &BuildSpec,
+    name: &str,
+    builder: &str,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Image, BuildFailed> {
+    let vm_type = match &spec.builder_type {
+        Some(t) => t.clone(),
+        None => cheapest_cpu_type(client, project, settings, &spec.location).await?,
+    };
+    let subnet = match &spec.subnet {
+        Some(s) => s.clone(),
+        None => default_subnet(client, project, &spec.location).await?,
+    };
+    let script = spec
+        .ipxe
+        .script(Finish::PowerOff)
+        .replace("{{server_name}}", builder);
+    let request = CreateVmRequest {
+        name: builder.to_string(),
+        vm_type: vm_type.clone(),
+        location: spec.location.clone(),
+        ssh_public_key: spec.ssh_public_key.clone(),
+        image: Some(spec.public_image.clone()),
+        startup_script: Some(script),
+        install_crusoe_watch_agent: Some(false),
+        network_interfaces: Some(vec![NetworkInterfaceRequest {
+            subnet: Some(subnet),
+            // The builder downloads Cycle's iPXE image.
+            ips: vec![IpAddressesRequest {
+                public_ipv4: PublicIpv4Request {
+                    ip_type: "dynamic".into(),
+                    id: None,
+                },
+            }],
+        }]),
+        ..Default::default()
+    };
+    progress(format!(
+        "starting builder {builder} ({vm_type} in {})",
+        spec.location
+    ));
+    let op = client
+        .create_vm(project, &request)
+        .await
+        .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
+    client
+        .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
+        .await
+        .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
+
+    let vm = wait_for_shutoff(client, project, builder, spec, progress).await?;
+    let disk = vm
+        .disks
+        .iter()
+        .find(|d| d.attachment_type == "os")
+        .ok_or_else(|| BuildFailed(format!("builder {builder} has no OS disk")))?;
+    progress(format!("making image {name} of disk {}", disk.id));
+    let request = CreateCustomImageRequest {
+        disk_id: disk.id.clone(),
+        name: name.to_string(),
+        description: Some(format!(
+            "crusoe-ial: a boot disk holding only Cycle's iPXE, {} (sha256 {})",
+            spec.ipxe.url,
+            spec.ipxe.sha256.as_deref().unwrap_or_default()
+        )),
+        tags: None,
+    };
+    let op = client
+        .create_custom_image(project, &request)
+        .await
+        .map_err(|e| failed(&format!("making image {name}"), e))?;
+    client
+        .wait_operation(
+            OperationFamily::CustomImages,
+            project,
+            op,
+            spec.operation_timeout,
+        )
+        .await
+        .map_err(|e| failed(&format!("making image {name}"), e))?;
+    let image = boot_images::find(client, project, name)
+        .await
+        .map_err(|e| failed(&format!("reading image {name}"), e))?
+        .ok_or_else(|| {
+            BuildFailed(format!(
+                "Crusoe finished making image {name} but does not list it"
+            ))
+        })?;
+    // A create retried after a lost answer, or a build that raced this one, can make a second
+    // image of the name: the oldest stays, as every replica picks it.
+    if let Ok(all) = client.list_custom_images(project).await {
+        for younger in all.iter().filter(|i| i.name == name && i.id != image.id) {
+            if let Err(e) = client.delete_custom_image(project, &younger.id).await {
+                progress(format!(
+                    "could not delete the duplicate image {}: {e}",
+                    younger.id
+                ));
+            }
+        }
+    }
+    Ok(image)
+}
+
+/// Waits, bounded, for the builder's guest to convert its disk and power off.
+async fn wait_for_shutoff(
+    client: &CrusoeClient,
+    project: &str,
+    builder: &str,
+    spec: &BuildSpec,
+    progress: &mut (dyn FnMut(String) + Send),
+) -> Result<Vm, BuildFailed> {
+    let started = Instant::now();
+    let mut last_said = None::<Instant>;
+    let mut pause = spec.poll_interval.min(Duration::from_millis(250));
+    loop {
+        let vm = client
+            .list_vms(project, &VmFilter::names([builder]))
+            .await
+            .map_err(|e| failed(&format!("reading builder {builder}"), e))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| BuildFailed(format!("builder {builder} disappeared")))?;
+        match vm.state {
+            VmState::Shutoff | VmState::Shutdown | VmState::Stopped => return Ok(vm),
+            VmState::Deleting | VmState::Deleted => {
+                return Err(BuildFailed(format!("builder {builder} is being deleted")))
+            }
+            _ => {}
+        }
+        let waited = started.elapsed();
+        if waited >= spec.shutoff_deadline {
+            return Err(BuildFailed(format!(
+                "builder {builder} did not power off within {}s (it is {}): its startup script failed or is slow; its serial console says why (`crusoe compute vms serial-console --name {builder}`)",
+                spec.shutoff_deadline.as_secs(),
+                vm.state.wire_name()
+            )));
+        }
+        if last_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(15)) {
+            progress(format!(
+                "waiting for {builder} to write Cycle's iPXE to its disk and power off: {}, {}s of at most {}s",
+                vm.state.wire_name(),
+                waited.as_secs(),
+                spec.shutoff_deadline.as_secs()
+            ));
+            last_said = Some(Instant::now());
+        }
+        tokio::time::sleep(pause.min(spec.shutoff_deadline - waited)).await;
+        pause = (pause * 2).min(spec.poll_interval);
+    }
+}
+
+/// After an interrupted build: deletes its builder.
+pub async fn clean_up(
+    client: &CrusoeClient,
+    project: &str,
+    spec: &BuildSpec,
+) -> Result<(), BuildFailed> {
+    let sha256 = spec.ipxe.sha256.as_deref().unwrap_or_default();
+    if sha256.len() < 12 {
+        return Ok(());
+    }
+    remove_builder(client, project, &builder_name(sha256, &spec.location), spec).await
+}
+
+/// Deletes every VM of the builder's name and waits for them to go.
+async fn remove_builder(
+    client: &CrusoeClient,
+    project: &str,
+    builder: &str,
+    spec: &BuildSpec,
+) -> Result<(), BuildFailed> {
+    let cannot = |e| failed(&format!("deleting builder {builder}"), e);
+    let started = Instant::now();
+    loop {
+        let vms = client
+            .list_vms(project, &VmFilter::names([builder]))
+            .await
+            .map_err(cannot)?;
+        if vms.is_empty() {
+            return Ok(());
+        }
+        for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
+            match client.delete_vm(project, &vm.id).await {
+                Ok(op) => {
+                    client
+                        .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
+                        .await
+                        .map_err(cannot)?;
+                }
+                // Busy (another operation) or gone meanwhile: look again.
+                Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
+                Err(e) => return Err(cannot(e)),
+            }
+        }
+        if started.elapsed() >= spec.operation_timeout {
+            return Err(BuildFailed(format!(
+                "builder {builder} was not deleted within {}s",
+                spec.operation_timeout.as_secs()
+            )));
+        }
+        tokio::time::sleep(spec.poll_interval).await;
+    }
+}
+
+/// The cheapest x86 CPU type in stock in the location (by the price table, then by size).
+async fn cheapest_cpu_type(
+    client: &CrusoeClient,
+    project: &str,
+    settings: &BridgeSettings,
+    location: &str,
+) -> Result<String, BuildFailed> {
+    let types = client
+        .list_vm_types(project)
+        .await
+        .map_err(|e| failed("listing VM types", e))?;
+    let stock = client
+        .list_capacities(&[], &[location.to_string()])
+        .await
+        .map_err(|e| failed("listing stock", e))?;
+    let catalog = Catalog::new(settings);
+    types
+        .iter()
+        .filter(|t| t.num_gpu == 0 && is_compatible(t))
+        .filter(|t| {
+            stock.iter().any(|c| {
+                c.location == location
+                    && c.product_name.as_deref() == Some(t.product_name.as_str())
+                    && c.quantity > 0
+            })
+        })
+        .min_by_key(|t| {
+            let price = catalog
+                .price(&t.product_name)
+                .map_or(i64::MAX, |p| p.hourly);
+            (price, t.cpu_cores, t.memory_gb)
+        })
+        .map(|t| t.product_name.clone())
+        .ok_or_else(|| {
+            BuildFailed(format!(
+                "no CPU VM type is in stock in {location}; choose one with --builder-type"
+            ))
+        })
+}
+
+/// The location's default subnet (Crusoe makes one per location), or its only one.
+async fn default_subnet(
+    client: &CrusoeClient,
+    project: &str,
+    location: &str,
+) -> Result<String, BuildFailed> {
+    let subnets = client
+        .list_vpc_subnets(project)
+        .await
+        .map_err(|e| failed("listing VPC subnets", e))?;
+    let here: Vec<_> = subnets.iter().filter(|s| s.location == location).collect();
+    here.iter()
+        .find(|s| s.name.starts_with("default"))
+        .or(here.first())
+        .map(|s| s.id.clone())
+        .ok_or_else(|| {
+            BuildFailed(format!(
+                "project {project} has no VPC subnet in {location}; make one or choose one with --subnet"
+            ))
+        })
+}
+
+/// The boot images of a project, oldest first.
+pub async fn list(client: &CrusoeClient, project: &str) -> Result<Vec<Image>, BuildFailed> {
+    let mut images: Vec<Image> = client
+        .list_custom_images(project)
+        .await
+        .map_err(|e| failed("listing the project's custom images", e))?
+        .into_iter()
+        .filter(|i| i.name.starts_with(boot_images::IMAGE_PREFIX))
+        .collect();
+    images.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok(images)
+}
+
+/// Deletes every boot image of a name; how many went.
+pub async fn delete(
+    client: &CrusoeClient,
+    project: &str,
+    name: &str,
+    timeout: Duration,
+) -> Result<usize, BuildFailed> {
+    if !name.starts_with(boot_images::IMAGE_PREFIX) {
+        return Err(BuildFailed(format!(
+            "{name} is not a boot image crusoe-ial made (those are named {}...)",
+            boot_images::IMAGE_PREFIX
+        )));
+    }
+    let mut deleted = 0;
+    for image in list(client, project)
+        .await?
+        .iter()
+        .filter(|i| i.name == name)
+    {
+        match client.delete_custom_image(project, &image.id).await {
+            Ok(op) => {
+                client
+                    .wait_operation(OperationFamily::CustomImages, project, op, timeout)
+                    .await
+                    .map_err(|e| failed(&format!("deleting image {name}"), e))?;
+                deleted += 1;
+            }
+            Err(CrusoeError::NotFound(_)) => {}
+            Err(e) => return Err(failed(&format!("deleting image {name}"), e)),
+        }
+    }
+    Ok(deleted)
+}
