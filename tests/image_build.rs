@@ -337,3 +337,64 @@ async fn in_ipxe_image_mode_a_server_boots_the_projects_image_or_provision_says_
     );
     assert_eq!(vm["sim"]["install_crusoe_watch_agent"], false);
 }
+
+#[tokio::test]
+async fn an_interrupted_build_deletes_its_builder_before_it_exits() {
+    let sim = start_sim(SimConfig {
+        faults: Faults {
+            stuck_guest_rate: 1.0,
+            ..Default::default()
+        },
+        ..quick_sim_config()
+    })
+    .await;
+    let home = tempfile::tempdir().unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
+        .args(["image", "build", "--location", LOCATION, "--ipxe-url", URL])
+        .args(["--ipxe-sha256", SHA, "--timeout-secs", "120"])
+        .env_clear()
+        .env("HOME", home.path())
+        .env("CRUSOE_API_ENDPOINT", sim.endpoint())
+        .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
+        .env("CRUSOE_SECRET_KEY", SECRET)
+        .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let running = async {
+        loop {
+            if project(&sim)["vms"][0]["state"] == "STATE_RUNNING" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), running)
+        .await
+        .expect("the builder runs");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the build exits after an interrupt")
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("the builder was deleted, nothing billable is left"),
+        "{text}"
+    );
+    assert_eq!(count(&sim, "vms"), 0);
+    assert_eq!(count(&sim, "custom_images"), 0);
+}

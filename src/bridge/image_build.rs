@@ -162,10 +162,21 @@ async fn make(
         )),
         tags: None,
     };
-    let op = client
-        .create_custom_image(project, &request)
-        .await
-        .map_err(|e| failed(&format!("making image {name}"), e))?;
+    // The packer plugin waits 30 s after STATE_SHUTOFF before imaging: a disk Crusoe still holds
+    // answers 409, so that is retried for a while rather than failing the build.
+    let since = Instant::now();
+    let op = loop {
+        match client.create_custom_image(project, &request).await {
+            Err(CrusoeError::Conflict(api)) if since.elapsed() < spec.operation_timeout => {
+                progress(format!(
+                    "Crusoe cannot image the disk yet ({}); trying again",
+                    api.message
+                ));
+                tokio::time::sleep(spec.poll_interval).await;
+            }
+            other => break other.map_err(|e| failed(&format!("making image {name}"), e))?,
+        }
+    };
     client
         .wait_operation(
             OperationFamily::CustomImages,
