@@ -2,9 +2,11 @@
 # Build: a release binary from the locked dependencies.
 FROM rust:1.89-slim-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# The commit the image is built from, for the crusoe_ial_build_info metric (no .git in here).
+ARG GIT_COMMIT=unknown
+COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
-RUN cargo build --release --locked --bin crusoe-ial \
+RUN CRUSOE_IAL_GIT_COMMIT="$GIT_COMMIT" cargo build --release --locked --bin crusoe-ial \
     && strip target/release/crusoe-ial
 
 # Run: distroless (glibc and CA certificates, no shell, no package manager), as a non-root user.

@@ -231,3 +231,57 @@ async fn readiness_in_pass_through_mode_needs_only_a_valid_configuration() {
     let (status, answer) = h.raw("GET", "/readyz", None).await;
     assert_eq!((status, answer["status"].as_str()), (200, Some("ready")));
 }
+
+#[tokio::test]
+async fn metrics_are_described_and_shown_from_the_start_with_build_and_process_metrics() {
+    // A fresh process: nothing has been recorded yet.
+    let (_child, addr, _home) = common::serve_process("").await;
+    let text = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for name in [
+        "ial_requests_total",
+        "ial_request_duration_seconds",
+        "bridge_servers_in_flight",
+        "crusoe_ial_build_info",
+        "crusoe_calls_total",
+        "crusoe_call_duration_seconds",
+        "crusoe_retries_total",
+        "crusoe_operation_waits_total",
+        "crusoe_operation_wait_seconds",
+        "process_cpu_seconds_total",
+        "process_resident_memory_bytes",
+        "process_open_fds",
+    ] {
+        assert!(
+            text.contains(&format!("# HELP {name} ")),
+            "{name} is not described:\n{text}"
+        );
+    }
+    assert!(
+        text.contains(
+            r#"ial_requests_total{endpoint="/v1/infrastructure/server/provision",status="200"} 0"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"crusoe_calls_total{operation="create_vm",outcome="ok"} 0"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "crusoe_ial_build_info{{version=\"{}\",git_commit=",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+    let rss = text
+        .lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+        .and_then(|v| v.parse::<f64>().ok())
+        .expect("resident memory is a number");
+    assert!(rss > 1_000_000.0, "a real process's memory: {rss}");
+}

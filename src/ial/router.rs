@@ -132,8 +132,6 @@ impl<P> Clone for AppState<P> {
 }
 
 pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
-    // Install the recorder before any request: what is recorded without one is lost.
-    crate::telemetry::metrics::handle();
     let state = AppState { provider, options };
     let limits = Arc::new(Limits {
         in_flight: Semaphore::new(options.max_in_flight),
@@ -141,33 +139,42 @@ pub fn router<P: Provider>(provider: Arc<P>, options: IalOptions) -> Router {
         max_headers: options.max_headers,
         timeout: options.request_timeout,
     });
-    let api = Router::new()
-        .route("/v1/auth/verify", post(verify::<P>))
-        .route(
+    let routes = [
+        ("/v1/auth/verify", post(verify::<P>)),
+        (
             "/v1/infrastructure/provider/locations",
             get(locations::<P>).post(locations::<P>),
-        )
-        .route(
+        ),
+        (
             "/v1/infrastructure/provider/server-models",
             get(server_models::<P>).post(server_models::<P>),
-        )
-        .route("/v1/location/configure", post(configure::<P>))
-        .route("/v1/infrastructure/server/provision", post(provision::<P>))
-        .route(
+        ),
+        ("/v1/location/configure", post(configure::<P>)),
+        ("/v1/infrastructure/server/provision", post(provision::<P>)),
+        (
             "/v1/infrastructure/server/provision-status",
             get(provision_status::<P>).post(provision_status::<P>),
-        )
-        .route(
+        ),
+        (
             "/v1/infrastructure/server/provision-check",
             get(provision_status::<P>).post(provision_status::<P>),
-        )
-        .route("/v1/infrastructure/server/restart", post(restart::<P>))
-        .route(
+        ),
+        ("/v1/infrastructure/server/restart", post(restart::<P>)),
+        (
             "/v1/infrastructure/server/decommission",
             post(decommission::<P>),
-        )
-        .route("/v1/infrastructure/ip/allocate", post(allocate::<P>))
-        .route("/v1/infrastructure/ip/release", post(release::<P>))
+        ),
+        ("/v1/infrastructure/ip/allocate", post(allocate::<P>)),
+        ("/v1/infrastructure/ip/release", post(release::<P>)),
+    ];
+    // Installs the recorder before any request (what is recorded without one is lost), with each
+    // route's series at zero.
+    crate::telemetry::metrics::register_endpoints(&routes.each_ref().map(|(path, _)| *path));
+    let api = routes
+        .into_iter()
+        .fold(Router::new(), |api, (path, handler)| {
+            api.route(path, handler)
+        })
         // The last layer added runs first: measure, then limit, then read the body.
         .layer(DefaultBodyLimit::max(options.body_limit))
         .route_layer(from_fn_with_state(limits, limit))

@@ -1,41 +1,138 @@
 //! Prometheus metrics. Labels are bounded sets (endpoints, Crusoe operations, outcomes, status
-//! codes): never a credential, a host name, an id or anything else a caller chooses.
+//! codes): never a credential, a host name, an id or anything else a caller chooses. Every metric
+//! is described (`# HELP`) and shown from the start: the series whose labels are known ahead are
+//! registered at zero when the recorder is installed.
 
 use std::sync::OnceLock;
 
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+pub use crate::crusoe::metric_names::*;
+use crate::crusoe::OperationFamily;
 
 /// IAL requests, by `endpoint` (the route) and `status`.
 pub const IAL_REQUESTS: &str = "ial_requests_total";
 /// IAL request latency, by `endpoint`.
 pub const IAL_DURATION: &str = "ial_request_duration_seconds";
-pub use crate::crusoe::metric_names::*;
 /// Servers Cycle is polling that are not provisioned yet.
 pub const SERVERS_IN_FLIGHT: &str = "bridge_servers_in_flight";
+/// Always 1, labelled with the `version` and `git_commit` being run.
+pub const BUILD_INFO: &str = "crusoe_ial_build_info";
 
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
 
-static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+struct Exporter {
+    handle: PrometheusHandle,
+    process: metrics_process::Collector,
+}
 
-/// The process's Prometheus recorder, installed on first use.
-pub fn handle() -> &'static PrometheusHandle {
-    HANDLE.get_or_init(|| {
+static EXPORTER: OnceLock<Exporter> = OnceLock::new();
+
+fn describe() {
+    describe_counter!(
+        IAL_REQUESTS,
+        "Requests Cycle made to the IAL API, by route and HTTP status"
+    );
+    describe_histogram!(
+        IAL_DURATION,
+        Unit::Seconds,
+        "Time to answer an IAL request, by route"
+    );
+    describe_gauge!(
+        SERVERS_IN_FLIGHT,
+        "Servers Cycle polls that are not provisioned yet (forgotten after 15 min unpolled)"
+    );
+    describe_gauge!(
+        BUILD_INFO,
+        "Always 1: the version and git commit of the running bridge"
+    );
+    describe_counter!(
+        CRUSOE_CALLS,
+        "Calls to Crusoe's API, by operation and outcome (ok, or the kind of failure)"
+    );
+    describe_histogram!(
+        CRUSOE_DURATION,
+        Unit::Seconds,
+        "Time of a Crusoe call, its retries included, by operation"
+    );
+    describe_counter!(
+        CRUSOE_RETRIES,
+        "Attempts of a Crusoe call beyond its first, by operation"
+    );
+    describe_counter!(
+        OPERATION_WAITS,
+        "Crusoe asynchronous operations followed to their end, by family and outcome"
+    );
+    describe_histogram!(
+        OPERATION_WAIT_DURATION,
+        Unit::Seconds,
+        "Time spent following a Crusoe operation, by family"
+    );
+}
+
+/// The series whose labels are known ahead, at zero.
+fn register_known_series() {
+    metrics::gauge!(SERVERS_IN_FLIGHT).set(0.0);
+    metrics::gauge!(
+        BUILD_INFO,
+        "version" => env!("CARGO_PKG_VERSION"),
+        "git_commit" => env!("CRUSOE_IAL_GIT_COMMIT")
+    )
+    .set(1.0);
+    for op in OPERATIONS {
+        metrics::counter!(CRUSOE_CALLS, "operation" => *op, "outcome" => "ok").increment(0);
+        metrics::counter!(CRUSOE_RETRIES, "operation" => *op).increment(0);
+        let _ = metrics::histogram!(CRUSOE_DURATION, "operation" => *op);
+    }
+    for family in OperationFamily::ALL {
+        metrics::counter!(OPERATION_WAITS, "family" => family.collection(), "outcome" => "succeeded")
+            .increment(0);
+        let _ = metrics::histogram!(OPERATION_WAIT_DURATION, "family" => family.collection());
+    }
+}
+
+fn exporter() -> &'static Exporter {
+    EXPORTER.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
             .expect("the bucket list is not empty");
-        match builder.install_recorder() {
+        let handle = match builder.install_recorder() {
             Ok(handle) => handle,
             // Another recorder owns the process (an embedding program): render what we can.
             Err(_) => PrometheusBuilder::new().build_recorder().handle(),
-        }
+        };
+        describe();
+        register_known_series();
+        let process = metrics_process::Collector::default();
+        process.describe();
+        process.collect();
+        Exporter { handle, process }
     })
 }
 
-/// The text exposition of every metric.
+/// The process's Prometheus recorder, installed on first use.
+pub fn handle() -> &'static PrometheusHandle {
+    &exporter().handle
+}
+
+/// Registers each IAL route's series at zero, so that `/metrics` shows them before any request.
+pub fn register_endpoints(endpoints: &[&str]) {
+    exporter();
+    for endpoint in endpoints {
+        metrics::counter!(IAL_REQUESTS, "endpoint" => endpoint.to_string(), "status" => "200")
+            .increment(0);
+        let _ = metrics::histogram!(IAL_DURATION, "endpoint" => endpoint.to_string());
+    }
+}
+
+/// The text exposition of every metric, the process's own read afresh.
 pub fn render() -> String {
-    handle().render()
+    let exporter = exporter();
+    exporter.process.collect();
+    exporter.handle.render()
 }
 
 /// Histogram samples are kept raw until drained, by a scrape or by upkeep: without this, a bridge

@@ -22,6 +22,16 @@ pub enum OperationFamily {
 }
 
 impl OperationFamily {
+    pub const ALL: [OperationFamily; 7] = [
+        OperationFamily::Vms,
+        OperationFamily::Disks,
+        OperationFamily::VpcNetworks,
+        OperationFamily::VpcSubnets,
+        OperationFamily::FirewallRules,
+        OperationFamily::LoadBalancers,
+        OperationFamily::CustomImages,
+    ];
+
     pub fn collection(self) -> &'static str {
         match self {
             OperationFamily::Vms => "compute/vms/instances",
