@@ -20,6 +20,20 @@ impl Seen {
         self.0.push((path, method, data.clone()));
     }
 
+    /// What Cycle's Go types would refuse, with or without `../shared`.
+    fn check_against_cycles_go_types(&self) {
+        let failures: Vec<String> = self
+            .0
+            .iter()
+            .flat_map(|(path, _, data)| {
+                common::cycle_go::violations(path, data)
+                    .into_iter()
+                    .map(move |v| format!("{path}: {v}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
     fn check_against_cycles_schemas(&self) {
         let Some(shared) = common::shared_dir() else {
             eprintln!("skipped: ../shared is absent, so Cycle's IAL OpenAPI cannot be read");
@@ -272,6 +286,7 @@ async fn the_whole_lifecycle_through_the_bridge_leaves_nothing_billable_and_matc
     let h = Harness::start(quick_sim_config(), common::harness::test_settings()).await;
     let mut seen = Seen::default();
     lifecycle(&h, &mut seen, Harness::data).await;
+    seen.check_against_cycles_go_types();
     seen.check_against_cycles_schemas();
 }
 
@@ -293,6 +308,7 @@ async fn with_bare_payloads_the_lifecycle_answers_exactly_cycles_openapi_shapes(
         body
     })
     .await;
+    seen.check_against_cycles_go_types();
     seen.check_against_cycles_schemas();
 }
 
@@ -412,4 +428,28 @@ async fn provision_status_reports_the_identity_as_ipxe_presents_it_whatever_case
             .to_string(),
         uuid
     );
+}
+
+#[test]
+fn the_cycle_go_type_check_itself_catches_what_cycle_refuses() {
+    use serde_json::json;
+    let good = json!({"ip_id": "a", "ip_assignment_id": "b", "cidr": "203.0.113.10/32", "gateway": "10.0.0.1", "network": "203.0.113.10/32", "nat_private_ip": "10.0.0.5"});
+    assert!(common::cycle_go::allocate_ip_response(&good).is_empty());
+    let mut bare = good.clone();
+    bare["network"] = json!("203.0.113.10");
+    assert_eq!(
+        common::cycle_go::allocate_ip_response(&bare).len(),
+        1,
+        "a bare address is not a CIDR"
+    );
+    let mut empty = good.clone();
+    empty["gateway"] = json!("");
+    assert_eq!(
+        common::cycle_go::allocate_ip_response(&empty).len(),
+        1,
+        "\"\" is not an IP; null would be"
+    );
+    let mut null = good;
+    null["gateway"] = Value::Null;
+    assert!(common::cycle_go::allocate_ip_response(&null).is_empty());
 }

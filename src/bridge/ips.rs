@@ -55,9 +55,9 @@ fn answer(
         ip_id,
         ip_assignment_id: assignment,
         cidr: format!("{public}/32"),
-        gateway: gateway.map(|g| g.to_string()).unwrap_or_default(),
+        gateway: gateway.map(|g| g.to_string()),
         netmask: "255.255.255.255".into(),
-        network: public.to_string(),
+        network: Some(format!("{public}/32")),
         nat_private_ip: Some(private.to_string()),
     }
 }

@@ -140,6 +140,14 @@ pub async fn provision(
     req: ProvisionServer,
 ) -> Result<ProvisionResponse, BridgeError> {
     let cycle_id = naming::cycle_id(&req.cycle.server_id, "/request/cycle/server_id")?;
+    // Go marshals an unset ObjectID as 24 zeros: that names no server, and every server sent
+    // so would share one VM.
+    if cycle_id.bytes().all(|b| b == b'0') {
+        return Err(BridgeError::invalid(
+            "/request/cycle/server_id is Cycle's zero ObjectID: it names no server",
+            "/request/cycle/server_id",
+        ));
+    }
     let name = naming::server_name(cycle_id);
     let location = req.location_id.trim();
     let model_id = req.model_id.trim();

@@ -377,10 +377,14 @@ pub struct ProvisionStatusResponse {
 pub struct AllocateIpResponse {
     pub ip_id: String,
     pub ip_assignment_id: String,
+    /// A CIDR: Cycle's Go type checks it with `net.ParseCIDR`.
     pub cidr: String,
-    pub gateway: String,
+    /// An IP or null (`*IP`); never `""`, which `net.ParseIP` refuses.
+    pub gateway: Option<String>,
+    /// Gone from Cycle's Go types (2025-04); its OpenAPI still requires it.
     pub netmask: String,
-    pub network: String,
+    /// A CIDR or null (`*CIDR`), not a bare address.
+    pub network: Option<String>,
     pub nat_private_ip: Option<String>,
 }
 
