@@ -586,3 +586,140 @@ fn no_debug_or_error_output_carries_the_secret() {
     let bad = Credentials::new("KEY", &SecretString::from("not*base64")).unwrap_err();
     assert!(!bad.to_string().contains("not*base64"));
 }
+
+fn vms_path() -> String {
+    format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances")
+}
+
+fn create_request() -> CreateVmRequest {
+    CreateVmRequest {
+        name: "cycle-x".into(),
+        vm_type: "c1a.4x".into(),
+        location: "us-east1-a".into(),
+        ssh_public_key: "ssh-ed25519 AAAA".into(),
+        image: Some("ubuntu22.04:latest".into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_create_whose_outcome_is_unknown_is_not_sent_again() {
+    // A 5xx after the request reached Crusoe, a timeout, a cut connection: it may have been done.
+    for answer in [
+        error(502, "error_internal.json"),
+        ResponseTemplate::new(200)
+            .set_body_json(fixture("operation_in_progress.json"))
+            .set_delay(Duration::from_secs(2)),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(vms_path()))
+            .respond_with(answer)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let err = client_for(&server)
+            .create_vm(PROJECT, &create_request())
+            .await
+            .unwrap_err();
+        match err {
+            CrusoeError::OutcomeUnknown { operation, .. } => assert_eq!(operation, "create_vm"),
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_create_crusoe_refused_with_429_is_sent_again_and_reads_and_deletes_are_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(vms_path()))
+        .respond_with(error(429, "error_too_many_requests.json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path(vms_path()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("operation_in_progress.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let client = client_for(&server);
+    client.create_vm(PROJECT, &create_request()).await.unwrap();
+
+    Mock::given(method("DELETE"))
+        .and(path(vm_path()))
+        .respond_with(error(502, "error_internal.json"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path(vm_path()))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(fixture("operation_in_progress.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    client.delete_vm(PROJECT, VM_ID).await.unwrap();
+}
+
+#[tokio::test]
+async fn retry_after_as_an_http_date_is_honoured() {
+    let server = MockServer::start().await;
+    let at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let date = at
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap();
+    Mock::given(method("GET"))
+        .and(path(vm_path()))
+        .respond_with(
+            error(429, "error_too_many_requests.json").insert_header("retry-after", date.as_str()),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    answer_vm_with(
+        &server,
+        ResponseTemplate::new(200).set_body_json(fixture("vm.json")),
+        1,
+    )
+    .await;
+    let started = Instant::now();
+    client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "retried before the Retry-After date ({date})"
+    );
+}
+
+#[tokio::test]
+async fn a_pending_operation_is_waited_on_like_one_in_progress() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path(op_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(operation("PENDING", None)))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(op_path()))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(operation("SUCCEEDED", Some(fixture("vm.json")))),
+        )
+        .mount(&server)
+        .await;
+    let done = client_for(&server)
+        .wait_operation(
+            OperationFamily::Vms,
+            PROJECT,
+            in_progress(),
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    assert_eq!(done.state, OperationState::Succeeded);
+}

@@ -141,6 +141,14 @@ fn crusoe_error(doing: &str, source: &CrusoeError) -> IalError {
         tracing::warn!(error_id = id, status = source.status(), "{doing}: {source}");
     }
     let detail = |advice: &str| format!("{doing}: {source}. {advice}");
+    let out_of_stock = || {
+        e(
+            StatusCode::CONFLICT,
+            "out-of-stock",
+            "Out of stock",
+            detail("Choose another model or location, or retry later."),
+        )
+    };
     match source {
         CrusoeError::BadCredentials(_) => e(
             StatusCode::UNAUTHORIZED,
@@ -161,25 +169,19 @@ fn crusoe_error(doing: &str, source: &CrusoeError) -> IalError {
             "Busy",
             detail("Another operation is in progress on the resource; retry shortly."),
         ),
-        CrusoeError::OutOfStock(_) => e(
-            StatusCode::CONFLICT,
-            "out-of-stock",
-            "Out of stock",
-            detail("Choose another model or location, or retry later."),
-        ),
-        CrusoeError::OperationFailed { code, .. } if code == "out_of_stock" => e(
-            StatusCode::CONFLICT,
-            "out-of-stock",
-            "Out of stock",
-            detail("Choose another model or location, or retry later."),
-        ),
+        // Whether Crusoe said so in an answer or in a failed operation: the same 409.
+        CrusoeError::OutOfStock(_) => out_of_stock(),
+        CrusoeError::OperationFailed { .. } if source.is_out_of_stock() => out_of_stock(),
         CrusoeError::OperationFailed { .. } => e(
             StatusCode::BAD_GATEWAY,
             "provider-failed",
             "Crusoe operation failed",
             detail("Nothing billable was left behind; correct the cause and try again."),
         ),
-        CrusoeError::RateLimited(_) | CrusoeError::Server(_) | CrusoeError::Connect(_) => e(
+        CrusoeError::RateLimited(_)
+        | CrusoeError::Server(_)
+        | CrusoeError::Connect(_)
+        | CrusoeError::OutcomeUnknown { .. } => e(
             StatusCode::SERVICE_UNAVAILABLE,
             "provider-unavailable",
             "Crusoe unavailable",

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::boot::{Finish, IpxeImage};
 use super::boot_images::{self, builder_name, image_name};
 use super::catalog::{is_compatible, Catalog};
+use super::create::{create_once, Created};
 use super::settings::BridgeSettings;
 use crate::crusoe::types::{
     CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
@@ -136,14 +137,23 @@ async fn make(
         "starting builder {builder} ({vm_type} in {})",
         spec.location
     ));
-    let op = client
-        .create_vm(project, &request)
-        .await
-        .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
-    client
-        .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
-        .await
-        .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
+    let created = create_once(
+        || client.create_vm(project, &request),
+        || async {
+            let vms = client
+                .list_vms(project, &VmFilter::names([builder]))
+                .await?;
+            Ok(vms.into_iter().next())
+        },
+    )
+    .await
+    .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
+    if let Created::Accepted(op) = created {
+        client
+            .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
+            .await
+            .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
+    }
 
     let vm = wait_for_shutoff(client, project, builder, spec, progress).await?;
     let disk = vm
@@ -166,7 +176,12 @@ async fn make(
     // answers 409, so that is retried for a while rather than failing the build.
     let since = Instant::now();
     let op = loop {
-        match client.create_custom_image(project, &request).await {
+        let created = create_once(
+            || client.create_custom_image(project, &request),
+            || boot_images::find(client, project, name),
+        )
+        .await;
+        match created {
             Err(CrusoeError::Conflict(api)) if since.elapsed() < spec.operation_timeout => {
                 progress(format!(
                     "Crusoe cannot image the disk yet ({}); trying again",
@@ -174,7 +189,9 @@ async fn make(
                 ));
                 tokio::time::sleep(spec.poll_interval).await;
             }
-            other => break other.map_err(|e| failed(&format!("making image {name}"), e))?,
+            Ok(Created::Accepted(op)) => break op,
+            Ok(Created::Found(image)) => return Ok(image),
+            Err(e) => return Err(failed(&format!("making image {name}"), e)),
         }
     };
     client

@@ -4,7 +4,9 @@
 //! The assignment id says which: `lb-<load balancer id>` or `vm-<VM id>`.
 
 use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
 
+use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
 use super::naming;
 use super::network::LocationConfig;
@@ -155,20 +157,22 @@ async fn ensure_load_balancer(
         ..Default::default()
     };
     let find = || async {
-        t.client
+        let all = t
+            .client
             .list_load_balancers(&t.project_id, &by_name)
-            .await
-            .doing(|| format!("looking up load balancer {lb_name}"))
-            .map(|all| {
-                all.into_iter()
-                    .filter(|lb| lb.name == lb_name)
-                    .min_by(|a, b| a.id.cmp(&b.id))
-            })
+            .await?;
+        Ok(all
+            .into_iter()
+            .filter(|lb| lb.name == lb_name)
+            .min_by(|a, b| a.id.cmp(&b.id)))
     };
-    if let Some(lb) = find().await? {
-        if !lb.vip.is_empty() {
-            return Ok(lb);
-        }
+    let deadline = Instant::now() + b.settings.timeouts.allocate();
+    // One of this name exists: with an empty `vip` it is still being made, not missing.
+    if let Some(lb) = find()
+        .await
+        .doing(|| format!("looking up load balancer {lb_name}"))?
+    {
+        return with_vip(lb, &find, deadline).await;
     }
     let vpc_id = vm
         .network_interfaces
@@ -191,22 +195,26 @@ async fn ensure_load_balancer(
             }],
         })
         .collect();
-    let op = t
+    let request = CreateLoadBalancerRequest {
+        name: lb_name.clone(),
+        location: vm.location.clone(),
+        vpc_id,
+        protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
+        listen_ports_and_backends: listeners,
+        health_check_options: Some(HealthCheckOptions::default()),
+    };
+    let created = create_once(
+        || t.client.create_load_balancer(&t.project_id, &request),
+        find,
+    )
+    .await
+    .doing(|| format!("creating load balancer {lb_name}"))?;
+    let op = match created {
+        Created::Accepted(op) => op,
+        Created::Found(lb) => return with_vip(lb, &find, deadline).await,
+    };
+    let done = t
         .client
-        .create_load_balancer(
-            &t.project_id,
-            &CreateLoadBalancerRequest {
-                name: lb_name.clone(),
-                location: vm.location.clone(),
-                vpc_id,
-                protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
-                listen_ports_and_backends: listeners,
-                health_check_options: Some(HealthCheckOptions::default()),
-            },
-        )
-        .await
-        .doing(|| format!("creating load balancer {lb_name}"))?;
-    t.client
         .wait_operation(
             OperationFamily::LoadBalancers,
             &t.project_id,
@@ -215,14 +223,51 @@ async fn ensure_load_balancer(
         )
         .await
         .doing(|| format!("creating load balancer {lb_name}"))?;
-    find()
-        .await?
-        .filter(|lb| !lb.vip.is_empty())
-        .ok_or_else(|| {
-            BridgeError::ProviderFailed(format!(
-                "load balancer {lb_name} has no address after its creation"
-            ))
-        })
+    // The address from the finished operation, as Crusoe's load-balancer controller takes it.
+    match done.result_as::<LoadBalancer>() {
+        Ok(lb) if !lb.vip.is_empty() && lb.name == lb_name => Ok(lb),
+        _ => match find()
+            .await
+            .doing(|| format!("looking up load balancer {lb_name}"))?
+        {
+            Some(lb) => with_vip(lb, &find, deadline).await,
+            None => Err(BridgeError::ProviderFailed(format!(
+                "Crusoe finished creating load balancer {lb_name} but lists no such load balancer"
+            ))),
+        },
+    }
+}
+
+/// A load balancer once it has its address: one still being made is waited for (never made
+/// again), within the allocation's deadline.
+async fn with_vip<F, Fut>(
+    mut lb: LoadBalancer,
+    find: &F,
+    deadline: Instant,
+) -> Result<LoadBalancer, BridgeError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<LoadBalancer>, CrusoeError>>,
+{
+    let mut pause = Duration::from_millis(250);
+    while lb.vip.is_empty() {
+        if Instant::now() + pause >= deadline {
+            return Err(BridgeError::Timeout(format!(
+                "load balancer {} is still being made (no address yet); Cycle's retry continues from there",
+                lb.name
+            )));
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_secs(2));
+        let name = lb.name.clone();
+        lb = find()
+            .await
+            .doing(|| format!("looking up load balancer {name}"))?
+            .ok_or_else(|| {
+                BridgeError::NotFound(format!("load balancer {name} was deleted while being made"))
+            })?;
+    }
+    Ok(lb)
 }
 
 pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, BridgeError> {

@@ -4,6 +4,7 @@
 mod boot;
 pub mod boot_images;
 mod catalog;
+mod create;
 pub mod error;
 pub mod gc;
 mod identity;

@@ -8,13 +8,14 @@ use std::net::Ipv4Addr;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
 use super::naming;
 use super::tenant::Tenant;
 use super::Bridge;
 use crate::crusoe::types::{
-    CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRuleObject,
-    VpcNetwork, VpcSubnet,
+    CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
+    FirewallRuleObject, VpcNetwork, VpcSubnet,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
@@ -279,12 +280,13 @@ async fn hub_network(
         return Ok(n);
     }
     let c = &tenant.client;
-    c.create_vpc_network(
-        &tenant.project_id,
-        &CreateVpcNetworkRequest {
-            name: name.clone(),
-            cidr: bridge.settings.network.cidr.clone(),
-        },
+    let request = CreateVpcNetworkRequest {
+        name: name.clone(),
+        cidr: bridge.settings.network.cidr.clone(),
+    };
+    create_once(
+        || c.create_vpc_network(&tenant.project_id, &request),
+        || async { Ok(pick(&c.list_vpc_networks(&tenant.project_id).await?)) },
     )
     .await
     .doing(|| format!("creating VPC network {name}"))?;
@@ -327,20 +329,25 @@ async fn hub_subnet(
                     network.name, network.cidr, bridge.settings.network.subnet_prefix
                 ))
             })?;
-        let created = c
-            .create_vpc_subnet(
-                &tenant.project_id,
-                &CreateVpcSubnetRequest {
-                    name: name.clone(),
-                    cidr,
-                    location: location.to_string(),
-                    vpc_network_id: network.id.clone(),
-                    nat_gateway_enabled: false,
-                },
-            )
-            .await;
+        let request = CreateVpcSubnetRequest {
+            name: name.clone(),
+            cidr,
+            location: location.to_string(),
+            vpc_network_id: network.id.clone(),
+            nat_gateway_enabled: false,
+        };
+        let created = create_once(
+            || c.create_vpc_subnet(&tenant.project_id, &request),
+            || async {
+                let all = c.list_vpc_subnets(&tenant.project_id).await?;
+                Ok(all.into_iter().find(|s| {
+                    s.name == name && s.vpc_network_id == network.id && s.location == location
+                }))
+            },
+        )
+        .await;
         match created {
-            Ok(s) => return Ok(s),
+            Ok(Created::Accepted(s) | Created::Found(s)) => return Ok(s),
             Err(CrusoeError::Conflict(_)) => {
                 subnets = c
                     .list_vpc_subnets(&tenant.project_id)
@@ -387,38 +394,62 @@ async fn firewall_rules(
             ids.push(rule.id.clone());
             continue;
         }
-        let op = c
-            .create_firewall_rule(
-                &tenant.project_id,
-                &CreateFirewallRuleRequest {
-                    name: name.clone(),
-                    vpc_network_id: network.id.clone(),
-                    action: "allow".into(),
-                    direction: "ingress".into(),
-                    protocols: vec![protocol.to_string()],
-                    sources: settings
-                        .ingress_sources
-                        .iter()
-                        .map(FirewallRuleObject::cidr)
-                        .collect(),
-                    destinations: vec![FirewallRuleObject::resource(&network.id)],
-                    destination_ports: Some(ports.clone()),
-                    source_ports: None,
-                },
-            )
-            .await
-            .doing(|| format!("creating firewall rule {name}"))?;
-        let id = op.resource_id().map(str::to_string).ok_or_else(|| {
-            BridgeError::ProviderFailed("Crusoe's firewall rule operation names no rule".into())
-        })?;
-        c.wait_operation(
-            OperationFamily::FirewallRules,
-            &tenant.project_id,
-            op,
-            bridge.settings.timeouts.configure(),
+        let request = CreateFirewallRuleRequest {
+            name: name.clone(),
+            vpc_network_id: network.id.clone(),
+            action: "allow".into(),
+            direction: "ingress".into(),
+            protocols: vec![protocol.to_string()],
+            sources: settings
+                .ingress_sources
+                .iter()
+                .map(FirewallRuleObject::cidr)
+                .collect(),
+            destinations: vec![FirewallRuleObject::resource(&network.id)],
+            destination_ports: Some(ports.clone()),
+            source_ports: None,
+        };
+        let find = || async {
+            let all = c.list_firewall_rules(&tenant.project_id).await?;
+            Ok(all
+                .into_iter()
+                .find(|r| r.name == name && r.vpc_network_id == network.id))
+        };
+        let created = create_once(
+            || c.create_firewall_rule(&tenant.project_id, &request),
+            find,
         )
         .await
         .doing(|| format!("creating firewall rule {name}"))?;
+        let op = match created {
+            Created::Accepted(op) => op,
+            Created::Found(rule) => {
+                ids.push(rule.id);
+                continue;
+            }
+        };
+        let done = c
+            .wait_operation(
+                OperationFamily::FirewallRules,
+                &tenant.project_id,
+                op,
+                bridge.settings.timeouts.configure(),
+            )
+            .await
+            .doing(|| format!("creating firewall rule {name}"))?;
+        // The rule's id from the finished operation, as Crusoe's clients read it; else by name.
+        let id = match done.result_as::<FirewallRule>() {
+            Ok(rule) if !rule.id.is_empty() => rule.id,
+            _ => find()
+                .await
+                .doing(|| format!("looking up firewall rule {name}"))?
+                .map(|r| r.id)
+                .ok_or_else(|| {
+                    BridgeError::ProviderFailed(format!(
+                        "Crusoe finished creating firewall rule {name} but lists no such rule"
+                    ))
+                })?,
+        };
         ids.push(id);
     }
     Ok(ids)

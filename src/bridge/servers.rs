@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::boot::BootVars;
 use super::catalog::is_compatible;
+use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
 use super::identity;
 use super::naming;
@@ -20,7 +21,7 @@ use super::tenant::Tenant;
 use super::Bridge;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
-    CreateDiskRequest, CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest,
+    CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
     NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
     ReservationSpecification, UpdateVmRequest, Vm, VmAction, VmFilter, VmState,
 };
@@ -282,13 +283,30 @@ pub async fn provision(
         install_crusoe_watch_agent: Some(false),
         ..Default::default()
     };
-    match t.client.create_vm(&t.project_id, &request).await {
-        Ok(op) => {
+    let created = create_once(
+        || t.client.create_vm(&t.project_id, &request),
+        || async {
+            let vms = t
+                .client
+                .list_vms(&t.project_id, &VmFilter::names([&name]))
+                .await?;
+            Ok(vms.into_iter().next())
+        },
+    )
+    .await;
+    match created {
+        Ok(Created::Accepted(op)) => {
             extra.insert(EXTRA_VM_OPERATION.into(), op.operation_id.into());
             Ok(answer(extra))
         }
+        // An attempt whose answer was lost made it: provision-status takes it from here.
+        Ok(Created::Found(_)) => Ok(answer(extra)),
         // Another replica created the VM (and attached the disk) a moment ago: same outcome.
         Err(CrusoeError::Conflict(_)) if !find_vms(t, &name).await?.is_empty() => Ok(answer(extra)),
+        // Crusoe may still be making it, with the disk: keep the disk for Cycle's retry.
+        Err(e @ CrusoeError::OutcomeUnknown { .. }) => {
+            Err(e).doing(|| format!("creating VM {name}"))
+        }
         Err(e) => {
             // No VM: its data disk would be billed for nothing.
             delete_data_disk(t, &name).await;
@@ -311,21 +329,29 @@ async fn ensure_disk(
         return Ok(id);
     }
     let gib = u32::try_from(gib).unwrap_or(u32::MAX);
-    let op = t
-        .client
-        .create_disk(
-            &t.project_id,
-            &CreateDiskRequest::persistent_ssd(&disk_name, location, gib),
-        )
-        .await
-        .doing(|| format!("creating disk {disk_name}"))?;
+    let request = CreateDiskRequest::persistent_ssd(&disk_name, location, gib);
+    let by_name = DiskFilter {
+        names: vec![disk_name.clone()],
+        ..Default::default()
+    };
+    let created = create_once(
+        || t.client.create_disk(&t.project_id, &request),
+        || async {
+            let disks = t.client.list_disks(&t.project_id, &by_name).await?;
+            Ok(disks
+                .into_iter()
+                .min_by(|a, b| a.created_at.cmp(&b.created_at)))
+        },
+    )
+    .await
+    .doing(|| format!("creating disk {disk_name}"))?;
+    let op = match created {
+        Created::Accepted(op) => op,
+        Created::Found(disk) => return Ok(disk.id),
+    };
     extra.insert(EXTRA_DISK_OPERATION.into(), op.operation_id.clone().into());
-    let id = op.resource_id().map(str::to_string).ok_or_else(|| {
-        BridgeError::ProviderFailed(format!(
-            "Crusoe's operation for disk {disk_name} names no disk"
-        ))
-    })?;
-    t.client
+    let done = t
+        .client
         .wait_operation(OperationFamily::Disks, &t.project_id, op, b.settings.timeouts.provision())
         .await
         .map_err(|e| match e {
@@ -337,8 +363,17 @@ async fn ensure_disk(
                 source: Box::new(other),
             },
         })?;
-    // Replicas may have raced: every one of them settles on the oldest disk of the name.
-    Ok(oldest_disk(t, &disk_name).await?.unwrap_or(id))
+    // The disk's id comes from the finished operation, as Crusoe's own clients read it (terraform
+    // and the CSI driver), not from the POST's metadata. Replicas may have raced: every one of
+    // them settles on the oldest disk of the name.
+    let made = done.result_as::<Disk>().ok().map(|d| d.id);
+    match (oldest_disk(t, &disk_name).await?, made) {
+        (Some(oldest), _) => Ok(oldest),
+        (None, Some(id)) => Ok(id),
+        (None, None) => Err(BridgeError::ProviderFailed(format!(
+            "Crusoe finished creating disk {disk_name} but names no disk"
+        ))),
+    }
 }
 
 /// The oldest disk of a name; younger unattached ones (left by a race) are deleted.
@@ -498,14 +533,14 @@ async fn missing_vm(
         Err(e) => return Err(e).doing(|| format!("reading the creation of {name}")),
     };
     match op.state {
-        OperationState::InProgress => Ok(()),
+        OperationState::Pending | OperationState::InProgress => Ok(()),
         OperationState::Failed => {
             delete_data_disk(t, name).await;
             let (code, message) = op.failure();
             let detail = format!(
                 "Crusoe could not create {name}: {code}: {message}. Nothing billable was left behind"
             );
-            Err(if code == "out_of_stock" {
+            Err(if crate::crusoe::is_out_of_stock_code(&code) {
                 BridgeError::OutOfStock(format!(
                     "{detail}; choose another model or location, or retry later"
                 ))

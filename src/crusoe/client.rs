@@ -157,6 +157,8 @@ impl Call {
 struct Failure {
     error: CrusoeError,
     retry_after: Option<Duration>,
+    /// The request may have reached Crusoe (it was sent, or Crusoe answered).
+    sent: bool,
 }
 
 impl From<CrusoeError> for Failure {
@@ -164,8 +166,21 @@ impl From<CrusoeError> for Failure {
         Failure {
             error,
             retry_after: None,
+            sent: false,
         }
     }
+}
+
+/// `Retry-After` in seconds or as an HTTP date (RFC 9110 allows both); a date in the past is 0.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at =
+        time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc2822).ok()?;
+    let wait = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(wait).unwrap_or(Duration::ZERO))
 }
 
 /// Connections and settings shared by the clients of many key pairs (one per tenant).
@@ -293,6 +308,21 @@ impl CrusoeClient {
                 Err(failure) => failure,
             };
             let error = failure.error;
+            // Crusoe's terraform provider never retries a POST, "to reduce the likelihood of
+            // creating duplicate instances": a create that may have been carried out is handed
+            // back for the caller to look up by name. 429 means Crusoe refused it, and a
+            // connection never made carried nothing: those are retried.
+            let unsafe_to_resend = call.method == Method::POST
+                && failure.sent
+                && error.is_retryable()
+                && !matches!(error, CrusoeError::RateLimited(_));
+            if unsafe_to_resend {
+                log_failure(call.op, attempt, &error);
+                return Err(CrusoeError::OutcomeUnknown {
+                    operation: call.op,
+                    cause: Box::new(error),
+                });
+            }
             if !error.is_retryable() || attempt >= settings.retry.max_attempts {
                 log_failure(call.op, attempt, &error);
                 return Err(error);
@@ -361,8 +391,7 @@ impl CrusoeClient {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(parse_retry_after);
         let body = response
             .bytes()
             .await
@@ -373,17 +402,29 @@ impl CrusoeClient {
         Err(Failure {
             error: CrusoeError::from_api(ApiError::from_body(status.as_u16(), &body)),
             retry_after,
+            sent: true,
         })
     }
 }
 
 fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
+    // A connection that was never made carried no request.
+    let sent = !e.is_connect();
+    let error = transport_cause(&e, timeout);
+    Failure {
+        error,
+        retry_after: None,
+        sent,
+    }
+}
+
+fn transport_cause(e: &reqwest::Error, timeout: Duration) -> CrusoeError {
     if e.is_timeout() {
-        return CrusoeError::Timeout(timeout).into();
+        return CrusoeError::Timeout(timeout);
     }
     // reqwest's own message repeats the URL; the chain of causes says what went wrong.
     let mut causes = Vec::new();
-    let mut source = std::error::Error::source(&e);
+    let mut source = std::error::Error::source(e);
     while let Some(s) = source {
         causes.push(s.to_string());
         source = s.source();
@@ -393,7 +434,7 @@ fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
     } else {
         causes.join(": ")
     };
-    CrusoeError::Connect(text).into()
+    CrusoeError::Connect(text)
 }
 
 fn log_failure(op: &str, attempts: u32, error: &CrusoeError) {

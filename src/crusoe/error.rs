@@ -83,12 +83,17 @@ impl ApiError {
         }
     }
 
-    /// Crusoe reports lack of stock with the symbolic code `out_of_stock`; other capacity codes
-    /// are matched by their words so that a renamed code still lands here.
+    /// An error answer of lack of stock (see [`is_out_of_stock_code`]).
     fn is_capacity(&self) -> bool {
-        let code = self.code.to_ascii_lowercase();
-        code == "out_of_stock" || code.contains("capacity") || code.contains("stock")
+        is_out_of_stock_code(&self.code)
     }
+}
+
+/// The one test of "out of stock", for error answers and failed operations alike: Crusoe's code
+/// `out_of_stock` (CRUSOE.md; the packer plugin compares a failed operation's code with exactly
+/// that). No client has shown another spelling, so none is guessed.
+pub fn is_out_of_stock_code(code: &str) -> bool {
+    code.eq_ignore_ascii_case("out_of_stock")
 }
 
 /// Every way a call to Crusoe can fail.
@@ -126,6 +131,13 @@ pub enum CrusoeError {
     OperationTimeout {
         operation_id: String,
         waited: Duration,
+    },
+    /// A create was sent and its answer lost (a timeout, a cut connection, a 5xx): Crusoe may
+    /// have carried it out, so it is not sent again blindly. Look the resource up by its name.
+    #[error("the outcome of {operation} is unknown, Crusoe may have carried it out: {cause}")]
+    OutcomeUnknown {
+        operation: &'static str,
+        cause: Box<CrusoeError>,
     },
     #[error(transparent)]
     InvalidId(#[from] InvalidId),
@@ -199,6 +211,7 @@ impl CrusoeError {
             CrusoeError::InvalidResponse(_) => "invalid_response",
             CrusoeError::OperationFailed { .. } => "operation_failed",
             CrusoeError::OperationTimeout { .. } => "operation_timeout",
+            CrusoeError::OutcomeUnknown { .. } => "outcome_unknown",
             CrusoeError::InvalidId(_) => "invalid_id",
             CrusoeError::InvalidRequest(_) => "invalid_request",
         }
@@ -206,6 +219,15 @@ impl CrusoeError {
 
     pub fn is_not_found(&self) -> bool {
         matches!(self, CrusoeError::NotFound(_))
+    }
+
+    /// Crusoe has no stock, whether it said so in an error answer or in a failed operation.
+    pub fn is_out_of_stock(&self) -> bool {
+        match self {
+            CrusoeError::OutOfStock(_) => true,
+            CrusoeError::OperationFailed { code, .. } => is_out_of_stock_code(code),
+            _ => false,
+        }
     }
 }
 
@@ -255,10 +277,36 @@ mod tests {
             CrusoeError::from_api(api(400, "out_of_stock")),
             CrusoeError::OutOfStock(_)
         ));
-        assert!(matches!(
-            CrusoeError::from_api(api(409, "insufficient_capacity")),
-            CrusoeError::OutOfStock(_)
-        ));
+        assert!(
+            matches!(
+                CrusoeError::from_api(api(409, "insufficient_capacity")),
+                CrusoeError::Conflict(_)
+            ),
+            "no Crusoe client has shown another code for lack of stock"
+        );
+    }
+
+    #[test]
+    fn an_answer_and_a_failed_operation_are_out_of_stock_by_the_same_rule() {
+        let failed = |code: &str| CrusoeError::OperationFailed {
+            operation_id: "op".into(),
+            code: code.into(),
+            message: "m".into(),
+        };
+        for code in ["out_of_stock", "OUT_OF_STOCK"] {
+            assert!(
+                CrusoeError::from_api(api(400, code)).is_out_of_stock(),
+                "{code}"
+            );
+            assert!(failed(code).is_out_of_stock(), "{code}");
+        }
+        for code in ["stock_check_failed", "capacity_reserved", "internal_error"] {
+            assert!(
+                !CrusoeError::from_api(api(400, code)).is_out_of_stock(),
+                "{code}"
+            );
+            assert!(!failed(code).is_out_of_stock(), "{code}");
+        }
     }
 
     #[test]

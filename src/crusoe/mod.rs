@@ -14,5 +14,5 @@ pub use api::OperationFamily;
 pub use client::{
     ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient, DEFAULT_ENDPOINT,
 };
-pub use error::{ApiError, CrusoeError};
+pub use error::{is_out_of_stock_code, ApiError, CrusoeError};
 pub use retry::{RetryPolicy, WaitPolicy};

@@ -38,6 +38,9 @@ pub struct SimulateArgs {
     /// Share of requests whose connection is cut.
     #[arg(long, default_value_t = 0.0)]
     pub connection_reset_rate: f64,
+    /// Share of requests carried out whose answer is then lost.
+    #[arg(long, default_value_t = 0.0)]
+    pub lost_answer_rate: f64,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
@@ -61,6 +64,7 @@ impl SimulateArgs {
             server_error_rate: self.server_error_rate,
             rate_limit_rate: self.rate_limit_rate,
             connection_reset_rate: self.connection_reset_rate,
+            lost_answer_rate: self.lost_answer_rate,
             latency_ms: self.latency_ms,
             operation_failure_rate: self.operation_failure_rate,
             stuck_operation_rate: self.stuck_operation_rate,

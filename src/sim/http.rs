@@ -169,7 +169,8 @@ pub async fn count_calls(State(sim): State<Arc<Sim>>, request: Request, next: Ne
     next.run(request).await
 }
 
-/// Injects the configured faults: latency, 5xx, 429, and cut connections.
+/// Injects the configured faults: latency, 5xx, 429, cut connections, and answers lost after the
+/// work was done.
 pub async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: Next) -> Response {
     let (latency, fault) = {
         let mut world = sim.world();
@@ -192,16 +193,22 @@ pub async fn inject_faults(State(sim): State<Arc<Sim>>, request: Request, next: 
             "too many requests (injected fault)",
         )
         .into_response(),
-        Some(RequestFault::ConnectionReset) => {
-            // Headers go out, then the body fails: hyper drops the connection mid-answer.
-            let broken = broken_body();
-            Response::builder()
-                .status(StatusCode::OK)
-                .header("content-type", "application/json")
-                .body(broken)
-                .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+        Some(RequestFault::ConnectionReset) => cut_connection(),
+        Some(RequestFault::LostAnswer) => {
+            let done = next.run(request).await;
+            sim.count(format!("lost answer ({})", done.status().as_u16()));
+            cut_connection()
         }
     }
+}
+
+/// Headers go out, then the body fails: hyper drops the connection mid-answer.
+fn cut_connection() -> Response {
+    Response::builder()
+        .status(StatusCode::OK)
+        .header("content-type", "application/json")
+        .body(broken_body())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
 fn broken_body() -> Body {

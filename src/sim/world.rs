@@ -24,8 +24,10 @@ pub struct Faults {
     pub server_error_rate: f64,
     /// Requests answered 429.
     pub rate_limit_rate: f64,
-    /// Requests whose connection is cut before the answer completes.
+    /// Requests whose connection is cut before the answer completes (nothing was done).
     pub connection_reset_rate: f64,
+    /// Requests carried out whose answer is then lost: the connection is cut after the work.
+    pub lost_answer_rate: f64,
     /// Added to every request, in milliseconds.
     pub latency_ms: u64,
     /// Operations that end FAILED with `internal_error`.
@@ -42,6 +44,7 @@ impl Faults {
             ("server_error_rate", self.server_error_rate),
             ("rate_limit_rate", self.rate_limit_rate),
             ("connection_reset_rate", self.connection_reset_rate),
+            ("lost_answer_rate", self.lost_answer_rate),
             ("operation_failure_rate", self.operation_failure_rate),
             ("stuck_operation_rate", self.stuck_operation_rate),
             ("stuck_guest_rate", self.stuck_guest_rate),
@@ -60,6 +63,7 @@ pub enum RequestFault {
     ServerError(u16),
     RateLimited,
     ConnectionReset,
+    LostAnswer,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -328,6 +332,9 @@ impl World {
         let f = self.faults.clone();
         if f.connection_reset_rate > 0.0 && self.rng.random::<f64>() < f.connection_reset_rate {
             return Some(RequestFault::ConnectionReset);
+        }
+        if f.lost_answer_rate > 0.0 && self.rng.random::<f64>() < f.lost_answer_rate {
+            return Some(RequestFault::LostAnswer);
         }
         if f.server_error_rate > 0.0 && self.rng.random::<f64>() < f.server_error_rate {
             let status = [500, 502, 503][self.rng.random_range(0..3)];

@@ -114,7 +114,7 @@ impl CrusoeClient {
                         current.operation_id
                     )))
                 }
-                OperationState::InProgress => {}
+                OperationState::Pending | OperationState::InProgress => {}
             }
             let elapsed = started.elapsed();
             if elapsed >= timeout {

@@ -1,10 +1,12 @@
 use serde::{Deserialize, Serialize};
 
-/// State of an asynchronous operation. Anything else Crusoe might send is kept, and treated as an
-/// error by the waiter.
+/// State of an asynchronous operation. `PENDING` is waited on like `IN_PROGRESS` (the packer
+/// plugin does; Crusoe's OpenAPI lists only the other three). Anything else Crusoe might send is
+/// kept, and treated as an error by the waiter.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "String", into = "String")]
 pub enum OperationState {
+    Pending,
     InProgress,
     Succeeded,
     Failed,
@@ -14,6 +16,7 @@ pub enum OperationState {
 impl From<String> for OperationState {
     fn from(s: String) -> Self {
         match s.as_str() {
+            "PENDING" => Self::Pending,
             "IN_PROGRESS" => Self::InProgress,
             "SUCCEEDED" => Self::Succeeded,
             "FAILED" => Self::Failed,
@@ -25,6 +28,7 @@ impl From<String> for OperationState {
 impl From<OperationState> for String {
     fn from(s: OperationState) -> Self {
         match s {
+            OperationState::Pending => "PENDING".into(),
             OperationState::InProgress => "IN_PROGRESS".into(),
             OperationState::Succeeded => "SUCCEEDED".into(),
             OperationState::Failed => "FAILED".into(),
@@ -43,7 +47,9 @@ pub struct Operation {
     #[serde(default)]
     pub result: Option<serde_json::Value>,
     pub started_at: String,
-    pub completed_at: String,
+    /// Absent while the operation runs (`omitempty` in the packer plugin).
+    #[serde(default)]
+    pub completed_at: Option<String>,
 }
 
 impl Operation {

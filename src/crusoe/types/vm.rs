@@ -112,11 +112,14 @@ pub struct PublicIpv4Address {
     pub ip_type: String,
 }
 
-/// `IPAddresses`.
+/// `IPAddresses`. Both addresses are pointers in client-go and `omitempty` in the packer
+/// plugin: a VM without a public address (or not placed yet) may come without either.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct IpAddresses {
-    pub private_ipv4: PrivateIpv4Address,
-    pub public_ipv4: PublicIpv4Address,
+    #[serde(default)]
+    pub private_ipv4: Option<PrivateIpv4Address>,
+    #[serde(default)]
+    pub public_ipv4: Option<PublicIpv4Address>,
 }
 
 /// `NetworkInterface`, as Crusoe reports it on a VM.
@@ -185,13 +188,14 @@ impl Vm {
 
     pub fn private_ipv4(&self) -> Option<&str> {
         self.first_ips()
-            .map(|ip| ip.private_ipv4.address.as_str())
+            .and_then(|ip| ip.private_ipv4.as_ref())
+            .map(|p| p.address.as_str())
             .filter(|a| !a.is_empty())
     }
 
     pub fn public_ipv4(&self) -> Option<&PublicIpv4Address> {
         self.first_ips()
-            .map(|ip| &ip.public_ipv4)
+            .and_then(|ip| ip.public_ipv4.as_ref())
             .filter(|p| !p.address.is_empty())
     }
 }
