@@ -87,3 +87,56 @@ async fn creates_whose_answers_are_lost_make_each_resource_once() {
         p["load_balancers"]
     );
 }
+
+#[tokio::test]
+async fn a_replica_that_finds_a_load_balancer_still_being_made_waits_for_it_instead_of_making_another(
+) {
+    // Slow operations: the second replica looks while the first one's load balancer has no
+    // address yet.
+    let h = Harness::start(
+        SimConfig {
+            op_delay: std::time::Duration::from_millis(600),
+            ..quick_sim_config()
+        },
+        test_settings(),
+    )
+    .await;
+    let server = h.provision_ready("c1a.4x", "us-east1-a").await;
+    let (other_url, _other) =
+        common::harness::serve_bridge(&h.sim, h.settings.clone(), h.options).await;
+    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": {
+        "kind": "ipv4", "server_id": server.server_id, "location_id": "us-east1-a", "zone_id": null,
+        "location_configuration": server.config,
+        "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c1a", "server_model_category": "cpu", "location_id": "l"}
+    }}))
+    .unwrap();
+    let post = |base: String| {
+        let body = body.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}/v1/infrastructure/ip/allocate"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    let first = tokio::spawn(post(h.url.clone()));
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let second = post(other_url).await;
+    let first = first.await.unwrap();
+    assert_eq!(first.0, 200, "{}", first.1);
+    assert_eq!(second.0, 200, "{}", second.1);
+    assert_eq!(
+        first.1["data"], second.1["data"],
+        "both replicas answer the same address"
+    );
+    assert_eq!(
+        h.count("load_balancers"),
+        1,
+        "{}",
+        h.project()["load_balancers"]
+    );
+}

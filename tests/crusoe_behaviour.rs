@@ -723,3 +723,33 @@ async fn a_pending_operation_is_waited_on_like_one_in_progress() {
         .unwrap();
     assert_eq!(done.state, OperationState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_vm_without_addresses_and_an_operation_without_completed_at_do_not_fail_a_read() {
+    // Optional in client-go (pointers) and the packer plugin (omitempty): one VM without them
+    // must not fail the whole list, and with it gc and the status view.
+    let server = MockServer::start().await;
+    let mut page = fixture("vms_page1.json");
+    page["next_page_token"] = json!("");
+    let mut bare = page["items"][0].clone();
+    bare["id"] = json!("0b7a3c1e-7a7e-4b8e-9d1c-2f4e5a6b7c8d");
+    bare["name"] = json!("cycle-bare");
+    bare["network_interfaces"][0]["ips"] = json!([{}]);
+    page["items"].as_array_mut().unwrap().push(bare);
+    Mock::given(method("GET"))
+        .and(path(vms_path()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(page))
+        .mount(&server)
+        .await;
+    let vms = client_for(&server)
+        .list_vms(PROJECT, &VmFilter::default())
+        .await
+        .unwrap();
+    assert_eq!(vms.len(), 2);
+    assert!(vms[1].public_ipv4().is_none() && vms[1].private_ipv4().is_none());
+
+    let mut op = operation("IN_PROGRESS", None);
+    op.as_object_mut().unwrap().remove("completed_at");
+    let op: Operation = serde_json::from_value(op).unwrap();
+    assert_eq!(op.completed_at, None);
+}

@@ -168,10 +168,13 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         )
         .await
         .unwrap();
-    let disk_id = disk_op.resource_id().unwrap().to_string();
-    c.wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
+    let disk_id = c
+        .wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
         .await
-        .unwrap();
+        .unwrap()
+        .result_as::<Disk>()
+        .unwrap()
+        .id;
     // H100s are out of stock in Iceland by default.
     let request = CreateVmRequest {
         vm_type: "h100-80gb-sxm-ib.8x".into(),
@@ -252,10 +255,13 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
         )
         .await
         .unwrap();
-    let disk_id = disk_op.resource_id().unwrap().to_string();
-    c.wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
+    let disk_id = c
+        .wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
         .await
-        .unwrap();
+        .unwrap()
+        .result_as::<Disk>()
+        .unwrap()
+        .id;
     let request = CreateVmRequest {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..cpu_vm("busy")
@@ -751,5 +757,41 @@ async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
     assert_eq!(
         c.get_vm(PROJECT, &stays.id).await.unwrap().state,
         VmState::Running
+    );
+}
+
+#[tokio::test]
+async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
+    let sim = start_sim(quick_sim_config()).await;
+    let c = sim_client(&sim);
+    let net = c
+        .create_vpc_network(
+            PROJECT,
+            &CreateVpcNetworkRequest {
+                name: "n".into(),
+                cidr: "10.30.0.0/16".into(),
+            },
+        )
+        .await
+        .unwrap();
+    let (status, answer) = signed_raw(
+        &format!("http://{}", sim.addr),
+        "POST",
+        &format!("/v1alpha5/projects/{PROJECT}/networking/vpc-firewall-rules"),
+        Some(json!({"name": "lb-rule", "vpc_network_id": net.id, "action": "ALLOW", "direction": "INGRESS", "protocols": ["tcp"], "sources": [{"cidr": "0.0.0.0/0"}], "destinations": [{"resource_id": net.id}]})),
+        time::OffsetDateTime::now_utc(),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    let op: Operation = serde_json::from_value(answer["operation"].clone()).unwrap();
+    let rule: FirewallRule = c
+        .wait_operation(OperationFamily::FirewallRules, PROJECT, op, WAIT)
+        .await
+        .unwrap()
+        .result_as()
+        .unwrap();
+    assert_eq!(
+        (rule.action.as_str(), rule.direction.as_str()),
+        ("allow", "ingress")
     );
 }

@@ -130,12 +130,16 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         )
         .await
         .unwrap();
-    let fw_id = fw_op.resource_id().unwrap().to_string();
+    assert_eq!(
+        fw_op.resource_id(),
+        None,
+        "no Crusoe client reads a firewall rule's id from metadata"
+    );
     let fw: FirewallRule = wait(&c, OperationFamily::FirewallRules, fw_op)
         .await
         .result_as()
         .unwrap();
-    assert_eq!(fw.id, fw_id);
+    let fw_id = fw.id.clone();
     assert_eq!(
         c.get_firewall_rule(PROJECT, &fw_id)
             .await
@@ -153,11 +157,11 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         )
         .await
         .unwrap();
-    let disk_id = disk_op.resource_id().unwrap().to_string();
     let disk: Disk = wait(&c, OperationFamily::Disks, disk_op)
         .await
         .result_as()
         .unwrap();
+    let disk_id = disk.id.clone();
     assert_eq!(
         (disk.id.as_str(), disk.size.as_str()),
         (disk_id.as_str(), "100GiB")
@@ -300,11 +304,19 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         )
         .await
         .unwrap();
-    let lb_id = lb_op.resource_id().unwrap().to_string();
+    assert!(
+        c.list_load_balancers(PROJECT, &Default::default())
+            .await
+            .unwrap()
+            .iter()
+            .all(|lb| lb.vip.is_empty()),
+        "a load balancer has no address until it is made"
+    );
     let lb: LoadBalancer = wait(&c, OperationFamily::LoadBalancers, lb_op)
         .await
         .result_as()
         .unwrap();
+    let lb_id = lb.id.clone();
     assert!(!lb.vip.is_empty());
     assert_eq!(
         c.get_load_balancer(PROJECT, &lb_id).await.unwrap().vip,
@@ -452,10 +464,6 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         Some(json!({"name": "d", "location": "us-east1-a", "size": "50GiB"})),
     )
     .await;
-    let disk_id = disk.2["operation"]["metadata"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let disk_op = disk.2["operation"]["operation_id"]
         .as_str()
         .unwrap()
@@ -468,7 +476,7 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         Some(json!({"name": "f", "vpc_network_id": net_id, "action": "allow", "direction": "ingress", "protocols": ["tcp"], "sources": [{"cidr": "0.0.0.0/0"}], "destinations": [{"resource_id": net_id}]})),
     )
     .await;
-    let fw_id = fw.2["operation"]["metadata"]["id"]
+    let fw_op = fw.2["operation"]["operation_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -507,11 +515,29 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         Some(json!({"name": "l", "location": "us-east1-a", "vpc_id": net_id, "protocol": "LOAD_BALANCER_PROTOCOL_TCP", "listen_ports_and_backends": [{"listen_port": 80, "backends": [{"ip": "10.20.1.2", "port": 80}]}]})),
     )
     .await;
-    let lb_id = lb.2["operation"]["metadata"]["id"]
+    let lb_op = lb.2["operation"]["operation_id"]
         .as_str()
         .unwrap()
         .to_string();
     answers.push(lb);
+    // Ids from the finished operations, as Crusoe's own clients read them.
+    let made = |family: OperationFamily, op_id: String| {
+        let c = &c;
+        async move {
+            let op = c.get_operation(family, PROJECT, &op_id).await.unwrap();
+            c.wait_operation(family, PROJECT, op, WAIT)
+                .await
+                .unwrap()
+                .result
+                .unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let disk_id = made(OperationFamily::Disks, disk_op.clone()).await;
+    let fw_id = made(OperationFamily::FirewallRules, fw_op).await;
+    let lb_id = made(OperationFamily::LoadBalancers, lb_op).await;
     c.wait_operation(
         OperationFamily::Vms,
         PROJECT,

@@ -72,10 +72,13 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
         )
         .await
         .unwrap();
-    let disk_id = op.resource_id().unwrap().to_string();
-    c.wait_operation(OperationFamily::Disks, PROJECT, op, WAIT)
+    let disk_id = c
+        .wait_operation(OperationFamily::Disks, PROJECT, op, WAIT)
         .await
-        .unwrap();
+        .unwrap()
+        .result_as::<Disk>()
+        .unwrap()
+        .id;
     let request = CreateVmRequest {
         name: "cycle-life".into(),
         vm_type: "c1a.8x".into(),

@@ -97,7 +97,8 @@ pub enum Action {
     DeleteSubnet,
     CreateFirewallRule,
     DeleteFirewallRule,
-    CreateLoadBalancer,
+    /// The address it will have once made.
+    CreateLoadBalancer(Ipv4Addr),
     UpdateLoadBalancer(Value),
     DeleteLoadBalancer,
     /// The image as it will be listed once made.
@@ -138,10 +139,17 @@ struct Op {
 
 impl Op {
     fn json(&self) -> Value {
+        // The resource's id in `metadata` only where a Crusoe client reads it there (the packer
+        // plugin, for VMs and custom images); Crusoe's other clients read ids from the finished
+        // operation's result, so the bridge must too.
+        let metadata = match self.family {
+            Family::Vms | Family::CustomImages => json!({"id": self.resource_id}),
+            _ => json!({}),
+        };
         let mut v = json!({
             "operation_id": self.id,
             "state": self.state,
-            "metadata": {"id": self.resource_id},
+            "metadata": metadata,
             "started_at": self.started_at,
             "completed_at": self.completed_at,
         });
@@ -643,17 +651,27 @@ impl World {
                 }
                 json!({})
             }
-            Action::CreateFirewallRule | Action::CreateLoadBalancer => {
-                let p = self.projects.get(&op.project);
-                let map = |p: &Project| {
-                    if matches!(op.action, Action::CreateFirewallRule) {
-                        p.firewall_rules.get(rid).cloned()
-                    } else {
-                        p.load_balancers.get(rid).cloned()
-                    }
-                };
-                p.and_then(map).unwrap_or_else(|| json!({}))
-            }
+            Action::CreateFirewallRule => self
+                .projects
+                .get(&op.project)
+                .and_then(|p| p.firewall_rules.get(rid).cloned())
+                .unwrap_or_else(|| json!({})),
+            // A load balancer gets its address when made, as Crusoe's LB controller reads it
+            // from the finished operation; until then it is listed without one.
+            Action::CreateLoadBalancer(vip) => match self
+                .projects
+                .get_mut(&op.project)
+                .and_then(|p| p.load_balancers.get_mut(rid))
+            {
+                Some(lb) => {
+                    lb["vip"] = vip.to_string().into();
+                    lb.clone()
+                }
+                None => {
+                    self.release_public(*vip);
+                    json!({})
+                }
+            },
             Action::DeleteFirewallRule => {
                 if let Some(p) = self.projects.get_mut(&op.project) {
                     p.firewall_rules.remove(rid);
@@ -709,7 +727,10 @@ impl World {
                     p.firewall_rules.remove(rid);
                 }
             }
-            Action::CreateLoadBalancer => self.remove_load_balancer(&op.project, rid),
+            Action::CreateLoadBalancer(vip) => {
+                self.remove_load_balancer(&op.project, rid);
+                self.release_public(*vip);
+            }
             _ => {}
         }
     }

@@ -288,8 +288,10 @@ pub async fn create_firewall_rule(
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let network_id = required_str(&body, "vpc_network_id")?;
-    let action = required_str(&body, "action")?;
-    let direction = required_str(&body, "direction")?;
+    // Crusoe's OpenAPI lists lower case; its own load-balancer controller sends "ALLOW" and
+    // "INGRESS" (internal/controller/util.go): both are taken, and listed in lower case.
+    let action = required_str(&body, "action")?.to_ascii_lowercase();
+    let direction = required_str(&body, "direction")?.to_ascii_lowercase();
     if !matches!(action.as_str(), "allow" | "deny") {
         return Err(SimError::bad_request("action must be allow or deny"));
     }
@@ -476,7 +478,7 @@ pub async fn create_load_balancer(
             "location": location,
             "project_id": project_id,
             "protocol": protocol,
-            "vip": vip.to_string(),
+            "vip": "",
             "vpc_id": vpc_id,
             "health_check_options": health,
             "listen_ports_and_backends": listeners,
@@ -490,7 +492,7 @@ pub async fn create_load_balancer(
             &project_id,
             Family::LoadBalancers,
             &id,
-            Action::CreateLoadBalancer,
+            Action::CreateLoadBalancer(vip),
             Fate::Succeed,
         );
         Ok(Json(json!({"operation": op})))
