@@ -6,8 +6,15 @@
 //! - a name the view does not cover yet is read on its own (names arriving together share a call);
 //! - a server this bridge has just created is reported pending until the next refresh covers it,
 //!   without a read of its own: it cannot have finished booting in that time.
+//!
+//! Batches send `names=a,b,...`. Crusoe's OpenAPI says the filter takes "these names", but no
+//! Crusoe client has sent more than one; were Crusoe to match only one exact name, every server
+//! would look gone. So a name a batch misses is read on its own before it is reported gone, and a
+//! tenant for which that finds VMs a batch missed is read from then on by listing its whole
+//! project (paged), with a log line and a metric.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,6 +57,8 @@ struct TenantView {
     refreshing: tokio::sync::Mutex<()>,
     /// One read of uncovered names at a time.
     filling: tokio::sync::Mutex<()>,
+    /// Crusoe's `names` filter proved to take one name only: read the whole project instead.
+    whole_project: AtomicBool,
 }
 
 pub struct VmView {
@@ -58,7 +67,64 @@ pub struct VmView {
     tenants: moka::sync::Cache<[u8; 32], Arc<TenantView>>,
 }
 
+/// The VMs of `names`, by name, whichever meaning Crusoe gives `names`.
 async fn read(
+    t: &Tenant,
+    view: &TenantView,
+    names: &[String],
+    batch: usize,
+) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+    if view.whole_project.load(Ordering::Relaxed) {
+        return read_whole_project(t, names).await;
+    }
+    let mut vms = read_batches(t, names, batch).await?;
+    if batch > 1 && names.len() > 1 {
+        let missed: Vec<String> = names
+            .iter()
+            .filter(|n| !vms.contains_key(*n))
+            .cloned()
+            .collect();
+        if !missed.is_empty() {
+            // Gone, or missed by a filter that takes one name: each is read on its own first.
+            let found = read_batches(t, &missed, 1).await?;
+            if !found.is_empty() && !view.whole_project.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    project = %t.project_id,
+                    missed = found.len(),
+                    "Crusoe's list-VMs `names` filter matched single names only: this tenant's status reads now list its whole project"
+                );
+                metrics::counter!(crate::telemetry::metrics::NAMES_FILTER_FALLBACKS).increment(1);
+            }
+            vms.extend(found);
+        }
+    }
+    Ok(vms)
+}
+
+/// Every VM of the project (paged), kept for `names`.
+async fn read_whole_project(
+    t: &Tenant,
+    names: &[String],
+) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
+    let all = t
+        .client
+        .list_vms(&t.project_id, &VmFilter::default())
+        .await
+        .doing(|| "listing the project's VMs".into())?;
+    let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
+    for vm in all.into_iter().filter(|v| wanted.contains(v.name.as_str())) {
+        vms.entry(vm.name.clone())
+            .or_default()
+            .push(VmStatus::from(vm));
+    }
+    for list in vms.values_mut() {
+        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    }
+    Ok(vms)
+}
+
+async fn read_batches(
     t: &Tenant,
     names: &[String],
     batch: usize,
@@ -175,7 +241,7 @@ impl VmView {
             wanted.keys().cloned().collect()
         };
         let started = Instant::now();
-        let vms = read(t, &names, self.batch).await?;
+        let vms = read(t, view, &names, self.batch).await?;
         let covered: HashSet<String> = names.into_iter().collect();
         // Covered now: no longer just created. (A name created during the read stays.)
         view.created
@@ -208,7 +274,7 @@ impl VmView {
                 .cloned()
                 .collect()
         };
-        let found = read(t, &missing, self.batch).await?;
+        let found = read(t, view, &missing, self.batch).await?;
         let mut snap = view.snapshot.write().await;
         let answer = found.get(name).cloned().unwrap_or_default();
         for n in missing {

@@ -56,6 +56,9 @@ pub struct SimulateArgs {
     /// Report MAC addresses in upper case.
     #[arg(long)]
     pub upper_case_macs: bool,
+    /// Read list-VMs' `names` filter as one exact name rather than a comma-separated list.
+    #[arg(long)]
+    pub names_match_one: bool,
 }
 
 impl SimulateArgs {
@@ -82,6 +85,7 @@ impl SimulateArgs {
             max_skew_secs: self.max_skew_secs,
             faults,
             upper_case_macs: self.upper_case_macs,
+            names_match_one: self.names_match_one,
             ..SimConfig::default()
         })
     }

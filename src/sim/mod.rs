@@ -102,6 +102,9 @@ pub struct SimConfig {
     /// MAC addresses in upper case. Crusoe's case is not documented; the bridge must report
     /// iPXE's lower case whatever it gets.
     pub upper_case_macs: bool,
+    /// Read list-VMs' `names` as one exact name, commas and all. Crusoe's OpenAPI says "these
+    /// names"; no Crusoe client has sent more than one, so either meaning may be Crusoe's.
+    pub names_match_one: bool,
 }
 
 impl Default for SimConfig {
@@ -115,6 +118,7 @@ impl Default for SimConfig {
             max_skew_secs: 300,
             faults: Faults::default(),
             upper_case_macs: false,
+            names_match_one: false,
         }
     }
 }
@@ -125,6 +129,7 @@ pub struct Sim {
     calls: Mutex<BTreeMap<String, u64>>,
     pub base_path: String,
     pub max_skew_secs: i64,
+    pub names_match_one: bool,
 }
 
 impl Sim {
@@ -146,6 +151,7 @@ impl Sim {
             calls: Mutex::new(BTreeMap::new()),
             base_path: config.base_path.trim_end_matches('/').to_string(),
             max_skew_secs: config.max_skew_secs,
+            names_match_one: config.names_match_one,
         })
     }
 

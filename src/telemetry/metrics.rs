@@ -19,6 +19,8 @@ pub const IAL_DURATION: &str = "ial_request_duration_seconds";
 pub const SERVERS_IN_FLIGHT: &str = "bridge_servers_in_flight";
 /// Always 1, labelled with the `version` and `git_commit` being run.
 pub const BUILD_INFO: &str = "crusoe_ial_build_info";
+/// Tenants whose status reads left the `names` filter for whole-project lists.
+pub const NAMES_FILTER_FALLBACKS: &str = "bridge_status_names_filter_fallbacks_total";
 
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
@@ -44,6 +46,10 @@ fn describe() {
     describe_gauge!(
         SERVERS_IN_FLIGHT,
         "Servers Cycle polls that are not provisioned yet (forgotten after 15 min unpolled)"
+    );
+    describe_counter!(
+        NAMES_FILTER_FALLBACKS,
+        "Tenants whose provision-status reads found Crusoe's names filter taking one name only, and now list their whole project"
     );
     describe_gauge!(
         BUILD_INFO,
@@ -76,6 +82,7 @@ fn describe() {
 /// The series whose labels are known ahead, at zero.
 fn register_known_series() {
     metrics::gauge!(SERVERS_IN_FLIGHT).set(0.0);
+    metrics::counter!(NAMES_FILTER_FALLBACKS).increment(0);
     metrics::gauge!(
         BUILD_INFO,
         "version" => env!("CARGO_PKG_VERSION"),

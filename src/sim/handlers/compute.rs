@@ -48,7 +48,11 @@ pub async fn list_vms(
             .into_iter()
             .collect::<std::collections::HashSet<String>>()
     };
-    let (ids, names, types, locations) = (set("ids"), set("names"), set("types"), set("locations"));
+    let (ids, mut names, types, locations) =
+        (set("ids"), set("names"), set("types"), set("locations"));
+    if sim.names_match_one {
+        names = q.get("names").into_iter().cloned().collect();
+    }
     let states: Vec<String> = list_param(q.get("states"))
         .into_iter()
         .map(|s| {
