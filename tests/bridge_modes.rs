@@ -305,3 +305,81 @@ async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_k
         "alive, though not ready"
     );
 }
+
+#[tokio::test]
+async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
+    use crusoe_ial::crusoe::types::{
+        CreateVmRequest, IpAddressesRequest, NetworkInterfaceRequest, PublicIpv4Request,
+        UpdateVmRequest, VmAction,
+    };
+    use crusoe_ial::crusoe::OperationFamily;
+    let mut settings = test_settings();
+    settings.ips.strategy = IpStrategy::VmPublicIp;
+    let h = Harness::start(
+        crusoe_ial::sim::SimConfig {
+            op_delay: Duration::from_millis(300),
+            ..quick_sim_config()
+        },
+        settings,
+    )
+    .await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    // A server's VM with a dynamic address (as one made before the bridge asked for static
+    // ones), running, then told to stop.
+    let c = common::sim_client(&h.sim);
+    let name = format!("cycle-{CYCLE_SERVER}");
+    let op = c
+        .create_vm(
+            PROJECT,
+            &CreateVmRequest {
+                name: name.clone(),
+                vm_type: "c1a.4x".into(),
+                location: "us-east1-a".into(),
+                ssh_public_key: "ssh-ed25519 AAAA test".into(),
+                network_interfaces: Some(vec![NetworkInterfaceRequest {
+                    subnet: config["subnet_id"].as_str().map(str::to_string),
+                    ips: vec![IpAddressesRequest {
+                        public_ipv4: PublicIpv4Request {
+                            ip_type: "dynamic".into(),
+                            id: None,
+                        },
+                    }],
+                }]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let vm_id = op.resource_id().unwrap().to_string();
+    c.wait_operation(OperationFamily::Vms, PROJECT, op, Duration::from_secs(5))
+        .await
+        .unwrap();
+    c.update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Stop))
+        .await
+        .unwrap();
+    let patches = |h: &Harness| {
+        h.sim
+            .sim
+            .calls()
+            .get("PATCH /projects/{project_id}/compute/vms/instances/{vm_id}")
+            .copied()
+            .unwrap_or(0)
+    };
+    let before = patches(&h);
+    let request = json!({"kind": "ipv4", "server_id": name, "location_id": "us-east1-a", "location_configuration": config,
+                         "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}});
+    let (status, answer) = h.cycle("/v1/infrastructure/ip/allocate", request).await;
+    assert_eq!(status, 409, "{answer}");
+    assert!(
+        answer["error"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("only while it runs"),
+        "{answer}"
+    );
+    assert_eq!(
+        patches(&h),
+        before,
+        "no update sent to a VM that does not run"
+    );
+}

@@ -130,3 +130,22 @@ async fn a_server_with_cycles_zero_id_is_refused_and_nothing_is_made() {
     assert_eq!(answer["error"]["source"], "/request/cycle/server_id");
     assert_eq!(h.billable(), (0, 0, 0));
 }
+
+#[tokio::test]
+async fn a_reservation_is_accepted_and_not_sent_since_crusoe_ignores_it() {
+    let h = Harness::start(quick_sim_config(), common::harness::test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let mut request = Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config);
+    request["provision_options"] =
+        json!({"reservation_id": "804bf3a2-81f2-4d78-9a9e-dc6a55ed33d8"});
+    Harness::data(
+        h.cycle("/v1/infrastructure/server/provision", request)
+            .await,
+    );
+    let vm = h.project()["vms"][0].clone();
+    assert_eq!(
+        vm["sim"]["reservation_specification"],
+        Value::Null,
+        "terraform dropped the field: 'The requested reservation_id was ignored by the backend'"
+    );
+}

@@ -16,7 +16,7 @@ use super::Bridge;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
-    LoadBalancerFilter, UpdateVmRequest, Vm, VmFilter,
+    LoadBalancerFilter, UpdateVmRequest, Vm, VmFilter, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
@@ -108,6 +108,13 @@ pub async fn allocate(
                 ))
             })?;
             if public.ip_type != "static" {
+                // Crusoe changes a NIC's address type on a running VM only (CRUSOE.md).
+                if vm.state != VmState::Running {
+                    return Err(BridgeError::Conflict(format!(
+                        "server {name} is {}: its address can be made static only while it runs; retry once it does",
+                        vm.state.wire_name()
+                    )));
+                }
                 let op = t
                     .client
                     .update_vm(

@@ -23,7 +23,7 @@ use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
     NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
-    ReservationSpecification, UpdateVmRequest, Vm, VmAction, VmFilter, VmState,
+    UpdateVmRequest, Vm, VmAction, VmFilter, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{
@@ -189,7 +189,15 @@ pub async fn provision(
     )?;
     let options = req.provision_options.as_ref();
     let storage = requested_storage(options)?;
-    let reservation_id = reservation(options)?;
+    if let Some(id) = reservation(options)? {
+        // Crusoe's terraform provider stopped sending reservation_specification (2026-01) and
+        // warns "The requested reservation_id was ignored by the backend": say so, send nothing.
+        tracing::warn!(
+            reservation = %id,
+            server = %name,
+            "Crusoe ignores a reservation given at VM creation; the server is created on demand"
+        );
+    }
     // CycleOS's storage is never the boot disk, which holds only iPXE: a type's `disk_gb` is its
     // own local disks (0 on CPU types, NVMe on GPU types), and a data disk makes up for too few.
     let too_small = model.disk_gb < i64::from(CYCLEOS_MIN_DISK_GB);
@@ -275,10 +283,6 @@ pub async fn provision(
         disks: disk_id
             .as_ref()
             .map(|id| vec![DiskAttachment::data_read_write(id)]),
-        reservation_specification: reservation_id.map(|id| ReservationSpecification {
-            id: Some(id),
-            selection_strategy: None,
-        }),
         // Crusoe installs its agent by default; the boot disk will hold only iPXE.
         install_crusoe_watch_agent: Some(false),
         ..Default::default()

@@ -59,6 +59,8 @@ pub struct Vm {
     pub startup_script: Option<String>,
     /// `install_crusoe_watch_agent`, which Crusoe defaults to true.
     pub watch_agent: bool,
+    /// `reservation_specification` as sent (Crusoe ignores it: terraform's warning).
+    pub reservation: Option<Value>,
     pub image: String,
     /// When it reached running, in Unix milliseconds (for measuring how soon it is reported).
     pub running_since_ms: Option<u64>,
@@ -239,7 +241,7 @@ impl Project {
             // Beyond Crusoe's shape, what the VM was created with, so tests can see it.
             "vms": vms.iter().map(|v| {
                 let mut vm = self.vm_json(v);
-                vm["sim"] = json!({"image": v.image, "startup_script": v.startup_script, "install_crusoe_watch_agent": v.watch_agent, "running_since_unix_ms": v.running_since_ms});
+                vm["sim"] = json!({"image": v.image, "startup_script": v.startup_script, "install_crusoe_watch_agent": v.watch_agent, "reservation_specification": v.reservation, "running_since_unix_ms": v.running_since_ms});
                 vm
             }).collect::<Vec<_>>(),
             "disks": self.disks.values().map(|d| self.disk_json(d)).collect::<Vec<_>>(),

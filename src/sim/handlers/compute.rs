@@ -423,6 +423,10 @@ pub async fn create_vm(
                 busy_with: None,
                 startup_script: optional_str(&body, "startup_script")?,
                 watch_agent: watch_agent.unwrap_or(true),
+                reservation: body
+                    .get("reservation_specification")
+                    .filter(|v| !v.is_null())
+                    .cloned(),
                 image: image
                     .clone()
                     .or(custom_image.clone())
