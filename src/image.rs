@@ -129,6 +129,8 @@ async fn build(
         .ipxe_url
         .or_else(|| boot.ipxe_url.clone())
         .ok_or("which iPXE image? set --ipxe-url or bridge.boot.ipxe_url (Cycle's .iso or .efi)")?;
+    // Checked before anything is fetched: a URL with credentials is refused, not downloaded.
+    IpxeImage::new(&url, None).map_err(|(field, why)| format!("{field} {why}"))?;
     let mut lines = Vec::new();
     let sha256 = match args.ipxe_sha256.or_else(|| boot.ipxe_sha256.clone()) {
         Some(sha) => sha,
@@ -143,6 +145,7 @@ async fn build(
     };
     let ipxe =
         IpxeImage::new(&url, Some(&sha256)).map_err(|(field, why)| format!("{field} {why}"))?;
+    let sha256 = ipxe.sha256.clone().unwrap_or(sha256);
     let spec = BuildSpec {
         location: args.location.clone(),
         builder_type: args.builder_type,
@@ -160,7 +163,7 @@ async fn build(
         () = crate::shutdown::signal() => {
             println!("interrupted: deleting the builder");
             return Err(match image_build::clean_up(client, project, &spec).await {
-                Ok(()) => "interrupted; the builder was deleted, nothing billable is left".to_string(),
+                Ok(()) => "interrupted; the builder was deleted".to_string(),
                 Err(e) => format!("interrupted, and {e}: `crusoe-ial gc --apply` deletes the builder"),
             });
         }

@@ -392,7 +392,7 @@ async fn an_interrupted_build_deletes_its_builder_before_it_exits() {
     );
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("the builder was deleted, nothing billable is left"),
+        text.contains("interrupted; the builder was deleted"),
         "{text}"
     );
     assert_eq!(count(&sim, "vms"), 0);

@@ -352,8 +352,11 @@ impl Boot {
                 (Source::BootImage { sha256 }, None)
             }
             BootMode::Script => {
-                if settings.ipxe_url.is_some() || settings.ipxe_sha256.is_some() {
+                if settings.ipxe_url.is_some() {
                     return refuse(URL_FIELD, "ipxe or ipxe-image");
+                }
+                if settings.ipxe_sha256.is_some() {
+                    return refuse(SHA_FIELD, "ipxe or ipxe-image");
                 }
                 let Some(path) = &settings.startup_script_template else {
                     return Err((

@@ -59,6 +59,13 @@ impl BootImages {
         }
     }
 
+    /// Drops a cached image id, e.g. when Crusoe refused to create a VM from it.
+    pub async fn forget(&self, t: &Tenant, location: &str) {
+        self.cache
+            .invalidate(&(t.cache_key, location.to_string()))
+            .await;
+    }
+
     /// The image for `location`; when there is none, an error that says how to make it.
     pub async fn id_for(&self, t: &Tenant, location: &str) -> Result<String, BridgeError> {
         let name = image_name(&self.sha256, location);
@@ -68,7 +75,14 @@ impl BootImages {
                     .await
                     .doing(|| format!("looking up the iPXE boot image {name}"))?;
                 match image {
-                    Some(image) if image.locations.iter().any(|l| l == location) => Ok(image.id),
+                    // The name says the location; `locations` may only narrow it when Crusoe
+                    // fills it (nothing has shown that it does for custom images).
+                    Some(image)
+                        if image.locations.is_empty()
+                            || image.locations.iter().any(|l| l == location) =>
+                    {
+                        Ok(image.id)
+                    }
                     Some(image) => Err(BridgeError::invalid(
                         format!(
                             "the iPXE boot image {name} of project {} is available in {} only, not in {location}; nothing was created",

@@ -40,12 +40,20 @@ where
         match create().await {
             Err(CrusoeError::OutcomeUnknown { operation, cause }) => {
                 tokio::time::sleep(SETTLE).await;
-                if let Some(found) = lookup().await? {
-                    tracing::info!(
-                        operation,
-                        "a create's answer was lost; Crusoe had carried it out"
-                    );
-                    return Ok(Created::Found(found));
+                match lookup().await {
+                    Ok(Some(found)) => {
+                        tracing::info!(
+                            operation,
+                            "a create's answer was lost; Crusoe had carried it out"
+                        );
+                        return Ok(Created::Found(found));
+                    }
+                    Ok(None) => {}
+                    // Still unknown: the caller must not act as if nothing was made.
+                    Err(e) => {
+                        tracing::warn!(operation, "looking up a create whose answer was lost: {e}");
+                        return Err(CrusoeError::OutcomeUnknown { operation, cause });
+                    }
                 }
                 if attempt >= ATTEMPTS {
                     return Err(CrusoeError::OutcomeUnknown { operation, cause });

@@ -11,10 +11,11 @@ use super::boot::{Finish, IpxeImage};
 use super::boot_images::{self, builder_name, image_name};
 use super::catalog::{is_compatible, Catalog};
 use super::create::{create_once, Created};
+use super::lookup::vms_named;
 use super::settings::BridgeSettings;
 use crate::crusoe::types::{
     CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
-    PublicIpv4Request, Vm, VmFilter, VmState,
+    PublicIpv4Request, Vm, VmState,
 };
 use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
 
@@ -83,9 +84,7 @@ pub async fn build(
         (Ok(_), Err(e)) => Err(BuildFailed(format!(
             "the image {name} was made, but {e}; `crusoe-ial gc --apply` deletes the builder"
         ))),
-        (Err(e), Ok(())) => Err(BuildFailed(format!(
-            "{e}; the builder was deleted, nothing billable is left"
-        ))),
+        (Err(e), Ok(())) => Err(BuildFailed(format!("{e}; the builder was deleted"))),
         (Err(e), Err(cleanup)) => Err(BuildFailed(format!(
             "{e}; and {cleanup}: `crusoe-ial gc --apply` deletes the builder"
         ))),
@@ -140,9 +139,7 @@ async fn make(
     let created = create_once(
         || client.create_vm(project, &request),
         || async {
-            let vms = client
-                .list_vms(project, &VmFilter::names([builder]))
-                .await?;
+            let vms = vms_named(client, project, builder).await?;
             Ok(vms.into_iter().next())
         },
     )
@@ -183,6 +180,13 @@ async fn make(
         .await;
         match created {
             Err(CrusoeError::Conflict(api)) if since.elapsed() < spec.operation_timeout => {
+                // The disk may be busy being imaged by an earlier attempt: look before resending.
+                if let Some(image) = boot_images::find(client, project, name)
+                    .await
+                    .map_err(|e| failed(&format!("looking up image {name}"), e))?
+                {
+                    return Ok(image);
+                }
                 progress(format!(
                     "Crusoe cannot image the disk yet ({}); trying again",
                     api.message
@@ -202,7 +206,11 @@ async fn make(
             spec.operation_timeout,
         )
         .await
-        .map_err(|e| failed(&format!("making image {name}"), e))?;
+        .map_err(|e| {
+            BuildFailed(format!(
+                "making image {name}: {e} (it may still appear: `crusoe-ial image list` shows it, `crusoe-ial image delete {name}` removes it)"
+            ))
+        })?;
     let image = boot_images::find(client, project, name)
         .await
         .map_err(|e| failed(&format!("reading image {name}"), e))?
@@ -238,8 +246,7 @@ async fn wait_for_shutoff(
     let mut last_said = None::<Instant>;
     let mut pause = spec.poll_interval.min(Duration::from_millis(250));
     loop {
-        let vm = client
-            .list_vms(project, &VmFilter::names([builder]))
+        let vm = vms_named(client, project, builder)
             .await
             .map_err(|e| failed(&format!("reading builder {builder}"), e))?
             .into_iter()
@@ -274,7 +281,8 @@ async fn wait_for_shutoff(
     }
 }
 
-/// After an interrupted build: deletes its builder.
+/// After an interrupted build: deletes its builder. A create cut off in flight may still be
+/// carried out after a first look finds nothing, so it looks twice, a moment apart.
 pub async fn clean_up(
     client: &CrusoeClient,
     project: &str,
@@ -284,7 +292,10 @@ pub async fn clean_up(
     if sha256.len() < 12 {
         return Ok(());
     }
-    remove_builder(client, project, &builder_name(sha256, &spec.location), spec).await
+    let builder = builder_name(sha256, &spec.location);
+    remove_builder(client, project, &builder, spec).await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    remove_builder(client, project, &builder, spec).await
 }
 
 /// Deletes every VM of the builder's name and waits for them to go.
@@ -297,10 +308,7 @@ async fn remove_builder(
     let cannot = |e| failed(&format!("deleting builder {builder}"), e);
     let started = Instant::now();
     loop {
-        let vms = client
-            .list_vms(project, &VmFilter::names([builder]))
-            .await
-            .map_err(cannot)?;
+        let vms = vms_named(client, project, builder).await.map_err(cannot)?;
         if vms.is_empty() {
             return Ok(());
         }

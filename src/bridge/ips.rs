@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
+use super::lookup::vms_named;
 use super::naming;
 use super::network::LocationConfig;
 use super::settings::IpStrategy;
@@ -16,7 +17,7 @@ use super::Bridge;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
-    LoadBalancerFilter, UpdateVmRequest, Vm, VmFilter, VmState,
+    LoadBalancerFilter, UpdateVmRequest, Vm, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
@@ -35,8 +36,7 @@ fn refuse_ipv6(kind: IpKind) -> Result<(), BridgeError> {
 }
 
 async fn server_vm(t: &Tenant, name: &str) -> Result<Vm, BridgeError> {
-    t.client
-        .list_vms(&t.project_id, &VmFilter::names([name]))
+    vms_named(&t.client, &t.project_id, name)
         .await
         .doing(|| format!("looking up VM {name}"))?
         .into_iter()
@@ -145,8 +145,38 @@ pub async fn allocate(
     }
 }
 
-/// The server's load balancer for this pool, by name; made and waited for when missing.
+/// The server's load balancer for this pool. A create resent after a lost answer, or replicas
+/// that raced, can leave two of one name: all keep the lowest id, and the others are deleted.
 async fn ensure_load_balancer(
+    b: &Bridge,
+    t: &Tenant,
+    vm: &Vm,
+    name: &str,
+    pool: &str,
+    private: &str,
+) -> Result<LoadBalancer, BridgeError> {
+    let lb = load_balancer_of(b, t, vm, name, pool, private).await?;
+    let by_name = LoadBalancerFilter {
+        name: Some(lb.name.clone()),
+        ..Default::default()
+    };
+    if let Ok(all) = t.client.list_load_balancers(&t.project_id, &by_name).await {
+        for other in all.iter().filter(|o| o.name == lb.name && o.id != lb.id) {
+            tracing::warn!(lb = %other.name, id = %other.id, "deleting a duplicate load balancer; the lowest id is kept");
+            if let Err(e) = t
+                .client
+                .delete_load_balancer(&t.project_id, &other.id)
+                .await
+            {
+                tracing::warn!(lb = %other.name, "duplicate not deleted yet: {e}");
+            }
+        }
+    }
+    Ok(lb)
+}
+
+/// The server's load balancer for this pool, by name; made and waited for when missing.
+async fn load_balancer_of(
     b: &Bridge,
     t: &Tenant,
     vm: &Vm,

@@ -94,9 +94,9 @@ find_boot_disk() {
 }
 
 log "step 1/6: checking tools and firmware"
-tools=(curl:curl sha256sum:coreutils od:coreutils dd:coreutils cmp:diffutils)
+tools=(curl:curl sha256sum:coreutils od:coreutils dd:coreutils cmp:diffutils sfdisk:fdisk)
 if [ "$IPXE_FORMAT" = efi ]; then
-  tools+=(sfdisk:fdisk mkfs.vfat:dosfstools mmd:mtools mcopy:mtools)
+  tools+=(mkfs.vfat:dosfstools mmd:mtools mcopy:mtools)
 fi
 require "${tools[@]}"
 if [ "$on_server" = 1 ]; then
@@ -120,7 +120,10 @@ log "boot disk $TARGET: $disk_bytes bytes, $sector_size-byte sectors"
   || fail "the boot disk has $sector_size-byte sectors; an iPXE disk is made for 512-byte sectors only"
 [ "$disk_bytes" -gt $(((WRITE_END_MIB + 1) * 1024 * 1024)) ] || fail "the boot disk is too small"
 
-work=$(mktemp -d /dev/shm/crusoe-ial.XXXXXX 2> /dev/null || mktemp -d)
+if ! work=$(mktemp -d /dev/shm/crusoe-ial.XXXXXX 2> /dev/null); then
+  work=$(mktemp -d)
+  log "no /dev/shm: staging in $work instead"
+fi
 trap 'rm -rf "$work"' EXIT
 export MTOOLS_SKIP_CHECK=1
 
@@ -148,6 +151,11 @@ case "$IPXE_FORMAT" in
       # Firmware boots a disk from its EFI system partition; the ISO's El Torito entry is for CDs.
       grep -qiE "type=(ef|$ESP_TYPE)" <<< "$(sfdisk --dump "$work/image" 2> /dev/null)" \
         || fail "this VM boots with UEFI and the ISO has no EFI system partition; set bridge.boot.ipxe_url to Cycle's iPXE .efi"
+      # The loader inside an ISO cannot be checked for a signature here: with Secure Boot on,
+      # the firmware might refuse it after the disk is gone.
+      if [ -f "$SECURE_BOOT_VAR" ] && [ "$(hex_at "$SECURE_BOOT_VAR" 4 1)" = 01 ]; then
+        fail "Secure Boot is on and an ISO's loader cannot be checked; set bridge.boot.ipxe_url to Cycle's iPXE .efi"
+      fi
     fi
     ;;
   efi)

@@ -11,6 +11,7 @@ mod identity;
 pub mod image_build;
 mod ips;
 mod locks;
+mod lookup;
 pub mod naming;
 mod network;
 mod rate;

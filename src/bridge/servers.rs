@@ -15,6 +15,7 @@ use super::catalog::is_compatible;
 use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
 use super::identity;
+use super::lookup::vms_named;
 use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
@@ -23,7 +24,7 @@ use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
     NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
-    UpdateVmRequest, Vm, VmAction, VmFilter, VmState,
+    UpdateVmRequest, Vm, VmAction, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{
@@ -42,8 +43,7 @@ const EXTRA_DISK_OPERATION: &str = "disk_operation_id";
 
 /// The VMs that carry a name, oldest first.
 pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
-    t.client
-        .list_vms(&t.project_id, &VmFilter::names([name]))
+    vms_named(&t.client, &t.project_id, name)
         .await
         .doing(|| format!("looking up VM {name}"))
 }
@@ -215,11 +215,6 @@ pub async fn provision(
         location,
         model: model_id,
     })?;
-    // A server created from a boot image that does not exist would boot nothing.
-    let boot_image = match &b.boot_images {
-        Some(images) => Some(images.id_for(t, location).await?),
-        None => None,
-    };
 
     let _guard = b
         .locks
@@ -242,6 +237,11 @@ pub async fn provision(
         // Provisioned already (a retry, a concurrent call, another replica): nothing new.
         return Ok(answer(extra));
     }
+    // A server created from a boot image that does not exist would boot nothing.
+    let boot_image = match &b.boot_images {
+        Some(images) => Some(images.id_for(t, location).await?),
+        None => None,
+    };
 
     let stock: u32 = t
         .client
@@ -290,10 +290,7 @@ pub async fn provision(
     let created = create_once(
         || t.client.create_vm(&t.project_id, &request),
         || async {
-            let vms = t
-                .client
-                .list_vms(&t.project_id, &VmFilter::names([&name]))
-                .await?;
+            let vms = vms_named(&t.client, &t.project_id, &name).await?;
             Ok(vms.into_iter().next())
         },
     )
@@ -314,6 +311,12 @@ pub async fn provision(
         Err(e) => {
             // No VM: its data disk would be billed for nothing.
             delete_data_disk(t, &name).await;
+            if let (Some(images), CrusoeError::BadRequest(_) | CrusoeError::NotFound(_)) =
+                (&b.boot_images, &e)
+            {
+                // Perhaps the cached boot image was deleted: the next provision looks again.
+                images.forget(t, location).await;
+            }
             Err(e).doing(|| format!("creating VM {name}"))
         }
     }
