@@ -119,6 +119,26 @@ pub struct CrusoeConfig {
     pub project_id: Option<String>,
 }
 
+impl CrusoeConfig {
+    /// A client of the configured key pair and its project, for the commands that work on one
+    /// project (`gc`, `image`); the error says what to set, and why one project (`why`).
+    pub fn project_client(
+        &self,
+        why: &str,
+    ) -> Result<(crate::crusoe::CrusoeClient, String), String> {
+        let credentials = self.credentials.clone().ok_or_else(|| {
+            format!("no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY ({why})")
+        })?;
+        let project = self
+            .project_id
+            .clone()
+            .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
+        let client = crate::crusoe::CrusoeClient::new(self.client.clone(), credentials)
+            .map_err(|e| e.to_string())?;
+        Ok((client, project))
+    }
+}
+
 /// Our own TOML file. Unknown keys are refused, so that a typo does not silently fall back.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

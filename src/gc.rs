@@ -5,20 +5,12 @@ use std::time::Duration;
 
 use crate::bridge::gc;
 use crate::config::Config;
-use crate::crusoe::CrusoeClient;
 
 /// Runs the collection; the lines to print, or one line saying why it could not.
 pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
-    let credentials = config.crusoe.credentials.clone().ok_or(
-        "no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY (gc works on one project at a time)",
-    )?;
-    let project = config
+    let (client, project) = config
         .crusoe
-        .project_id
-        .clone()
-        .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
-    let client =
-        CrusoeClient::new(config.crusoe.client.clone(), credentials).map_err(|e| e.to_string())?;
+        .project_client("gc works on one project at a time")?;
     let orphans = gc::find(&client, &project)
         .await
         .map_err(|e| format!("listing the project's resources: {e}"))?;

@@ -68,24 +68,12 @@ async fn download_sha256(url: &str) -> Result<(usize, String), String> {
     Ok((bytes.len(), hex))
 }
 
-fn client_and_project(config: &Config) -> Result<(CrusoeClient, String), String> {
-    let credentials = config.crusoe.credentials.clone().ok_or(
-        "no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY (images belong to one project: use that project's key)",
-    )?;
-    let project = config
-        .crusoe
-        .project_id
-        .clone()
-        .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
-    let client =
-        CrusoeClient::new(config.crusoe.client.clone(), credentials).map_err(|e| e.to_string())?;
-    Ok((client, project))
-}
-
 /// Runs an image command; the lines to print at the end, or one line saying why not. Progress
 /// lines are printed as the work goes.
 pub async fn run(config: &Config, command: ImageCommand) -> Result<Vec<String>, String> {
-    let (client, project) = client_and_project(config)?;
+    let (client, project) = config
+        .crusoe
+        .project_client("images belong to one project: use that project's key")?;
     match command {
         ImageCommand::List => {
             let images = image_build::list(&client, &project)
