@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
-use super::lookup::vms_named;
+use super::lookup::{load_balancers_named, vms_named};
 use super::naming;
 use super::network::LocationConfig;
 use super::settings::IpStrategy;
@@ -17,7 +17,7 @@ use super::Bridge;
 use crate::crusoe::ids::PathId;
 use crate::crusoe::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
-    LoadBalancerFilter, UpdateVmRequest, Vm, VmState,
+    UpdateVmRequest, Vm, VmState,
 };
 use crate::crusoe::{CrusoeError, OperationFamily};
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
@@ -156,12 +156,8 @@ async fn ensure_load_balancer(
     private: &str,
 ) -> Result<LoadBalancer, BridgeError> {
     let lb = load_balancer_of(b, t, vm, name, pool, private).await?;
-    let by_name = LoadBalancerFilter {
-        name: Some(lb.name.clone()),
-        ..Default::default()
-    };
-    if let Ok(all) = t.client.list_load_balancers(&t.project_id, &by_name).await {
-        for other in all.iter().filter(|o| o.name == lb.name && o.id != lb.id) {
+    if let Ok(all) = load_balancers_named(&t.client, &t.project_id, &lb.name).await {
+        for other in all.iter().filter(|o| o.id != lb.id) {
             tracing::warn!(lb = %other.name, id = %other.id, "deleting a duplicate load balancer; the lowest id is kept");
             if let Err(e) = t
                 .client
@@ -189,19 +185,9 @@ async fn load_balancer_of(
         .locks
         .lock(&format!("ip/{}/{lb_name}", t.project_id))
         .await;
-    let by_name = LoadBalancerFilter {
-        name: Some(lb_name.clone()),
-        ..Default::default()
-    };
     let find = || async {
-        let all = t
-            .client
-            .list_load_balancers(&t.project_id, &by_name)
-            .await?;
-        Ok(all
-            .into_iter()
-            .filter(|lb| lb.name == lb_name)
-            .min_by(|a, b| a.id.cmp(&b.id)))
+        let all = load_balancers_named(&t.client, &t.project_id, &lb_name).await?;
+        Ok(all.into_iter().min_by(|a, b| a.id.cmp(&b.id)))
     };
     let deadline = Instant::now() + b.settings.timeouts.allocate();
     // One of this name exists: with an empty `vip` it is still being made, not missing.

@@ -1,8 +1,8 @@
-//! VMs by name. Every lookup sends Crusoe's `names` filter and then keeps exact matches only:
-//! nothing a Crusoe client has shown says whether that filter matches exactly, by prefix, or is
-//! ignored, and a lookup that answered another VM could delete or image the wrong one.
+//! Resources by name. Every lookup sends Crusoe's name filter and then keeps exact matches only:
+//! nothing a Crusoe client has shown says whether those filters match exactly, by prefix, or are
+//! ignored, and a lookup that answered another resource could delete or image the wrong one.
 
-use crate::crusoe::types::{Vm, VmFilter};
+use crate::crusoe::types::{LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
 use crate::crusoe::{CrusoeClient, CrusoeError};
 
 /// The VMs named exactly `name`, oldest first (as Crusoe lists them).
@@ -14,4 +14,19 @@ pub async fn vms_named(
     let mut vms = client.list_vms(project, &VmFilter::names([name])).await?;
     vms.retain(|v| v.name == name);
     Ok(vms)
+}
+
+/// The load balancers named exactly `name`.
+pub async fn load_balancers_named(
+    client: &CrusoeClient,
+    project: &str,
+    name: &str,
+) -> Result<Vec<LoadBalancer>, CrusoeError> {
+    let filter = LoadBalancerFilter {
+        name: Some(name.to_string()),
+        ..Default::default()
+    };
+    let mut lbs = client.list_load_balancers(project, &filter).await?;
+    lbs.retain(|lb| lb.name == name);
+    Ok(lbs)
 }
