@@ -6,6 +6,7 @@ WORKDIR /src
 ARG GIT_COMMIT=unknown
 COPY Cargo.toml Cargo.lock build.rs ./
 COPY src ./src
+COPY crates ./crates
 RUN CRUSOE_IAL_GIT_COMMIT="$GIT_COMMIT" cargo build --release --locked --bin crusoe-ial \
     && strip target/release/crusoe-ial
 

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::crusoe::{CrusoeClient, CrusoeError, RetryPolicy};
+use crusoe_sdk::{CrusoeClient, CrusoeError, RetryPolicy};
 
 /// A failed check, as one line for the operator.
 #[derive(Debug, thiserror::Error)]

@@ -12,8 +12,8 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::bridge::BridgeSettings;
-use crate::crusoe::ids::PathId;
-use crate::crusoe::{ClientSettings, Credentials, RetryPolicy, DEFAULT_ENDPOINT};
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::{ClientSettings, Credentials, RetryPolicy, DEFAULT_ENDPOINT};
 use crate::ial::{Envelope, IalOptions};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -125,7 +125,7 @@ impl CrusoeConfig {
     pub fn project_client(
         &self,
         why: &str,
-    ) -> Result<(crate::crusoe::CrusoeClient, String), String> {
+    ) -> Result<(crusoe_sdk::CrusoeClient, String), String> {
         let credentials = self.credentials.clone().ok_or_else(|| {
             format!("no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY ({why})")
         })?;
@@ -133,7 +133,7 @@ impl CrusoeConfig {
             .project_id
             .clone()
             .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
-        let client = crate::crusoe::CrusoeClient::new(self.client.clone(), credentials)
+        let client = crusoe_sdk::CrusoeClient::new(self.client.clone(), credentials)
             .map_err(|e| e.to_string())?;
         Ok((client, project))
     }
@@ -364,7 +364,7 @@ impl Config {
             }
             (Some(id), Some(secret)) => Some(Credentials::new(&id.value, &secret.value).map_err(
                 |e| match e {
-                    crate::crusoe::CredentialsError::BadSecretKey(_) => {
+                    crusoe_sdk::CredentialsError::BadSecretKey(_) => {
                         invalid(&secret.source, e.to_string())
                     }
                     _ => invalid(&id.source, e.to_string()),

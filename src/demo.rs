@@ -11,9 +11,9 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::bridge::{Bridge, BridgeSettings};
-use crate::crusoe::{ClientPool, ClientSettings};
+use crusoe_sdk::{ClientPool, ClientSettings};
 use crate::ial::{self, IalOptions};
-use crate::sim::{Faults, RunningSim, SimConfig};
+use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -465,7 +465,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         endpoint: url::Url::parse(&sim.endpoint()).expect("the simulator's URL"),
         attempt_timeout: Duration::from_secs(5),
         call_deadline: Duration::from_secs(10),
-        retry: crate::crusoe::RetryPolicy {
+        retry: crusoe_sdk::RetryPolicy {
             max_attempts: 4,
             ..Default::default()
         },

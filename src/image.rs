@@ -10,7 +10,7 @@ use crate::bridge::boot_images::image_name;
 use crate::bridge::image_build::{self, BuildSpec, Built};
 use crate::bridge::IpxeImage;
 use crate::config::Config;
-use crate::crusoe::CrusoeClient;
+use crusoe_sdk::CrusoeClient;
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {

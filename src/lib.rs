@@ -6,8 +6,8 @@
 pub mod bench;
 pub mod bridge;
 pub mod check;
+pub mod cli;
 pub mod config;
-pub mod crusoe;
 pub mod demo;
 pub mod gc;
 pub mod healthcheck;
@@ -15,6 +15,5 @@ pub mod ial;
 pub mod image;
 pub mod serve;
 pub mod shutdown;
-pub mod sim;
 pub mod telemetry;
 pub mod tls;

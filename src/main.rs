@@ -34,7 +34,7 @@ enum Command {
     /// Check the configured Crusoe credentials and print a short report.
     Check,
     /// Run the Crusoe simulator (for tests, the demo and benchmarks).
-    Simulate(crusoe_ial::sim::cli::SimulateArgs),
+    Simulate(crusoe_ial::cli::simulate::SimulateArgs),
     /// Play a server's whole life as Cycle would, against the bridge and the simulator.
     Demo(crusoe_ial::demo::DemoArgs),
     /// Measure the bridge against the simulator under a simulated Cycle fleet.
@@ -67,7 +67,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Simulate(args) => {
             telemetry::init(config::LogFormat::Text, "warn");
-            return run_async(crusoe_ial::sim::cli::run(args));
+            return run_async(crusoe_ial::cli::simulate::run(args));
         }
         Command::Demo(args) => {
             telemetry::init(config::LogFormat::Text, "error");

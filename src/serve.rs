@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use crate::bridge::Bridge;
 use crate::config::{Config, ConfigError};
-use crate::crusoe::ClientPool;
+use crusoe_sdk::ClientPool;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {

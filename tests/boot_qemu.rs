@@ -23,7 +23,7 @@ use common::harness::{Harness, CYCLE_SERVER};
 use common::quick_sim_config;
 use crusoe_ial::bridge::settings::BootSettings;
 use crusoe_ial::bridge::{Boot, BootVars};
-use crusoe_ial::sim::SimConfig;
+use crusoe_sim::SimConfig;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 

@@ -277,7 +277,7 @@ async fn verify_is_an_error_not_false_when_crusoe_is_down() {
     let h = Harness::start(quick_sim_config(), test_settings()).await;
     h.sim
         .sim
-        .set_faults(crusoe_ial::sim::Faults {
+        .set_faults(crusoe_sim::Faults {
             server_error_rate: 1.0,
             ..Default::default()
         })

@@ -402,7 +402,7 @@ fn the_cycle_schema_check_itself_catches_drift() {
 #[tokio::test]
 async fn provision_status_reports_the_identity_as_ipxe_presents_it_whatever_case_crusoe_uses() {
     let h = Harness::start(
-        crusoe_ial::sim::SimConfig {
+        crusoe_sim::SimConfig {
             upper_case_macs: true,
             ..quick_sim_config()
         },

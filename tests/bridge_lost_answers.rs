@@ -7,7 +7,7 @@ mod common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;
-use crusoe_ial::sim::{Faults, SimConfig};
+use crusoe_sim::{Faults, SimConfig};
 use serde_json::{json, Value};
 
 fn named<'a>(items: &'a Value, prefix: &str) -> Vec<&'a str> {

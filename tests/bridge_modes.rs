@@ -10,9 +10,9 @@ use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_ial::crusoe::{ClientPool, Credentials};
+use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_ial::ial::{self, IalOptions};
-use crusoe_ial::sim::SimConfig;
+use crusoe_sim::SimConfig;
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
@@ -308,15 +308,15 @@ async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_k
 
 #[tokio::test]
 async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
-    use crusoe_ial::crusoe::types::{
+    use crusoe_sdk::types::{
         CreateVmRequest, IpAddressesRequest, NetworkInterfaceRequest, PublicIpv4Request,
         UpdateVmRequest, VmAction,
     };
-    use crusoe_ial::crusoe::OperationFamily;
+    use crusoe_sdk::OperationFamily;
     let mut settings = test_settings();
     settings.ips.strategy = IpStrategy::VmPublicIp;
     let h = Harness::start(
-        crusoe_ial::sim::SimConfig {
+        crusoe_sim::SimConfig {
             op_delay: Duration::from_millis(300),
             ..quick_sim_config()
         },

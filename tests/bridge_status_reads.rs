@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::harness::{test_settings, Harness, CLIENT_ATTEMPTS, CYCLE_SERVER};
-use crusoe_ial::sim::{Faults, SimConfig};
+use crusoe_sim::{Faults, SimConfig};
 use serde_json::Value;
 
 const REFRESH_MS: u64 = 100;

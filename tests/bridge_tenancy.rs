@@ -5,7 +5,7 @@ mod common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;
-use crusoe_ial::sim::KeyPair;
+use crusoe_sim::KeyPair;
 use serde_json::{json, Value};
 
 fn auth_of(key: &KeyPair) -> Value {

@@ -347,8 +347,8 @@ async fn serve_exits_0_on_sigterm() {
 #[tokio::test]
 async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
     // Crusoe answers slowly, so the verify below is still in flight when SIGTERM comes.
-    let sim = common::start_sim(crusoe_ial::sim::SimConfig {
-        faults: crusoe_ial::sim::Faults {
+    let sim = common::start_sim(crusoe_sim::SimConfig {
+        faults: crusoe_sim::Faults {
             latency_ms: 1200,
             ..Default::default()
         },

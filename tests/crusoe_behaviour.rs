@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{client_for, fast_settings, fixture, SignedCorrectly, PROJECT, SECRET};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::{
+use crusoe_sdk::types::*;
+use crusoe_sdk::{
     ClientSettings, Credentials, CrusoeClient, CrusoeError, OperationFamily, RetryPolicy,
 };
 use secrecy::SecretString;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::{client_for, fixture, ExactQuery, SignedCorrectly, PROJECT};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::OperationFamily;
+use crusoe_sdk::types::*;
+use crusoe_sdk::OperationFamily;
 use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

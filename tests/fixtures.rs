@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use crusoe_ial::crusoe::types::*;
+use crusoe_sdk::types::*;
 use serde::de::DeserializeOwned;
 
 fn reads_as<T: DeserializeOwned>(name: &str) -> Result<(), String> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::{quick_sim_config, sim_client, ACCESS_KEY, PROJECT, SECRET};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::OperationFamily;
+use crusoe_sdk::types::*;
+use crusoe_sdk::OperationFamily;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");

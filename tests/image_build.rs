@@ -15,9 +15,9 @@ use crusoe_ial::bridge::boot_images::{builder_name, image_name};
 use crusoe_ial::bridge::image_build::{self, BuildSpec, Built};
 use crusoe_ial::bridge::settings::BootMode;
 use crusoe_ial::bridge::IpxeImage;
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::{CrusoeClient, OperationFamily};
-use crusoe_ial::sim::{Faults, RunningSim, SimConfig};
+use crusoe_sdk::types::*;
+use crusoe_sdk::{CrusoeClient, OperationFamily};
+use crusoe_sim::{Faults, RunningSim, SimConfig};
 use serde_json::Value;
 
 const SHA: &str = "67c7f1f8e062968209ca055283ca782f21faf6a18f55dd19848601bbaf8ed7aa";

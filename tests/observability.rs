@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::harness::{test_settings, Harness, CYCLE_SERVER, HUB};
 use common::{quick_sim_config, SECRET};
 use crusoe_ial::ial::IalOptions;
-use crusoe_ial::sim::SimConfig;
+use crusoe_sim::SimConfig;
 use serde_json::{json, Value};
 
 /// Everything this test binary logs, at debug level, as JSON lines.
@@ -164,7 +164,7 @@ async fn beyond_the_concurrency_limit_requests_get_a_cycle_shaped_503_at_once() 
         ..Default::default()
     };
     let sim = SimConfig {
-        faults: crusoe_ial::sim::Faults {
+        faults: crusoe_sim::Faults {
             latency_ms: 350,
             ..Default::default()
         },
@@ -210,7 +210,7 @@ async fn a_request_past_the_time_limit_gets_a_cycle_shaped_504() {
         ..Default::default()
     };
     let sim = SimConfig {
-        faults: crusoe_ial::sim::Faults {
+        faults: crusoe_sim::Faults {
             latency_ms: 1000,
             ..Default::default()
         },

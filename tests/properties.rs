@@ -2,7 +2,7 @@
 //! `url.QueryEscape` (what Crusoe's server recomputes), canonicalising what was sent gives back
 //! what was signed, and every IAL wire type survives a trip through JSON unchanged.
 
-use crusoe_ial::crusoe::signing::{canonical_query, canonicalize_raw_query, query_escape};
+use crusoe_sdk::signing::{canonical_query, canonicalize_raw_query, query_escape};
 use crusoe_ial::ial::types::*;
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;

@@ -6,9 +6,9 @@ mod common;
 use std::time::Duration;
 
 use common::{quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
-use crusoe_ial::sim::{Faults, KeyPair, SimConfig};
+use crusoe_sdk::types::*;
+use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sim::{Faults, KeyPair, SimConfig};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -32,7 +32,7 @@ async fn create_running(c: &CrusoeClient, name: &str) -> Vm {
         .unwrap()
 }
 
-async fn admin_put(sim: &crusoe_ial::sim::RunningSim, what: &str, body: Value) -> u16 {
+async fn admin_put(sim: &crusoe_sim::RunningSim, what: &str, body: Value) -> u16 {
     reqwest::Client::new()
         .put(format!("{}/{what}", sim.admin()))
         .json(&body)
@@ -43,7 +43,7 @@ async fn admin_put(sim: &crusoe_ial::sim::RunningSim, what: &str, body: Value) -
         .as_u16()
 }
 
-async fn admin_get(sim: &crusoe_ial::sim::RunningSim, what: &str) -> Value {
+async fn admin_get(sim: &crusoe_sim::RunningSim, what: &str) -> Value {
     reqwest::get(format!("{}/{what}", sim.admin()))
         .await
         .unwrap()
@@ -60,7 +60,7 @@ async fn one_key_cannot_see_or_touch_another_keys_project() {
     let mine = sim_client(&sim);
     create_running(&mine, "mine").await;
     let theirs = mine.with_credentials(
-        crusoe_ial::crusoe::Credentials::new(
+        crusoe_sdk::Credentials::new(
             &other.access_key_id,
             &other.secret_key.clone().into(),
         )
@@ -123,7 +123,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
 
     let unknown = KeyPair::generate();
     let c = sim_client(&sim).with_credentials(
-        crusoe_ial::crusoe::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into())
+        crusoe_sdk::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into())
             .unwrap(),
     );
     match c.list_locations().await.unwrap_err() {
@@ -134,10 +134,10 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
     }
 
     // Signed over the canonical query but sent in another order: Crusoe refuses it.
-    let ts = crusoe_ial::crusoe::signing::format_timestamp(now);
-    let key = crusoe_ial::crusoe::signing::SigningKey::from_secret_key(common::SECRET).unwrap();
+    let ts = crusoe_sdk::signing::format_timestamp(now);
+    let key = crusoe_sdk::signing::SigningKey::from_secret_key(common::SECRET).unwrap();
     let path = format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances");
-    let auth = crusoe_ial::crusoe::signing::authorization(
+    let auth = crusoe_sdk::signing::authorization(
         common::ACCESS_KEY,
         &key,
         &path,
@@ -621,8 +621,8 @@ async fn the_same_seed_gives_the_same_ids_addresses_and_fault_draws() {
             .unwrap();
         // One attempt per call, so that each call draws exactly once.
         let single = CrusoeClient::new(
-            crusoe_ial::crusoe::ClientSettings {
-                retry: crusoe_ial::crusoe::RetryPolicy {
+            crusoe_sdk::ClientSettings {
+                retry: crusoe_sdk::RetryPolicy {
                     max_attempts: 1,
                     ..Default::default()
                 },

@@ -6,8 +6,8 @@ mod common;
 use std::time::Duration;
 
 use common::{quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::types::*;
+use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
@@ -678,7 +678,7 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
 #[tokio::test]
 async fn a_wrong_secret_is_refused_as_crusoe_refuses_it() {
     let sim = start_sim(quick_sim_config()).await;
-    let wrong = crusoe_ial::crusoe::Credentials::new(
+    let wrong = crusoe_sdk::Credentials::new(
         common::ACCESS_KEY,
         &secrecy::SecretString::from("AAAAAAAAAAAAAAAAAAAAAA"),
     )

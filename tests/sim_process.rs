@@ -8,8 +8,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::{PROJECT, SECRET};
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::{CrusoeClient, OperationFamily};
+use crusoe_sdk::types::*;
+use crusoe_sdk::{CrusoeClient, OperationFamily};
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -163,7 +163,7 @@ async fn without_keys_it_generates_one_that_works() {
     let key = exported(&lines, "CRUSOE_ACCESS_KEY_ID");
     let secret = exported(&lines, "CRUSOE_SECRET_KEY");
     let project = exported(&lines, "CRUSOE_DEFAULT_PROJECT");
-    let creds = crusoe_ial::crusoe::Credentials::new(&key, &secret.into()).unwrap();
+    let creds = crusoe_sdk::Credentials::new(&key, &secret.into()).unwrap();
     let c = CrusoeClient::new(common::fast_settings(&endpoint), creds).unwrap();
     assert_eq!(c.get_project(&project).await.unwrap().id, project);
     child.kill().await.unwrap();

@@ -2,8 +2,8 @@
 //! client does never panics.
 #![no_main]
 
-use crusoe_ial::crusoe::types::*;
-use crusoe_ial::crusoe::ApiError;
+use crusoe_sdk::types::*;
+use crusoe_sdk::ApiError;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|body: &[u8]| {

@@ -2,7 +2,7 @@
 //! a server recomputes from the query as sent), and signing it never panics.
 #![no_main]
 
-use crusoe_ial::crusoe::signing::{authorization, canonicalize_raw_query, message, SigningKey};
+use crusoe_sdk::signing::{authorization, canonicalize_raw_query, message, SigningKey};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,8 +9,8 @@ use moka::future::Cache;
 
 use super::error::{BridgeError, Doing};
 use super::tenant::Tenant;
-use crate::crusoe::types::Image;
-use crate::crusoe::{CrusoeClient, CrusoeError};
+use crusoe_sdk::types::Image;
+use crusoe_sdk::{CrusoeClient, CrusoeError};
 
 pub const IMAGE_PREFIX: &str = "crusoe-ial-ipxe-";
 pub const BUILDER_PREFIX: &str = "crusoe-ial-image-builder-";

@@ -13,7 +13,7 @@ use serde_json::Map;
 use super::error::{BridgeError, Doing};
 use super::settings::{BridgeSettings, LocationInfo, Price};
 use super::tenant::Tenant;
-use crate::crusoe::types::{Capacity, VmType};
+use crusoe_sdk::types::{Capacity, VmType};
 use crate::ial::types::{
     Cpu, Features, Geographic, Gpu, Location, LocationProvider, LocationsResponse, Memory, Nic,
     Pricing, Rendered, ServerModel, ServerModelProvider, ServerModelsResponse, SpecFeatures, Specs,

@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::time::Duration;
 
-use crate::crusoe::CrusoeError;
+use crusoe_sdk::CrusoeError;
 
 /// What a create came to.
 #[derive(Debug)]

@@ -3,7 +3,7 @@
 
 use axum::http::StatusCode;
 
-use crate::crusoe::CrusoeError;
+use crusoe_sdk::CrusoeError;
 use crate::ial::IalError;
 
 #[derive(Debug, thiserror::Error)]

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use super::naming;
-use crate::crusoe::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
-use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
+use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {

@@ -13,11 +13,11 @@ use super::catalog::{is_compatible, Catalog};
 use super::create::{create_once, Created};
 use super::lookup::vms_named;
 use super::settings::BridgeSettings;
-use crate::crusoe::types::{
+use crusoe_sdk::types::{
     CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
     PublicIpv4Request, Vm, VmState,
 };
-use crate::crusoe::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
 
 /// What to build and how long each part may take.
 #[derive(Debug, Clone)]

@@ -14,12 +14,12 @@ use super::network::LocationConfig;
 use super::settings::IpStrategy;
 use super::tenant::Tenant;
 use super::Bridge;
-use crate::crusoe::ids::PathId;
-use crate::crusoe::types::{
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
     UpdateVmRequest, Vm, VmState,
 };
-use crate::crusoe::{CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, OperationFamily};
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
 
 const LB_PREFIX: &str = "lb-";

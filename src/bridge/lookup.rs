@@ -2,8 +2,8 @@
 //! nothing a Crusoe client has shown says whether those filters match exactly, by prefix, or are
 //! ignored, and a lookup that answered another resource could delete or image the wrong one.
 
-use crate::crusoe::types::{LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
-use crate::crusoe::{CrusoeClient, CrusoeError};
+use crusoe_sdk::types::{LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
+use crusoe_sdk::{CrusoeClient, CrusoeError};
 
 /// The VMs named exactly `name`, oldest first (as Crusoe lists them).
 pub async fn vms_named(

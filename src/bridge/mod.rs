@@ -30,7 +30,7 @@ pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
 pub use tenant::ServerHeld;
 
-use crate::crusoe::{ClientPool, CrusoeError};
+use crusoe_sdk::{ClientPool, CrusoeError};
 use crate::ial::request::Call;
 use crate::ial::router::Provider;
 use crate::ial::types::*;
@@ -66,7 +66,7 @@ impl Bridge {
     pub fn new(
         settings: BridgeSettings,
         pool: ClientPool,
-        server_held: Option<(crate::crusoe::Credentials, String)>,
+        server_held: Option<(crusoe_sdk::Credentials, String)>,
     ) -> Result<Self, (String, String)> {
         settings.validate()?;
         let boot = boot::Boot::new(&settings.boot)?;

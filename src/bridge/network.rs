@@ -13,11 +13,11 @@ use super::error::{BridgeError, Doing};
 use super::naming;
 use super::tenant::Tenant;
 use super::Bridge;
-use crate::crusoe::types::{
+use crusoe_sdk::types::{
     CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
     FirewallRuleObject, VpcNetwork, VpcSubnet,
 };
-use crate::crusoe::{CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, OperationFamily};
 use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
 
 /// The schema version of `configuration_latest`. A request carrying another one is migrated.

@@ -20,13 +20,13 @@ use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
 use super::Bridge;
-use crate::crusoe::ids::PathId;
-use crate::crusoe::types::{
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::types::{
     CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
     NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
     UpdateVmRequest, Vm, VmAction, VmState,
 };
-use crate::crusoe::{CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, OperationFamily};
 use crate::ial::types::{
     ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
     ServerRef,
@@ -547,7 +547,7 @@ async fn missing_vm(
             let detail = format!(
                 "Crusoe could not create {name}: {code}: {message}. Nothing billable was left behind"
             );
-            Err(if crate::crusoe::is_out_of_stock_code(&code) {
+            Err(if crusoe_sdk::is_out_of_stock_code(&code) {
                 BridgeError::OutOfStock(format!(
                     "{detail}; choose another model or location, or retry later"
                 ))

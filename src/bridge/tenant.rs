@@ -9,8 +9,8 @@ use subtle::ConstantTimeEq;
 use super::error::BridgeError;
 use super::naming;
 use super::settings::CredentialsMode;
-use crate::crusoe::ids::PathId;
-use crate::crusoe::{ClientPool, Credentials, CrusoeClient};
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::{ClientPool, Credentials, CrusoeClient};
 use crate::ial::types::Auth;
 
 /// The operator's key pair, for server-held mode.
@@ -145,7 +145,7 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::crusoe::ClientSettings;
+    use crusoe_sdk::ClientSettings;
     use crate::ial::types::AuthCycle;
 
     const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";

@@ -23,7 +23,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use super::error::{BridgeError, Doing};
 use super::servers::VmStatus;
 use super::tenant::Tenant;
-use crate::crusoe::types::VmFilter;
+use crusoe_sdk::types::VmFilter;
 
 /// A name not polled for this long leaves the view.
 const FORGET_AFTER: Duration = Duration::from_secs(120);

@@ -8,8 +8,8 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub use crate::crusoe::metric_names::*;
-use crate::crusoe::OperationFamily;
+pub use crusoe_sdk::metric_names::*;
+use crusoe_sdk::OperationFamily;
 
 /// IAL requests, by `endpoint` (the route) and `status`.
 pub const IAL_REQUESTS: &str = "ial_requests_total";

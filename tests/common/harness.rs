@@ -5,9 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_ial::crusoe::ClientPool;
+use crusoe_sdk::ClientPool;
 use crusoe_ial::ial::{self, IalOptions};
-use crusoe_ial::sim::{RunningSim, SimConfig};
+use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 

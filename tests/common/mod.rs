@@ -9,8 +9,8 @@ pub mod swagger;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crusoe_ial::crusoe::signing;
-use crusoe_ial::crusoe::{ClientSettings, Credentials, CrusoeClient, RetryPolicy, WaitPolicy};
+use crusoe_sdk::signing;
+use crusoe_sdk::{ClientSettings, Credentials, CrusoeClient, RetryPolicy, WaitPolicy};
 use secrecy::SecretString;
 use wiremock::{Match, MockServer, Request};
 
@@ -121,28 +121,28 @@ impl Match for ExactQuery {
 }
 
 /// A simulator in this process, owning `PROJECT` through the test key pair, with short operations.
-pub async fn start_sim(config: crusoe_ial::sim::SimConfig) -> crusoe_ial::sim::RunningSim {
-    let config = crusoe_ial::sim::SimConfig {
-        keys: vec![crusoe_ial::sim::KeyPair {
+pub async fn start_sim(config: crusoe_sim::SimConfig) -> crusoe_sim::RunningSim {
+    let config = crusoe_sim::SimConfig {
+        keys: vec![crusoe_sim::KeyPair {
             access_key_id: ACCESS_KEY.into(),
             secret_key: SECRET.into(),
             project_id: PROJECT.into(),
         }],
         ..config
     };
-    crusoe_ial::sim::RunningSim::start(config, "127.0.0.1:0".parse().unwrap())
+    crusoe_sim::RunningSim::start(config, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap()
 }
 
-pub fn quick_sim_config() -> crusoe_ial::sim::SimConfig {
-    crusoe_ial::sim::SimConfig {
+pub fn quick_sim_config() -> crusoe_sim::SimConfig {
+    crusoe_sim::SimConfig {
         op_delay: Duration::from_millis(20),
         ..Default::default()
     }
 }
 
-pub fn sim_client(sim: &crusoe_ial::sim::RunningSim) -> CrusoeClient {
+pub fn sim_client(sim: &crusoe_sim::RunningSim) -> CrusoeClient {
     CrusoeClient::new(fast_settings(&sim.endpoint()), credentials()).unwrap()
 }
 

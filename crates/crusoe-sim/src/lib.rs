@@ -6,7 +6,6 @@
 mod admin;
 pub mod auth;
 pub mod catalog;
-pub mod cli;
 mod guest;
 mod handlers;
 mod http;

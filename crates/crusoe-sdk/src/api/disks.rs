@@ -1,9 +1,9 @@
 use reqwest::Method;
 
 use super::{item_path, project_path};
-use crate::crusoe::client::{join_filter, Call, CrusoeClient};
-use crate::crusoe::types::{CreateDiskRequest, Disk, DiskFilter, Operation};
-use crate::crusoe::CrusoeError;
+use crate::client::{join_filter, Call, CrusoeClient};
+use crate::types::{CreateDiskRequest, Disk, DiskFilter, Operation};
+use crate::CrusoeError;
 
 const DISKS: &str = "storage/disks";
 

@@ -10,13 +10,13 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 
-use crate::sim::catalog;
-use crate::sim::http::{
+use crate::catalog;
+use crate::http::{
     in_project, object, optional_str, required_array, required_str, Caller, SimError, SimResult,
 };
-use crate::sim::resources::{parse_private_cidr, Network};
-use crate::sim::world::{Action, Family, Fate};
-use crate::sim::Sim;
+use crate::resources::{parse_private_cidr, Network};
+use crate::world::{Action, Family, Fate};
+use crate::Sim;
 
 pub async fn list_networks(
     State(sim): State<Arc<Sim>>,

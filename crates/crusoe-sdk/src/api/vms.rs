@@ -3,12 +3,12 @@ use std::collections::HashSet;
 use reqwest::Method;
 
 use super::{item_path, project_path};
-use crate::crusoe::client::{join_filter, Call, CrusoeClient};
-use crate::crusoe::types::{
+use crate::client::{join_filter, Call, CrusoeClient};
+use crate::types::{
     AttachDisksRequest, CreateVmRequest, DetachDisksRequest, DiskAttachment, Operation,
     UpdateVmRequest, Vm, VmFilter, VmPage,
 };
-use crate::crusoe::CrusoeError;
+use crate::CrusoeError;
 
 const VMS: &str = "compute/vms/instances";
 

@@ -14,7 +14,7 @@ use url::Url;
 use super::error::{ApiError, CrusoeError};
 use super::retry::{RetryPolicy, WaitPolicy};
 use super::signing::{self, SigningKey, TIMESTAMP_HEADER};
-use crate::crusoe::metric_names as names;
+use crate::metric_names as names;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1alpha5";
 

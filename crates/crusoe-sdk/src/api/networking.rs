@@ -1,12 +1,12 @@
 use reqwest::Method;
 
 use super::{item_path, project_path};
-use crate::crusoe::client::{Call, CrusoeClient};
-use crate::crusoe::types::{
+use crate::client::{Call, CrusoeClient};
+use crate::types::{
     CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
     Operation, VpcNetwork, VpcNetworkPostResponse, VpcSubnet, VpcSubnetPostResponse,
 };
-use crate::crusoe::CrusoeError;
+use crate::CrusoeError;
 
 const NETWORKS: &str = "networking/vpc-networks";
 const SUBNETS: &str = "networking/vpc-subnets";

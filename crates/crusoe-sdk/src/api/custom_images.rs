@@ -1,9 +1,9 @@
 use reqwest::Method;
 
 use super::{item_path, project_path};
-use crate::crusoe::client::{Call, CrusoeClient};
-use crate::crusoe::types::{CreateCustomImageRequest, Image, Operation};
-use crate::crusoe::CrusoeError;
+use crate::client::{Call, CrusoeClient};
+use crate::types::{CreateCustomImageRequest, Image, Operation};
+use crate::CrusoeError;
 
 const CUSTOM_IMAGES: &str = "compute/custom-images";
 
@@ -27,7 +27,7 @@ impl CrusoeClient {
     }
 
     /// `customImagePost`: an image of a disk (in practice the OS disk of a shut-off VM). Its
-    /// operation is followed on [`OperationFamily::CustomImages`](crate::crusoe::OperationFamily).
+    /// operation is followed on [`OperationFamily::CustomImages`](crate::OperationFamily).
     pub async fn create_custom_image(
         &self,
         project_id: &str,

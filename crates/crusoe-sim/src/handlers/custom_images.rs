@@ -9,12 +9,12 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::sim::http::{
+use crate::http::{
     in_project, object, optional_str, required_str, Caller, SimError, SimResult,
 };
-use crate::sim::resources::VmState;
-use crate::sim::world::{timestamp, Action, Family, Fate};
-use crate::sim::Sim;
+use crate::resources::VmState;
+use crate::world::{timestamp, Action, Family, Fate};
+use crate::Sim;
 
 pub async fn list_custom_images(
     State(sim): State<Arc<Sim>>,

@@ -3,11 +3,11 @@ use std::time::{Duration, Instant};
 use reqwest::Method;
 
 use super::project_path;
-use crate::crusoe::client::{wait_policy, Call, CrusoeClient};
-use crate::crusoe::ids::PathId;
-use crate::crusoe::metric_names as names;
-use crate::crusoe::types::{Operation, OperationState};
-use crate::crusoe::CrusoeError;
+use crate::client::{wait_policy, Call, CrusoeClient};
+use crate::ids::PathId;
+use crate::metric_names as names;
+use crate::types::{Operation, OperationState};
+use crate::CrusoeError;
 
 /// Each resource family has its own operations endpoint; an operation is only known to its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,7 +92,7 @@ impl CrusoeClient {
         project_id: &str,
         operation: Operation,
         timeout: Duration,
-        policy: &crate::crusoe::WaitPolicy,
+        policy: &crate::WaitPolicy,
         started: Instant,
     ) -> Result<Operation, CrusoeError> {
         let mut interval = policy.initial_interval;

@@ -5,9 +5,9 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::sim::catalog::{self as cat, image_json, vm_type_json};
-use crate::sim::http::{in_project, list_param, Caller, SimError, SimResult};
-use crate::sim::Sim;
+use crate::catalog::{self as cat, image_json, vm_type_json};
+use crate::http::{in_project, list_param, Caller, SimError, SimResult};
+use crate::Sim;
 
 pub async fn list_locations() -> Json<Value> {
     Json(json!({"items": cat::LOCATIONS}))
@@ -86,7 +86,7 @@ pub async fn list_quotas(
     })
 }
 
-fn project_json(w: &crate::sim::world::World, id: &str) -> Value {
+fn project_json(w: &crate::world::World, id: &str) -> Value {
     let p = &w.projects[id];
     let count = |n: usize| json!({"count": n});
     json!({

@@ -10,14 +10,14 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
-use crate::sim::catalog;
-use crate::sim::http::{
+use crate::catalog;
+use crate::http::{
     in_project, list_param, object, optional_str, required_array, required_str, Caller, SimError,
     SimResult,
 };
-use crate::sim::resources::{Attachment, Disk, PublicIp, Vm, VmState};
-use crate::sim::world::{timestamp, Action, DiskToAttach, Family, Fate, World};
-use crate::sim::Sim;
+use crate::resources::{Attachment, Disk, PublicIp, Vm, VmState};
+use crate::world::{timestamp, Action, DiskToAttach, Family, Fate, World};
+use crate::Sim;
 
 const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 const DEFAULT_LIMIT: usize = 100;

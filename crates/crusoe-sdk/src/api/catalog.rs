@@ -1,10 +1,10 @@
 use reqwest::Method;
 
 use super::project_path;
-use crate::crusoe::client::{join_filter, Call, CrusoeClient};
-use crate::crusoe::ids::PathId;
-use crate::crusoe::types::{Capacity, Image, VmType};
-use crate::crusoe::CrusoeError;
+use crate::client::{join_filter, Call, CrusoeClient};
+use crate::ids::PathId;
+use crate::types::{Capacity, Image, VmType};
+use crate::CrusoeError;
 
 impl CrusoeClient {
     /// `listLocations`: plain location names.

@@ -8,13 +8,13 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::sim::catalog;
-use crate::sim::http::{
+use crate::catalog;
+use crate::http::{
     in_project, list_param, object, optional_str, required_str, Caller, SimError, SimResult,
 };
-use crate::sim::resources::Disk;
-use crate::sim::world::{timestamp, Action, Family, Fate};
-use crate::sim::Sim;
+use crate::resources::Disk;
+use crate::world::{timestamp, Action, Family, Fate};
+use crate::Sim;
 
 pub async fn list_disks(
     State(sim): State<Arc<Sim>>,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use super::{Faults, KeyPair, RunningSim, SimConfig};
+use crusoe_sim::{Faults, KeyPair, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {

@@ -1,12 +1,12 @@
 use reqwest::Method;
 
 use super::{item_path, project_path};
-use crate::crusoe::client::{Call, CrusoeClient};
-use crate::crusoe::types::{
+use crate::client::{Call, CrusoeClient};
+use crate::types::{
     CreateLoadBalancerRequest, LoadBalancer, LoadBalancerFilter, Operation,
     UpdateLoadBalancerRequest,
 };
-use crate::crusoe::CrusoeError;
+use crate::CrusoeError;
 
 const LBS: &str = "networking/load-balancers";
 

@@ -1,10 +1,10 @@
 use reqwest::Method;
 
 use super::project_path;
-use crate::crusoe::client::{Call, CrusoeClient};
-use crate::crusoe::ids::PathId;
-use crate::crusoe::types::{Project, ProjectQuotas};
-use crate::crusoe::CrusoeError;
+use crate::client::{Call, CrusoeClient};
+use crate::ids::PathId;
+use crate::types::{Project, ProjectQuotas};
+use crate::CrusoeError;
 
 impl CrusoeClient {
     /// `getProject`: the cheapest call that proves a key pair may use a project.

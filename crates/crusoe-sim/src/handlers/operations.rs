@@ -5,9 +5,9 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
 
-use crate::sim::http::{in_project, Caller, SimError, SimResult};
-use crate::sim::world::Family;
-use crate::sim::Sim;
+use crate::http::{in_project, Caller, SimError, SimResult};
+use crate::world::Family;
+use crate::Sim;
 
 /// Unknown, foreign and expired operations all answer 403, as Crusoe documents.
 pub async fn get_operation(
