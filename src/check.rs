@@ -57,7 +57,8 @@ pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
     };
 
     let project = client
-        .get_project(&project_id)
+        .project(&project_id)
+        .get()
         .await
         .map_err(|e| explain("project", e))?;
     let locations = client
@@ -65,7 +66,8 @@ pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
         .await
         .map_err(|e| explain("locations", e))?;
     let types = client
-        .list_vm_types(&project_id)
+        .project(&project_id)
+        .vm_types()
         .await
         .map_err(|e| explain("VM types", e))?;
 

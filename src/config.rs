@@ -12,9 +12,9 @@ use serde::Deserialize;
 use url::Url;
 
 use crate::bridge::BridgeSettings;
+use crate::ial::{Envelope, IalOptions};
 use crusoe_sdk::ids::PathId;
 use crusoe_sdk::{ClientSettings, Credentials, RetryPolicy, DEFAULT_ENDPOINT};
-use crate::ial::{Envelope, IalOptions};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_PROFILE: &str = "default";
@@ -122,10 +122,7 @@ pub struct CrusoeConfig {
 impl CrusoeConfig {
     /// A client of the configured key pair and its project, for the commands that work on one
     /// project (`gc`, `image`); the error says what to set, and why one project (`why`).
-    pub fn project_client(
-        &self,
-        why: &str,
-    ) -> Result<(crusoe_sdk::CrusoeClient, String), String> {
+    pub fn project_client(&self, why: &str) -> Result<crusoe_sdk::ProjectClient, String> {
         let credentials = self.credentials.clone().ok_or_else(|| {
             format!("no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY ({why})")
         })?;
@@ -135,7 +132,7 @@ impl CrusoeConfig {
             .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
         let client = crusoe_sdk::CrusoeClient::new(self.client.clone(), credentials)
             .map_err(|e| e.to_string())?;
-        Ok((client, project))
+        Ok(client.project(project))
     }
 }
 
@@ -392,6 +389,7 @@ impl Config {
 
         let mut client = ClientSettings {
             endpoint,
+            user_agent: crate::USER_AGENT.into(),
             ..ClientSettings::default()
         };
         if let Some(secs) = seconds(

@@ -11,8 +11,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::{ClientPool, ClientSettings};
 use crate::ial::{self, IalOptions};
+use crusoe_sdk::{ClientPool, ClientSettings};
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
@@ -469,6 +469,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
             max_attempts: 4,
             ..Default::default()
         },
+        user_agent: crate::USER_AGENT.into(),
         ..Default::default()
     };
     let bridge = match ClientPool::new(client)

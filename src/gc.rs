@@ -8,29 +8,31 @@ use crate::config::Config;
 
 /// Runs the collection; the lines to print, or one line saying why it could not.
 pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
-    let (client, project) = config
+    let project = config
         .crusoe
         .project_client("gc works on one project at a time")?;
-    let orphans = gc::find(&client, &project)
+    let orphans = gc::find(&project)
         .await
         .map_err(|e| format!("listing the project's resources: {e}"))?;
     let mut lines: Vec<String> = orphans.iter().map(|o| format!("  {o}")).collect();
     if orphans.is_empty() {
-        lines.push(format!("nothing to collect in project {project}"));
+        lines.push(format!("nothing to collect in project {}", project.id()));
         return Ok(lines);
     }
     if apply {
-        let deleted = gc::delete(&client, &project, &orphans, Duration::from_secs(120))
+        let deleted = gc::delete(&project, &orphans, Duration::from_secs(120))
             .await
             .map_err(|e| format!("deleting: {e}"))?;
         lines.push(format!(
-            "deleted {deleted} of {} orphans in project {project}",
-            orphans.len()
+            "deleted {deleted} of {} orphans in project {}",
+            orphans.len(),
+            project.id()
         ));
     } else {
         lines.push(format!(
-            "{} orphans in project {project}; nothing deleted (dry run): run `crusoe-ial gc --apply` to delete them",
-            orphans.len()
+            "{} orphans in project {}; nothing deleted (dry run): run `crusoe-ial gc --apply` to delete them",
+            orphans.len(),
+            project.id()
         ));
     }
     Ok(lines)

@@ -10,7 +10,7 @@ use crate::bridge::boot_images::image_name;
 use crate::bridge::image_build::{self, BuildSpec, Built};
 use crate::bridge::IpxeImage;
 use crate::config::Config;
-use crusoe_sdk::CrusoeClient;
+use crusoe_sdk::ProjectClient;
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCommand {
@@ -71,12 +71,12 @@ async fn download_sha256(url: &str) -> Result<(usize, String), String> {
 /// Runs an image command; the lines to print at the end, or one line saying why not. Progress
 /// lines are printed as the work goes.
 pub async fn run(config: &Config, command: ImageCommand) -> Result<Vec<String>, String> {
-    let (client, project) = config
+    let project = config
         .crusoe
         .project_client("images belong to one project: use that project's key")?;
     match command {
         ImageCommand::List => {
-            let images = image_build::list(&client, &project)
+            let images = image_build::list(&project)
                 .await
                 .map_err(|e| e.to_string())?;
             let mut lines: Vec<String> = images
@@ -91,25 +91,29 @@ pub async fn run(config: &Config, command: ImageCommand) -> Result<Vec<String>, 
                     )
                 })
                 .collect();
-            lines.push(format!("{} boot images in project {project}", images.len()));
+            lines.push(format!(
+                "{} boot images in project {}",
+                images.len(),
+                project.id()
+            ));
             Ok(lines)
         }
         ImageCommand::Delete { name } => {
-            let deleted = image_build::delete(&client, &project, &name, Duration::from_secs(300))
+            let deleted = image_build::delete(&project, &name, Duration::from_secs(300))
                 .await
                 .map_err(|e| e.to_string())?;
             Ok(vec![format!(
-                "deleted {deleted} image(s) named {name} in project {project}"
+                "deleted {deleted} image(s) named {name} in project {}",
+                project.id()
             )])
         }
-        ImageCommand::Build(args) => build(config, &client, &project, args).await,
+        ImageCommand::Build(args) => build(config, &project, args).await,
     }
 }
 
 async fn build(
     config: &Config,
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     args: BuildArgs,
 ) -> Result<Vec<String>, String> {
     let boot = &config.bridge.boot;
@@ -147,10 +151,10 @@ async fn build(
     };
     let mut say = |line: String| println!("{line}");
     let built = tokio::select! {
-        built = image_build::build(client, project, &config.bridge, &spec, &mut say) => built,
+        built = image_build::build(project, &config.bridge, &spec, &mut say) => built,
         () = crate::shutdown::signal() => {
             println!("interrupted: deleting the builder");
-            return Err(match image_build::clean_up(client, project, &spec).await {
+            return Err(match image_build::clean_up(project, &spec).await {
                 Ok(()) => "interrupted; the builder was deleted".to_string(),
                 Err(e) => format!("interrupted, and {e}: `crusoe-ial gc --apply` deletes the builder"),
             });

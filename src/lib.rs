@@ -17,3 +17,6 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+
+/// What the bridge calls itself to Crusoe, so Crusoe can tell its calls from other clients'.
+pub const USER_AGENT: &str = concat!("crusoe-ial/", env!("CARGO_PKG_VERSION"));

@@ -10,8 +10,8 @@ use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_ial::ial::{self, IalOptions};
+use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_sim::SimConfig;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -133,9 +133,17 @@ async fn an_existing_network_is_used_as_configured_and_nothing_is_made() {
     // First learn the simulator's default network and its us-east1-a subnet.
     let probe = start_sim(quick_sim_config()).await;
     let c = common::sim_client(&probe);
-    let network = c.list_vpc_networks(PROJECT).await.unwrap().remove(0);
+    let network = c
+        .project(PROJECT)
+        .vpc_networks()
+        .list()
+        .await
+        .unwrap()
+        .remove(0);
     let subnet = c
-        .list_vpc_subnets(PROJECT)
+        .project(PROJECT)
+        .vpc_subnets()
+        .list()
         .await
         .unwrap()
         .into_iter()
@@ -312,7 +320,7 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
         CreateVmRequest, IpAddressesRequest, NetworkInterfaceRequest, PublicIpv4Request,
         UpdateVmRequest, VmAction,
     };
-    use crusoe_sdk::OperationFamily;
+
     let mut settings = test_settings();
     settings.ips.strategy = IpStrategy::VmPublicIp;
     let h = Harness::start(
@@ -329,32 +337,32 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
     let c = common::sim_client(&h.sim);
     let name = format!("cycle-{CYCLE_SERVER}");
     let op = c
-        .create_vm(
-            PROJECT,
-            &CreateVmRequest {
-                name: name.clone(),
-                vm_type: "c1a.4x".into(),
-                location: "us-east1-a".into(),
-                ssh_public_key: "ssh-ed25519 AAAA test".into(),
-                network_interfaces: Some(vec![NetworkInterfaceRequest {
-                    subnet: config["subnet_id"].as_str().map(str::to_string),
-                    ips: vec![IpAddressesRequest {
-                        public_ipv4: PublicIpv4Request {
-                            ip_type: "dynamic".into(),
-                            id: None,
-                        },
-                    }],
-                }]),
-                ..Default::default()
-            },
-        )
+        .project(PROJECT)
+        .vms()
+        .create(&CreateVmRequest {
+            name: name.clone(),
+            vm_type: "c1a.4x".into(),
+            location: "us-east1-a".into(),
+            ssh_public_key: "ssh-ed25519 AAAA test".into(),
+            network_interfaces: Some(vec![NetworkInterfaceRequest {
+                subnet: config["subnet_id"].as_str().map(str::to_string),
+                ips: vec![IpAddressesRequest {
+                    public_ipv4: PublicIpv4Request {
+                        ip_type: "dynamic".into(),
+                        id: None,
+                    },
+                }],
+            }]),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, Duration::from_secs(5))
-        .await
-        .unwrap();
-    c.update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Stop))
+    op.wait(Duration::from_secs(5)).await.unwrap();
+    let _pending = c
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
         .await
         .unwrap();
     let patches = |h: &Harness| {

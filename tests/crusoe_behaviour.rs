@@ -46,7 +46,9 @@ async fn rejected_credentials_are_bad_credentials_with_crusoes_error_id_and_not_
     let server = MockServer::start().await;
     answer_vm_with(&server, error(401, "error_bad_credential.json"), 1).await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::BadCredentials(_)), "{err:?}");
@@ -76,7 +78,9 @@ async fn client_errors_are_sorted_by_kind_and_never_retried() {
         let server = MockServer::start().await;
         answer_vm_with(&server, error(status, body), 1).await;
         let err = client_for(&server)
-            .get_vm(PROJECT, VM_ID)
+            .project(PROJECT)
+            .vms()
+            .get(VM_ID)
             .await
             .unwrap_err();
         assert!(is_expected_kind(&err), "{status}: {err:?}");
@@ -90,7 +94,9 @@ async fn server_errors_are_retried_then_surfaced() {
     // fast_settings allows 3 attempts.
     answer_vm_with(&server, error(503, "error_internal.json"), 3).await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::Server(_)), "{err:?}");
@@ -113,7 +119,12 @@ async fn a_transient_server_error_is_invisible_to_the_caller() {
         1,
     )
     .await;
-    let vm = client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    let vm = client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
+        .await
+        .unwrap();
     assert_eq!(vm.id, VM_ID);
 }
 
@@ -122,7 +133,9 @@ async fn not_implemented_is_not_retried() {
     let server = MockServer::start().await;
     answer_vm_with(&server, error(501, "error_internal.json"), 1).await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(501));
@@ -145,7 +158,12 @@ async fn rate_limited_requests_are_retried_and_every_attempt_is_signed() {
         1,
     )
     .await;
-    client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
+        .await
+        .unwrap();
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 3);
     assert!(requests
@@ -169,7 +187,12 @@ async fn retry_after_is_honoured() {
     )
     .await;
     let started = Instant::now();
-    client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
+        .await
+        .unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "retried before Retry-After"
@@ -181,7 +204,9 @@ async fn persistent_rate_limiting_surfaces_as_rate_limited() {
     let server = MockServer::start().await;
     answer_vm_with(&server, error(429, "error_too_many_requests.json"), 3).await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::RateLimited(_)), "{err:?}");
@@ -200,7 +225,9 @@ async fn a_slow_answer_times_out_and_is_retried() {
     )
     .await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::Timeout(_)), "{err:?}");
@@ -218,13 +245,15 @@ async fn the_call_deadline_bounds_retries() {
         call_deadline: Duration::from_millis(800),
         retry: RetryPolicy {
             max_attempts: 20,
-            base_delay: Duration::from_millis(1),
-            max_delay: Duration::from_millis(2),
+            backoff: crusoe_sdk::Backoff::jittered(
+                Duration::from_millis(1),
+                Duration::from_millis(2),
+            ),
         },
         ..fast_settings(&format!("{}/v1alpha5", server.uri()))
     };
     let client = CrusoeClient::new(settings, common::credentials()).unwrap();
-    let err = client.get_vm(PROJECT, VM_ID).await.unwrap_err();
+    let err = client.project(PROJECT).vms().get(VM_ID).await.unwrap_err();
     assert!(matches!(err, CrusoeError::Timeout(_)), "{err:?}");
     let attempts = server.received_requests().await.unwrap().len();
     assert!(
@@ -261,7 +290,9 @@ async fn malformed_json_is_an_invalid_response_and_not_retried() {
     )
     .await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidResponse(_)), "{err:?}");
@@ -275,7 +306,9 @@ async fn an_answer_missing_a_required_field_is_an_invalid_response() {
     vm.as_object_mut().unwrap().remove("state");
     answer_vm_with(&server, ResponseTemplate::new(200).set_body_json(vm), 1).await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(err.to_string().contains("state"), "{err}");
@@ -291,7 +324,9 @@ async fn an_error_body_that_is_not_json_keeps_the_status_and_an_excerpt() {
     )
     .await;
     let err = client_for(&server)
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::BadRequest(_)));
@@ -310,12 +345,14 @@ async fn ids_that_could_escape_their_path_segment_never_reach_crusoe() {
     for bad in [
         "../other", "a/b", "x?y=1", "x#y", "%2F", "a b", "", "a\r\nb",
     ] {
-        let err = client.get_vm(PROJECT, bad).await.unwrap_err();
+        let err = client.project(PROJECT).vms().get(bad).await.unwrap_err();
         assert!(matches!(err, CrusoeError::InvalidId(_)), "{bad:?}: {err:?}");
-        let err = client.get_vm(bad, VM_ID).await.unwrap_err();
+        let err = client.project(bad).vms().get(VM_ID).await.unwrap_err();
         assert!(matches!(err, CrusoeError::InvalidId(_)), "project {bad:?}");
         let err = client
-            .get_operation(OperationFamily::Disks, PROJECT, bad)
+            .project(PROJECT)
+            .operations(OperationFamily::Disks)
+            .get(bad)
             .await
             .unwrap_err();
         assert!(
@@ -334,7 +371,9 @@ async fn a_filter_value_with_a_comma_is_refused_before_sending() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .list_vms(PROJECT, &VmFilter::names(["a,b"]))
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::names(["a,b"]))
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidRequest(_)), "{err:?}");
@@ -358,7 +397,9 @@ async fn image_and_custom_image_together_are_refused_before_sending() {
         ..Default::default()
     };
     let err = client_for(&server)
-        .create_vm(PROJECT, &request)
+        .project(PROJECT)
+        .vms()
+        .create(&request)
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidRequest(_)));
@@ -381,7 +422,9 @@ async fn a_client_with_another_secret_is_not_accepted_by_the_signature_check() {
     let client = client_for(&server).with_credentials(wrong);
     // Nothing matches an unsigned or wrongly signed request: wiremock answers 404.
     assert!(client
-        .get_vm(PROJECT, VM_ID)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
         .await
         .unwrap_err()
         .is_not_found());
@@ -398,7 +441,9 @@ async fn pagination_stops_on_a_repeated_token() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .list_vms(PROJECT, &VmFilter::default())
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::default())
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidResponse(_)), "{err:?}");
@@ -442,12 +487,10 @@ async fn the_waiter_polls_until_succeeded_and_returns_the_resource() {
         .mount(&server)
         .await;
     let done = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_secs(5),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_secs(5))
         .await
         .unwrap();
     let vm: Vm = done.result_as().unwrap();
@@ -466,12 +509,10 @@ async fn a_failed_operation_surfaces_crusoes_code_and_message() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_secs(5),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_secs(5))
         .await
         .unwrap_err();
     match &err {
@@ -497,12 +538,10 @@ async fn an_operation_that_never_finishes_stops_at_the_deadline() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_millis(200),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_millis(200))
         .await
         .unwrap_err();
     assert!(
@@ -523,12 +562,10 @@ async fn an_unknown_operation_state_is_an_error() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_secs(5),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidResponse(_)), "{err:?}");
@@ -547,12 +584,10 @@ async fn an_expired_operation_is_forbidden() {
         .mount(&server)
         .await;
     let err = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_secs(5),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(matches!(err, CrusoeError::Forbidden(_)), "{err:?}");
@@ -568,7 +603,10 @@ async fn an_operation_already_finished_is_not_polled() {
         .await;
     let done: Operation = serde_json::from_value(fixture("operation_vm_succeeded.json")).unwrap();
     client_for(&server)
-        .wait_operation(OperationFamily::Vms, PROJECT, done, Duration::from_secs(5))
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(done)
+        .wait(Duration::from_secs(5))
         .await
         .unwrap();
 }
@@ -619,7 +657,9 @@ async fn a_create_whose_outcome_is_unknown_is_not_sent_again() {
             .mount(&server)
             .await;
         let err = client_for(&server)
-            .create_vm(PROJECT, &create_request())
+            .project(PROJECT)
+            .vms()
+            .create(&create_request())
             .await
             .unwrap_err();
         match err {
@@ -647,7 +687,12 @@ async fn a_create_crusoe_refused_with_429_is_sent_again_and_reads_and_deletes_ar
         .mount(&server)
         .await;
     let client = client_for(&server);
-    client.create_vm(PROJECT, &create_request()).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .vms()
+        .create(&create_request())
+        .await
+        .unwrap();
 
     Mock::given(method("DELETE"))
         .and(path(vm_path()))
@@ -663,7 +708,7 @@ async fn a_create_crusoe_refused_with_429_is_sent_again_and_reads_and_deletes_ar
         .expect(1)
         .mount(&server)
         .await;
-    client.delete_vm(PROJECT, VM_ID).await.unwrap();
+    let _pending = client.project(PROJECT).vms().delete(VM_ID).await.unwrap();
 }
 
 #[tokio::test]
@@ -688,7 +733,12 @@ async fn retry_after_as_an_http_date_is_honoured() {
     )
     .await;
     let started = Instant::now();
-    client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
+        .await
+        .unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "retried before the Retry-After date ({date})"
@@ -713,12 +763,10 @@ async fn a_pending_operation_is_waited_on_like_one_in_progress() {
         .mount(&server)
         .await;
     let done = client_for(&server)
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            in_progress(),
-            Duration::from_secs(5),
-        )
+        .project(PROJECT)
+        .operations(OperationFamily::Vms)
+        .pending(in_progress())
+        .wait(Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(done.state, OperationState::Succeeded);
@@ -742,7 +790,9 @@ async fn a_vm_without_addresses_and_an_operation_without_completed_at_do_not_fai
         .mount(&server)
         .await;
     let vms = client_for(&server)
-        .list_vms(PROJECT, &VmFilter::default())
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::default())
         .await
         .unwrap();
     assert_eq!(vms.len(), 2);

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{client_for, fixture, ExactQuery, SignedCorrectly, PROJECT};
+use common::{client_for, fixture, ExactQuery, SignedCorrectly, BASE_PATH, PROJECT};
 use crusoe_sdk::types::*;
 use crusoe_sdk::OperationFamily;
 use serde_json::{json, Value};
@@ -41,6 +41,34 @@ fn project(rest: &str) -> String {
 }
 
 #[tokio::test]
+async fn the_user_agent_is_the_callers_and_names_the_sdk_by_default() {
+    let server = MockServer::start().await;
+    let answer = ResponseTemplate::new(200).set_body_json(fixture("project.json"));
+    Mock::given(header("user-agent", "my-tool/1.0"))
+        .respond_with(answer.clone())
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert!(crusoe_sdk::DEFAULT_USER_AGENT.starts_with("crusoe-sdk/"));
+    Mock::given(header("user-agent", crusoe_sdk::DEFAULT_USER_AGENT))
+        .respond_with(answer)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let endpoint = format!("{}{BASE_PATH}", server.uri());
+    let named = crusoe_sdk::ClientSettings {
+        user_agent: "my-tool/1.0".into(),
+        ..common::fast_settings(&endpoint)
+    };
+    let named = crusoe_sdk::CrusoeClient::new(named, common::credentials()).unwrap();
+    named.project(PROJECT).get().await.unwrap();
+    let plain =
+        crusoe_sdk::CrusoeClient::new(common::fast_settings(&endpoint), common::credentials())
+            .unwrap();
+    plain.project(PROJECT).get().await.unwrap();
+}
+
+#[tokio::test]
 async fn get_project() {
     let server = MockServer::start().await;
     expect_call(
@@ -52,7 +80,7 @@ async fn get_project() {
         fixture("project.json"),
     )
     .await;
-    let p = client_for(&server).get_project(PROJECT).await.unwrap();
+    let p = client_for(&server).project(PROJECT).get().await.unwrap();
     assert_eq!(p.id, PROJECT);
     assert_eq!(p.name, "cycle-prod");
 }
@@ -69,10 +97,7 @@ async fn list_project_quotas() {
         fixture("quotas.json"),
     )
     .await;
-    let q = client_for(&server)
-        .list_project_quotas(PROJECT)
-        .await
-        .unwrap();
+    let q = client_for(&server).project(PROJECT).quotas().await.unwrap();
     assert_eq!(q.quotas[0].programmatic_name.as_deref(), Some("h100"));
 }
 
@@ -150,7 +175,11 @@ async fn list_vm_types() {
         fixture("vm_types.json"),
     )
     .await;
-    let t = client_for(&server).list_vm_types(PROJECT).await.unwrap();
+    let t = client_for(&server)
+        .project(PROJECT)
+        .vm_types()
+        .await
+        .unwrap();
     assert!(t
         .iter()
         .any(|t| t.product_name == "gh200.1x" && t.cpu_type == "arm"));
@@ -207,12 +236,20 @@ async fn images_public_and_custom() {
         "ubuntu22.04"
     );
     assert_eq!(
-        client.list_custom_images(PROJECT).await.unwrap()[0].name,
+        client
+            .project(PROJECT)
+            .custom_images()
+            .list()
+            .await
+            .unwrap()[0]
+            .name,
         "cycleos-boot"
     );
     assert_eq!(
         client
-            .get_custom_image(PROJECT, custom_id)
+            .project(PROJECT)
+            .custom_images()
+            .get(custom_id)
             .await
             .unwrap()
             .id,
@@ -246,21 +283,30 @@ async fn custom_images_are_made_from_a_disk_with_crusoes_spelling_and_deleted() 
     .await;
     let client = client_for(&server);
     let op = client
-        .create_custom_image(
-            PROJECT,
-            &CreateCustomImageRequest {
-                disk_id: disk.into(),
-                name: "crusoe-ial-ipxe-67c7f1f8e062-us-east1-a".into(),
-                description: Some("Cycle's iPXE".into()),
-                tags: None,
-            },
-        )
+        .project(PROJECT)
+        .custom_images()
+        .create(&CreateCustomImageRequest {
+            disk_id: disk.into(),
+            name: "crusoe-ial-ipxe-67c7f1f8e062-us-east1-a".into(),
+            description: Some("Cycle's iPXE".into()),
+            tags: None,
+        })
         .await
         .unwrap();
     assert_eq!(op.state, OperationState::InProgress);
-    client.delete_custom_image(PROJECT, image).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .custom_images()
+        .delete(image)
+        .await
+        .unwrap();
     assert!(
-        client.delete_custom_image(PROJECT, "../vms").await.is_err(),
+        client
+            .project(PROJECT)
+            .custom_images()
+            .delete("../vms")
+            .await
+            .is_err(),
         "an image id is checked before it enters the path"
     );
 }
@@ -292,7 +338,9 @@ async fn list_vms_follows_pages_sorted_by_created_at_with_filters_as_single_valu
         ..Default::default()
     };
     let vms = client_for(&server)
-        .list_vms(PROJECT, &filter)
+        .project(PROJECT)
+        .vms()
+        .list(&filter)
         .await
         .unwrap();
     let names: Vec<_> = vms.iter().map(|v| v.name.as_str()).collect();
@@ -326,7 +374,9 @@ async fn list_vms_by_ids_types_and_locations() {
     };
     assert_eq!(
         client_for(&server)
-            .list_vms(PROJECT, &filter)
+            .project(PROJECT)
+            .vms()
+            .list(&filter)
             .await
             .unwrap()
             .len(),
@@ -348,7 +398,12 @@ async fn get_vm() {
         fixture("vm.json"),
     )
     .await;
-    let vm = client_for(&server).get_vm(PROJECT, VM_ID).await.unwrap();
+    let vm = client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .get(VM_ID)
+        .await
+        .unwrap();
     assert_eq!(vm.state, VmState::Running);
 }
 
@@ -406,7 +461,9 @@ async fn create_vm_sends_the_documented_body() {
         ..Default::default()
     };
     let op = client_for(&server)
-        .create_vm(PROJECT, &request)
+        .project(PROJECT)
+        .vms()
+        .create(&request)
         .await
         .unwrap();
     assert_eq!(op.state, OperationState::InProgress);
@@ -429,7 +486,12 @@ async fn delete_vm() {
         fixture("operation_in_progress.json"),
     )
     .await;
-    let op = client_for(&server).delete_vm(PROJECT, VM_ID).await.unwrap();
+    let op = client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .delete(VM_ID)
+        .await
+        .unwrap();
     assert_eq!(op.operation_id, "F6EF489C-086E-458D-B812-7962964A28C9");
 }
 
@@ -445,8 +507,10 @@ async fn reset_vm() {
         fixture("operation_in_progress.json"),
     )
     .await;
-    client_for(&server)
-        .update_vm(PROJECT, VM_ID, &UpdateVmRequest::action(VmAction::Reset))
+    let _pending = client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .update(VM_ID, &UpdateVmRequest::action(VmAction::Reset))
         .await
         .unwrap();
 }
@@ -466,9 +530,10 @@ async fn make_public_ip_static_sends_the_documented_update() {
         fixture("operation_in_progress.json"),
     )
     .await;
-    client_for(&server)
-        .update_vm(
-            PROJECT,
+    let _pending = client_for(&server)
+        .project(PROJECT)
+        .vms()
+        .update(
             VM_ID,
             &UpdateVmRequest::make_public_ip_static("9f8e7d6c-5b4a-4392-8170-6f5e4d3c2b1a"),
         )
@@ -499,12 +564,16 @@ async fn attach_and_detach_disks() {
     )
     .await;
     let client = client_for(&server);
-    client
-        .attach_disks(PROJECT, VM_ID, vec![DiskAttachment::data_read_write(disk)])
+    let _pending = client
+        .project(PROJECT)
+        .vms()
+        .attach_disks(VM_ID, vec![DiskAttachment::data_read_write(disk)])
         .await
         .unwrap();
-    client
-        .detach_disks(PROJECT, VM_ID, vec![disk.into()])
+    let _pending = client
+        .project(PROJECT)
+        .vms()
+        .detach_disks(VM_ID, vec![disk.into()])
         .await
         .unwrap();
 }
@@ -557,18 +626,30 @@ async fn disks_list_get_create_delete() {
         exclude_os: Some(true),
         ..Default::default()
     };
-    let disks = client.list_disks(PROJECT, &filter).await.unwrap();
+    let disks = client.project(PROJECT).disks().list(&filter).await.unwrap();
     assert_eq!(disks[0].attached_to[0].vm_id, VM_ID);
     assert!(disks[1].attached_to.is_empty());
-    assert_eq!(client.get_disk(PROJECT, disk).await.unwrap().size, "100GiB");
-    client
-        .create_disk(
-            PROJECT,
-            &CreateDiskRequest::persistent_ssd("cycle-x-data", "us-east1-a", 100),
-        )
+    assert_eq!(
+        client
+            .project(PROJECT)
+            .disks()
+            .get(disk)
+            .await
+            .unwrap()
+            .size,
+        "100GiB"
+    );
+    let _pending = client
+        .project(PROJECT)
+        .disks()
+        .create(&CreateDiskRequest::persistent_ssd(
+            "cycle-x-data",
+            "us-east1-a",
+            100,
+        ))
         .await
         .unwrap();
-    client.delete_disk(PROJECT, disk).await.unwrap();
+    let _pending = client.project(PROJECT).disks().delete(disk).await.unwrap();
 }
 
 #[tokio::test]
@@ -588,7 +669,9 @@ async fn list_disks_by_ids() {
         ..Default::default()
     };
     client_for(&server)
-        .list_disks(PROJECT, &filter)
+        .project(PROJECT)
+        .disks()
+        .list(&filter)
         .await
         .unwrap();
 }
@@ -635,26 +718,45 @@ async fn vpc_networks_list_get_create_delete() {
     .await;
 
     let client = client_for(&server);
-    assert_eq!(client.list_vpc_networks(PROJECT).await.unwrap().len(), 2);
     assert_eq!(
-        client.get_vpc_network(PROJECT, id).await.unwrap().cidr,
+        client
+            .project(PROJECT)
+            .vpc_networks()
+            .list()
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(
+        client
+            .project(PROJECT)
+            .vpc_networks()
+            .get(id)
+            .await
+            .unwrap()
+            .cidr,
         "172.27.0.0/16"
     );
     let created = client
-        .create_vpc_network(
-            PROJECT,
-            &CreateVpcNetworkRequest {
-                name: "cycle-hub-x".into(),
-                cidr: "172.27.0.0/16".into(),
-            },
-        )
+        .project(PROJECT)
+        .vpc_networks()
+        .create(&CreateVpcNetworkRequest {
+            name: "cycle-hub-x".into(),
+            cidr: "172.27.0.0/16".into(),
+        })
         .await
         .unwrap();
     assert_eq!(
         created.id, id,
         "creation is synchronous and answers the network"
     );
-    client.delete_vpc_network(PROJECT, id).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .vpc_networks()
+        .delete(id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -705,26 +807,39 @@ async fn vpc_subnets_list_get_create_delete() {
     .await;
 
     let client = client_for(&server);
-    assert_eq!(client.list_vpc_subnets(PROJECT).await.unwrap()[0].id, id);
     assert_eq!(
-        client.get_vpc_subnet(PROJECT, id).await.unwrap().location,
+        client.project(PROJECT).vpc_subnets().list().await.unwrap()[0].id,
+        id
+    );
+    assert_eq!(
+        client
+            .project(PROJECT)
+            .vpc_subnets()
+            .get(id)
+            .await
+            .unwrap()
+            .location,
         "us-east1-a"
     );
     let created = client
-        .create_vpc_subnet(
-            PROJECT,
-            &CreateVpcSubnetRequest {
-                name: "cycle-hub-x-us-east1-a".into(),
-                cidr: "172.27.0.0/24".into(),
-                location: "us-east1-a".into(),
-                vpc_network_id: "1ce839b7-3fab-46f9-8e54-7a6bb4ac1ffc".into(),
-                nat_gateway_enabled: false,
-            },
-        )
+        .project(PROJECT)
+        .vpc_subnets()
+        .create(&CreateVpcSubnetRequest {
+            name: "cycle-hub-x-us-east1-a".into(),
+            cidr: "172.27.0.0/24".into(),
+            location: "us-east1-a".into(),
+            vpc_network_id: "1ce839b7-3fab-46f9-8e54-7a6bb4ac1ffc".into(),
+            nat_gateway_enabled: false,
+        })
         .await
         .unwrap();
     assert_eq!(created.id, id);
-    client.delete_vpc_subnet(PROJECT, id).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .vpc_subnets()
+        .delete(id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -781,33 +896,48 @@ async fn firewall_rules_list_get_create_delete() {
 
     let client = client_for(&server);
     assert_eq!(
-        client.list_firewall_rules(PROJECT).await.unwrap()[0]
+        client
+            .project(PROJECT)
+            .firewall_rules()
+            .list()
+            .await
+            .unwrap()[0]
             .destination_ports
             .len(),
         3
     );
     assert_eq!(
-        client.get_firewall_rule(PROJECT, id).await.unwrap().state,
+        client
+            .project(PROJECT)
+            .firewall_rules()
+            .get(id)
+            .await
+            .unwrap()
+            .state,
         "active"
     );
-    client
-        .create_firewall_rule(
-            PROJECT,
-            &CreateFirewallRuleRequest {
-                name: "cycle-hub-x-ingress".into(),
-                vpc_network_id: network.into(),
-                action: "allow".into(),
-                direction: "ingress".into(),
-                protocols: vec!["tcp".into()],
-                sources: vec![FirewallRuleObject::cidr("0.0.0.0/0")],
-                destinations: vec![FirewallRuleObject::resource(network)],
-                destination_ports: Some(vec!["22".into(), "3000-8080".into()]),
-                source_ports: Some(vec![]),
-            },
-        )
+    let _pending = client
+        .project(PROJECT)
+        .firewall_rules()
+        .create(&CreateFirewallRuleRequest {
+            name: "cycle-hub-x-ingress".into(),
+            vpc_network_id: network.into(),
+            action: "allow".into(),
+            direction: "ingress".into(),
+            protocols: vec!["tcp".into()],
+            sources: vec![FirewallRuleObject::cidr("0.0.0.0/0")],
+            destinations: vec![FirewallRuleObject::resource(network)],
+            destination_ports: Some(vec!["22".into(), "3000-8080".into()]),
+            source_ports: Some(vec![]),
+        })
         .await
         .unwrap();
-    client.delete_firewall_rule(PROJECT, id).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .firewall_rules()
+        .delete(id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -876,11 +1006,23 @@ async fn load_balancers_list_get_create_update_delete() {
         vpc_network_id: None,
     };
     assert_eq!(
-        client.list_load_balancers(PROJECT, &filter).await.unwrap()[0].vip,
+        client
+            .project(PROJECT)
+            .load_balancers()
+            .list(&filter)
+            .await
+            .unwrap()[0]
+            .vip,
         "198.51.100.20"
     );
     assert_eq!(
-        client.get_load_balancer(PROJECT, id).await.unwrap().vpc_id,
+        client
+            .project(PROJECT)
+            .load_balancers()
+            .get(id)
+            .await
+            .unwrap()
+            .vpc_id,
         network
     );
     let backends = vec![ListenPortAndBackend {
@@ -891,23 +1033,23 @@ async fn load_balancers_list_get_create_update_delete() {
             status: String::new(),
         }],
     }];
-    client
-        .create_load_balancer(
-            PROJECT,
-            &CreateLoadBalancerRequest {
-                name: "cycle-ip-x-0".into(),
-                location: "us-east1-a".into(),
-                vpc_id: network.into(),
-                protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
-                listen_ports_and_backends: backends.clone(),
-                health_check_options: Some(HealthCheckOptions::default()),
-            },
-        )
+    let _pending = client
+        .project(PROJECT)
+        .load_balancers()
+        .create(&CreateLoadBalancerRequest {
+            name: "cycle-ip-x-0".into(),
+            location: "us-east1-a".into(),
+            vpc_id: network.into(),
+            protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
+            listen_ports_and_backends: backends.clone(),
+            health_check_options: Some(HealthCheckOptions::default()),
+        })
         .await
         .unwrap();
-    client
-        .update_load_balancer(
-            PROJECT,
+    let _pending = client
+        .project(PROJECT)
+        .load_balancers()
+        .update(
             id,
             &UpdateLoadBalancerRequest {
                 listen_ports_and_backends: backends,
@@ -916,7 +1058,12 @@ async fn load_balancers_list_get_create_update_delete() {
         )
         .await
         .unwrap();
-    client.delete_load_balancer(PROJECT, id).await.unwrap();
+    let _pending = client
+        .project(PROJECT)
+        .load_balancers()
+        .delete(id)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -948,7 +1095,12 @@ async fn each_family_polls_its_own_operations_endpoint() {
     }
     let client = client_for(&server);
     for (family, _) in families {
-        let op = client.get_operation(family, PROJECT, op_id).await.unwrap();
+        let op = client
+            .project(PROJECT)
+            .operations(family)
+            .get(op_id)
+            .await
+            .unwrap();
         assert_eq!(op.state, OperationState::Succeeded);
     }
 }

@@ -9,7 +9,6 @@ use std::time::Duration;
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::{quick_sim_config, sim_client, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_sdk::types::*;
-use crusoe_sdk::OperationFamily;
 use serde_json::json;
 
 const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
@@ -66,45 +65,41 @@ async fn gc_lists_planted_orphans_and_deletes_exactly_them_with_apply() {
     let wait = Duration::from_secs(5);
     for name in ["cycle-deadbeefdeadbeefdeadbeef-data", "scratch-data"] {
         let op = c
-            .create_disk(
-                PROJECT,
-                &CreateDiskRequest::persistent_ssd(name, "us-east1-a", 50),
-            )
+            .project(PROJECT)
+            .disks()
+            .create(&CreateDiskRequest::persistent_ssd(name, "us-east1-a", 50))
             .await
             .unwrap();
-        c.wait_operation(OperationFamily::Disks, PROJECT, op, wait)
-            .await
-            .unwrap();
+        op.wait(wait).await.unwrap();
     }
     let vm = c
-        .list_vms(PROJECT, &VmFilter::names([live.clone()]))
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::names([live.clone()]))
         .await
         .unwrap()
         .remove(0);
     let op = c
-        .create_load_balancer(
-            PROJECT,
-            &CreateLoadBalancerRequest {
-                name: "cycle-deadbeefdeadbeefdeadbeef-ip-default".into(),
-                location: "us-east1-a".into(),
-                vpc_id: vm.network_interfaces[0].network.clone(),
-                protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
-                listen_ports_and_backends: vec![ListenPortAndBackend {
-                    listen_port: 80,
-                    backends: vec![Backend {
-                        ip: "172.27.0.9".into(),
-                        port: 80,
-                        status: String::new(),
-                    }],
+        .project(PROJECT)
+        .load_balancers()
+        .create(&CreateLoadBalancerRequest {
+            name: "cycle-deadbeefdeadbeefdeadbeef-ip-default".into(),
+            location: "us-east1-a".into(),
+            vpc_id: vm.network_interfaces[0].network.clone(),
+            protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
+            listen_ports_and_backends: vec![ListenPortAndBackend {
+                listen_port: 80,
+                backends: vec![Backend {
+                    ip: "172.27.0.9".into(),
+                    port: 80,
+                    status: String::new(),
                 }],
-                health_check_options: None,
-            },
-        )
+            }],
+            health_check_options: None,
+        })
         .await
         .unwrap();
-    c.wait_operation(OperationFamily::LoadBalancers, PROJECT, op, wait)
-        .await
-        .unwrap();
+    op.wait(wait).await.unwrap();
     let before = h.billable();
 
     let (code, out) = gc(&h.sim.endpoint(), &[]).await;

@@ -16,7 +16,7 @@ use crusoe_ial::bridge::image_build::{self, BuildSpec, Built};
 use crusoe_ial::bridge::settings::BootMode;
 use crusoe_ial::bridge::IpxeImage;
 use crusoe_sdk::types::*;
-use crusoe_sdk::{CrusoeClient, OperationFamily};
+use crusoe_sdk::CrusoeClient;
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 use serde_json::Value;
 
@@ -82,9 +82,14 @@ async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builde
             }
             lines.push(line);
         };
-        image_build::build(&c, PROJECT, &test_settings(), &spec(), &mut progress)
-            .await
-            .unwrap()
+        image_build::build(
+            &c.project(PROJECT),
+            &test_settings(),
+            &spec(),
+            &mut progress,
+        )
+        .await
+        .unwrap()
     };
     let Built::Made(image) = built else {
         panic!("{built:?}")
@@ -105,7 +110,7 @@ async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builde
     assert!(lines.iter().any(|l| l.contains("c1a.")), "{lines:?}");
 
     let created = vms_created(&sim);
-    let again = image_build::build(&c, PROJECT, &test_settings(), &spec(), &mut |_| {})
+    let again = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
         .await
         .unwrap();
     assert_eq!(again, Built::Found(image));
@@ -125,7 +130,7 @@ async fn a_build_survives_crusoe_faults_and_leaves_one_image_and_no_builder() {
     })
     .await;
     let c = client(&sim);
-    let built = image_build::build(&c, PROJECT, &test_settings(), &spec(), &mut |_| {})
+    let built = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
         .await
         .unwrap();
     assert!(matches!(built, Built::Made(_)), "{built:?}");
@@ -147,7 +152,7 @@ async fn a_builder_that_never_powers_off_fails_the_build_by_its_deadline_and_is_
     let c = client(&sim);
     let mut slow = spec();
     slow.shutoff_deadline = Duration::from_millis(300);
-    let err = image_build::build(&c, PROJECT, &test_settings(), &slow, &mut |_| {})
+    let err = image_build::build(&c.project(PROJECT), &test_settings(), &slow, &mut |_| {})
         .await
         .unwrap_err();
     assert!(err.0.contains("did not power off within"), "{err}");
@@ -168,7 +173,7 @@ async fn a_failed_operation_fails_the_build_with_crusoes_reason_and_leaves_nothi
     })
     .await;
     let c = client(&sim);
-    let err = image_build::build(&c, PROJECT, &test_settings(), &spec(), &mut |_| {})
+    let err = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
         .await
         .unwrap_err();
     assert!(err.0.contains("creating builder"), "{err}");
@@ -188,14 +193,14 @@ async fn gc_finds_the_builder_an_interrupted_build_left() {
         ssh_public_key: "ssh-ed25519 AAAA test".into(),
         ..Default::default()
     };
-    let op = c.create_vm(PROJECT, &request).await.unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, Duration::from_secs(5))
+    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    op.wait(Duration::from_secs(5)).await.unwrap();
+    let orphans = crusoe_ial::bridge::gc::find(&c.project(PROJECT))
         .await
         .unwrap();
-    let orphans = crusoe_ial::bridge::gc::find(&c, PROJECT).await.unwrap();
     assert_eq!(orphans.len(), 1, "{orphans:?}");
     assert!(orphans[0].to_string().contains("image builder"));
-    crusoe_ial::bridge::gc::delete(&c, PROJECT, &orphans, Duration::from_secs(5))
+    crusoe_ial::bridge::gc::delete(&c.project(PROJECT), &orphans, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(count(&sim, "vms"), 0);
@@ -316,7 +321,7 @@ async fn in_ipxe_image_mode_a_server_boots_the_projects_image_or_provision_says_
 
     let c = client(&h.sim);
     let Built::Made(image) =
-        image_build::build(&c, PROJECT, &test_settings(), &spec(), &mut |_| {})
+        image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
             .await
             .unwrap()
     else {

@@ -24,12 +24,13 @@ fn cpu_vm(name: &str) -> CreateVmRequest {
 }
 
 async fn create_running(c: &CrusoeClient, name: &str) -> Vm {
-    let op = c.create_vm(PROJECT, &cpu_vm(name)).await.unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&cpu_vm(name))
         .await
-        .unwrap()
-        .result_as()
-        .unwrap()
+        .unwrap();
+    op.wait(WAIT).await.unwrap().result_as().unwrap()
 }
 
 async fn admin_put(sim: &crusoe_sim::RunningSim, what: &str, body: Value) -> u16 {
@@ -60,33 +61,42 @@ async fn one_key_cannot_see_or_touch_another_keys_project() {
     let mine = sim_client(&sim);
     create_running(&mine, "mine").await;
     let theirs = mine.with_credentials(
-        crusoe_sdk::Credentials::new(
-            &other.access_key_id,
-            &other.secret_key.clone().into(),
-        )
-        .unwrap(),
+        crusoe_sdk::Credentials::new(&other.access_key_id, &other.secret_key.clone().into())
+            .unwrap(),
     );
     assert!(theirs
-        .get_project(PROJECT)
+        .project(PROJECT)
+        .get()
         .await
         .unwrap_err()
         .is_not_found());
     for err in [
         theirs
-            .list_vms(PROJECT, &VmFilter::default())
+            .project(PROJECT)
+            .vms()
+            .list(&VmFilter::default())
             .await
             .unwrap_err(),
         theirs
-            .create_vm(PROJECT, &cpu_vm("intruder"))
+            .project(PROJECT)
+            .vms()
+            .create(&cpu_vm("intruder"))
             .await
             .unwrap_err(),
-        theirs.list_vpc_networks(PROJECT).await.unwrap_err(),
+        theirs
+            .project(PROJECT)
+            .vpc_networks()
+            .list()
+            .await
+            .unwrap_err(),
     ] {
         assert!(matches!(err, CrusoeError::Forbidden(_)), "{err:?}");
     }
-    assert!(theirs.get_project(&other.project_id).await.is_ok());
+    assert!(theirs.project(&other.project_id).get().await.is_ok());
     assert!(theirs
-        .list_vms(&other.project_id, &VmFilter::default())
+        .project(&other.project_id)
+        .vms()
+        .list(&VmFilter::default())
         .await
         .unwrap()
         .is_empty());
@@ -123,8 +133,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
 
     let unknown = KeyPair::generate();
     let c = sim_client(&sim).with_credentials(
-        crusoe_sdk::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into())
-            .unwrap(),
+        crusoe_sdk::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into()).unwrap(),
     );
     match c.list_locations().await.unwrap_err() {
         CrusoeError::BadCredentials(api) => {
@@ -162,14 +171,17 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     let disk_op = c
-        .create_disk(
-            PROJECT,
-            &CreateDiskRequest::persistent_ssd("gpu-data", "eu-iceland1-a", 100),
-        )
+        .project(PROJECT)
+        .disks()
+        .create(&CreateDiskRequest::persistent_ssd(
+            "gpu-data",
+            "eu-iceland1-a",
+            100,
+        ))
         .await
         .unwrap();
-    let disk_id = c
-        .wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
+    let disk_id = disk_op
+        .wait(WAIT)
         .await
         .unwrap()
         .result_as::<Disk>()
@@ -182,27 +194,31 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..cpu_vm("gpu")
     };
-    let op = c.create_vm(PROJECT, &request).await.unwrap();
+    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
     assert_eq!(
         op.state,
         OperationState::InProgress,
         "Crusoe accepts, then fails the operation"
     );
     let vm_id = op.resource_id().unwrap().to_string();
-    match c
-        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap_err()
-    {
+    match op.wait(WAIT).await.unwrap_err() {
         CrusoeError::OperationFailed { code, message, .. } => {
             assert_eq!(code, "out_of_stock");
             assert!(message.contains("eu-iceland1-a"), "{message}");
         }
         other => panic!("{other:?}"),
     }
-    assert!(c.get_vm(PROJECT, &vm_id).await.unwrap_err().is_not_found());
+    assert!(c
+        .project(PROJECT)
+        .vms()
+        .get(&vm_id)
+        .await
+        .unwrap_err()
+        .is_not_found());
     assert!(
-        c.get_disk(PROJECT, &disk_id)
+        c.project(PROJECT)
+            .disks()
+            .get(&disk_id)
             .await
             .unwrap()
             .attached_to
@@ -210,7 +226,9 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         "the data disk is free again"
     );
     assert_eq!(
-        c.list_disks(PROJECT, &DiskFilter::default())
+        c.project(PROJECT)
+            .disks()
+            .list(&DiskFilter::default())
             .await
             .unwrap()
             .len(),
@@ -229,11 +247,13 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         204
     );
     create_running(&c, "last-one").await;
-    let op = c.create_vm(PROJECT, &cpu_vm("one-too-many")).await.unwrap();
-    let err = c
-        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&cpu_vm("one-too-many"))
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = op.wait(WAIT).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::OperationFailed { ref code, .. } if code == "out_of_stock"),
         "{err:?}"
@@ -249,14 +269,13 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
     .await;
     let c = sim_client(&sim);
     let disk_op = c
-        .create_disk(
-            PROJECT,
-            &CreateDiskRequest::persistent_ssd("d", "us-east1-a", 10),
-        )
+        .project(PROJECT)
+        .disks()
+        .create(&CreateDiskRequest::persistent_ssd("d", "us-east1-a", 10))
         .await
         .unwrap();
-    let disk_id = c
-        .wait_operation(OperationFamily::Disks, PROJECT, disk_op, WAIT)
+    let disk_id = disk_op
+        .wait(WAIT)
         .await
         .unwrap()
         .result_as::<Disk>()
@@ -266,43 +285,41 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..cpu_vm("busy")
     };
-    let op = c.create_vm(PROJECT, &request).await.unwrap();
+    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
-    let err = c.delete_vm(PROJECT, &vm_id).await.unwrap_err();
+    let err = c.project(PROJECT).vms().delete(&vm_id).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "delete while creating: {err:?}"
     );
-    let err = c.delete_disk(PROJECT, &disk_id).await.unwrap_err();
+    let err = c
+        .project(PROJECT)
+        .disks()
+        .delete(&disk_id)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "delete an attached disk: {err:?}"
     );
     let err = c
-        .create_vm(
-            PROJECT,
-            &CreateVmRequest {
-                name: "second".into(),
-                ..request.clone()
-            },
-        )
+        .project(PROJECT)
+        .vms()
+        .create(&CreateVmRequest {
+            name: "second".into(),
+            ..request.clone()
+        })
         .await
         .unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "a disk attached read-write elsewhere: {err:?}"
     );
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
-    let op = c.delete_vm(PROJECT, &vm_id).await.unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
-    let op = c.delete_disk(PROJECT, &disk_id).await.unwrap();
-    c.wait_operation(OperationFamily::Disks, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    op.wait(WAIT).await.unwrap();
+    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    op.wait(WAIT).await.unwrap();
+    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    op.wait(WAIT).await.unwrap();
 }
 
 #[tokio::test]
@@ -314,7 +331,12 @@ async fn vms_page_in_creation_order_and_filter_by_name_id_and_state() {
         ids.push(create_running(&c, &format!("vm-{i}")).await.id);
     }
     sim.sim.reset_calls();
-    let all = c.list_vms(PROJECT, &VmFilter::default()).await.unwrap();
+    let all = c
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::default())
+        .await
+        .unwrap();
     assert_eq!(all.iter().map(|v| v.id.clone()).collect::<Vec<_>>(), ids);
     let calls = sim.sim.calls();
     assert_eq!(
@@ -323,7 +345,9 @@ async fn vms_page_in_creation_order_and_filter_by_name_id_and_state() {
     );
 
     let named = c
-        .list_vms(PROJECT, &VmFilter::names(["vm-1", "vm-3"]))
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::names(["vm-1", "vm-3"]))
         .await
         .unwrap();
     assert_eq!(
@@ -331,22 +355,27 @@ async fn vms_page_in_creation_order_and_filter_by_name_id_and_state() {
         ["vm-1", "vm-3"]
     );
     let by_id = c
-        .list_vms(PROJECT, &VmFilter::ids([ids[4].clone()]))
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::ids([ids[4].clone()]))
         .await
         .unwrap();
     assert_eq!(by_id[0].name, "vm-4");
     let op = c
-        .update_vm(PROJECT, &ids[0], &UpdateVmRequest::action(VmAction::Stop))
+        .project(PROJECT)
+        .vms()
+        .update(&ids[0], &UpdateVmRequest::action(VmAction::Stop))
         .await
         .unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    op.wait(WAIT).await.unwrap();
     let stopped = VmFilter {
         states: vec![VmState::Shutoff],
         ..Default::default()
     };
-    assert_eq!(c.list_vms(PROJECT, &stopped).await.unwrap().len(), 1);
+    assert_eq!(
+        c.project(PROJECT).vms().list(&stopped).await.unwrap().len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -357,19 +386,23 @@ async fn networks_must_be_private_and_subnets_inside_them() {
         name: "bad".into(),
         cidr: "8.8.0.0/16".into(),
     };
-    let err = c.create_vpc_network(PROJECT, &public).await.unwrap_err();
+    let err = c
+        .project(PROJECT)
+        .vpc_networks()
+        .create(&public)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, CrusoeError::BadRequest(ref a) if a.message.contains("RFC 1918")),
         "{err:?}"
     );
     let net = c
-        .create_vpc_network(
-            PROJECT,
-            &CreateVpcNetworkRequest {
-                name: "ok".into(),
-                cidr: "192.168.0.0/16".into(),
-            },
-        )
+        .project(PROJECT)
+        .vpc_networks()
+        .create(&CreateVpcNetworkRequest {
+            name: "ok".into(),
+            cidr: "192.168.0.0/16".into(),
+        })
         .await
         .unwrap();
     let outside = CreateVpcSubnetRequest {
@@ -380,25 +413,40 @@ async fn networks_must_be_private_and_subnets_inside_them() {
         nat_gateway_enabled: false,
     };
     assert!(matches!(
-        c.create_vpc_subnet(PROJECT, &outside).await.unwrap_err(),
+        c.project(PROJECT)
+            .vpc_subnets()
+            .create(&outside)
+            .await
+            .unwrap_err(),
         CrusoeError::BadRequest(_)
     ));
     let inside = CreateVpcSubnetRequest {
         cidr: "192.168.1.0/24".into(),
         ..outside
     };
-    c.create_vpc_subnet(PROJECT, &inside).await.unwrap();
+    c.project(PROJECT)
+        .vpc_subnets()
+        .create(&inside)
+        .await
+        .unwrap();
     let overlapping = CreateVpcSubnetRequest {
         cidr: "192.168.0.0/23".into(),
         ..inside
     };
     assert!(matches!(
-        c.create_vpc_subnet(PROJECT, &overlapping)
+        c.project(PROJECT)
+            .vpc_subnets()
+            .create(&overlapping)
             .await
             .unwrap_err(),
         CrusoeError::Conflict(_)
     ));
-    let err = c.delete_vpc_network(PROJECT, &net.id).await.unwrap_err();
+    let err = c
+        .project(PROJECT)
+        .vpc_networks()
+        .delete(&net.id)
+        .await
+        .unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "a network with subnets: {err:?}"
@@ -463,27 +511,34 @@ async fn operations_are_per_family_and_expire() {
     })
     .await;
     let c = sim_client(&sim);
-    let op = c.create_vm(PROJECT, &cpu_vm("ops")).await.unwrap();
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&cpu_vm("ops"))
+        .await
+        .unwrap();
     let id = op.operation_id.clone();
     assert!(matches!(
-        c.get_operation(OperationFamily::Disks, PROJECT, &id)
+        c.project(PROJECT)
+            .operations(OperationFamily::Disks)
+            .get(&id)
             .await
             .unwrap_err(),
         CrusoeError::Forbidden(_)
     ));
     assert!(matches!(
-        c.get_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            "F6EF489C-086E-458D-B812-7962964A28C9"
-        )
-        .await
-        .unwrap_err(),
+        c.project(PROJECT)
+            .operations(OperationFamily::Vms)
+            .get("F6EF489C-086E-458D-B812-7962964A28C9")
+            .await
+            .unwrap_err(),
         CrusoeError::Forbidden(_)
     ));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
-        c.get_operation(OperationFamily::Vms, PROJECT, &id)
+        c.project(PROJECT)
+            .operations(OperationFamily::Vms)
+            .get(&id)
             .await
             .unwrap()
             .state,
@@ -491,7 +546,9 @@ async fn operations_are_per_family_and_expire() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(matches!(
-        c.get_operation(OperationFamily::Vms, PROJECT, &id)
+        c.project(PROJECT)
+            .operations(OperationFamily::Vms)
+            .get(&id)
             .await
             .unwrap_err(),
         CrusoeError::Forbidden(_)
@@ -555,32 +612,36 @@ async fn injected_operation_faults_fail_or_never_finish() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     admin_put(&sim, "faults", json!({"operation_failure_rate": 1.0})).await;
-    let op = c.create_vm(PROJECT, &cpu_vm("doomed")).await.unwrap();
-    let vm_id = op.resource_id().unwrap().to_string();
-    let err = c
-        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&cpu_vm("doomed"))
         .await
-        .unwrap_err();
+        .unwrap();
+    let vm_id = op.resource_id().unwrap().to_string();
+    let err = op.wait(WAIT).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::OperationFailed { ref code, .. } if code == "internal_error"),
         "{err:?}"
     );
     assert!(
-        c.get_vm(PROJECT, &vm_id).await.unwrap_err().is_not_found(),
+        c.project(PROJECT)
+            .vms()
+            .get(&vm_id)
+            .await
+            .unwrap_err()
+            .is_not_found(),
         "a failed create leaves no VM"
     );
 
     admin_put(&sim, "faults", json!({"stuck_operation_rate": 1.0})).await;
-    let op = c.create_vm(PROJECT, &cpu_vm("stuck")).await.unwrap();
-    let err = c
-        .wait_operation(
-            OperationFamily::Vms,
-            PROJECT,
-            op,
-            Duration::from_millis(300),
-        )
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&cpu_vm("stuck"))
         .await
-        .unwrap_err();
+        .unwrap();
+    let err = op.wait(Duration::from_millis(300)).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::OperationTimeout { .. }),
         "{err:?}"
@@ -668,7 +729,12 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
         name: "ipxe".into(),
         ..Default::default()
     };
-    match c.create_custom_image(PROJECT, &request(&os_disk)).await {
+    match c
+        .project(PROJECT)
+        .custom_images()
+        .create(&request(&os_disk))
+        .await
+    {
         Err(CrusoeError::Conflict(api)) => {
             assert!(api.message.contains("STATE_RUNNING"), "{api:?}")
         }
@@ -690,35 +756,33 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
     );
 
     let op = c
-        .update_vm(PROJECT, &vm.id, &UpdateVmRequest::action(VmAction::Stop))
+        .project(PROJECT)
+        .vms()
+        .update(&vm.id, &UpdateVmRequest::action(VmAction::Stop))
         .await
         .unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    op.wait(WAIT).await.unwrap();
     assert_eq!(
-        c.get_vm(PROJECT, &vm.id).await.unwrap().state,
+        c.project(PROJECT).vms().get(&vm.id).await.unwrap().state,
         VmState::Shutoff,
         "STOP ends in STATE_SHUTOFF"
     );
     let op = c
-        .create_custom_image(PROJECT, &request(&os_disk))
+        .project(PROJECT)
+        .custom_images()
+        .create(&request(&os_disk))
         .await
         .unwrap();
     let image = op.resource_id().unwrap().to_string();
-    c.wait_operation(OperationFamily::CustomImages, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    op.wait(WAIT).await.unwrap();
 
     let mut from_image = cpu_vm("served");
     from_image.custom_image = Some(image.clone());
-    let op = c.create_vm(PROJECT, &from_image).await.unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    let op = c.project(PROJECT).vms().create(&from_image).await.unwrap();
+    op.wait(WAIT).await.unwrap();
     from_image.name = "elsewhere".into();
     from_image.location = "us-northcentral1-a".into();
-    match c.create_vm(PROJECT, &from_image).await {
+    match c.project(PROJECT).vms().create(&from_image).await {
         Err(CrusoeError::BadRequest(api)) => assert!(
             api.message.contains("not available in us-northcentral1-a"),
             "{api:?}"
@@ -734,17 +798,12 @@ async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
     let mut request = cpu_vm("powers-off");
     request.startup_script =
         Some("#!/bin/bash\necho converting\necho o > /proc/sysrq-trigger\n".into());
-    let op = c.create_vm(PROJECT, &request).await.unwrap();
-    let vm = c
-        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap()
-        .result_as::<Vm>()
-        .unwrap();
+    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let vm = op.wait(WAIT).await.unwrap().result_as::<Vm>().unwrap();
     assert_eq!(vm.state, VmState::Running, "it boots first");
     let shut_off = async {
         for _ in 0..200 {
-            if c.get_vm(PROJECT, &vm.id).await.unwrap().state == VmState::Shutoff {
+            if c.project(PROJECT).vms().get(&vm.id).await.unwrap().state == VmState::Shutoff {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -755,7 +814,7 @@ async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
     let stays = create_running(&c, "stays-up").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
-        c.get_vm(PROJECT, &stays.id).await.unwrap().state,
+        c.project(PROJECT).vms().get(&stays.id).await.unwrap().state,
         VmState::Running
     );
 }
@@ -765,13 +824,12 @@ async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     let net = c
-        .create_vpc_network(
-            PROJECT,
-            &CreateVpcNetworkRequest {
-                name: "n".into(),
-                cidr: "10.30.0.0/16".into(),
-            },
-        )
+        .project(PROJECT)
+        .vpc_networks()
+        .create(&CreateVpcNetworkRequest {
+            name: "n".into(),
+            cidr: "10.30.0.0/16".into(),
+        })
         .await
         .unwrap();
     let (status, answer) = signed_raw(
@@ -785,7 +843,10 @@ async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
     assert_eq!(status, 200, "{answer}");
     let op: Operation = serde_json::from_value(answer["operation"].clone()).unwrap();
     let rule: FirewallRule = c
-        .wait_operation(OperationFamily::FirewallRules, PROJECT, op, WAIT)
+        .project(PROJECT)
+        .operations(OperationFamily::FirewallRules)
+        .pending(op)
+        .wait(WAIT)
         .await
         .unwrap()
         .result_as()

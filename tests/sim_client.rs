@@ -7,13 +7,13 @@ use std::time::Duration;
 
 use common::{quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
 use crusoe_sdk::types::*;
-use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, OperationFamily, Pending};
 use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(5);
 
-async fn wait(c: &CrusoeClient, family: OperationFamily, op: Operation) -> Operation {
-    c.wait_operation(family, PROJECT, op, WAIT).await.unwrap()
+async fn wait(op: Pending) -> Operation {
+    op.wait(WAIT).await.unwrap()
 }
 
 fn vm_request(name: &str, subnet: &str, disk: Option<&str>) -> CreateVmRequest {
@@ -45,13 +45,8 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     let before = sim.sim.inventory();
 
     // Catalogue and project.
-    assert_eq!(c.get_project(PROJECT).await.unwrap().id, PROJECT);
-    assert!(!c
-        .list_project_quotas(PROJECT)
-        .await
-        .unwrap()
-        .quotas
-        .is_empty());
+    assert_eq!(c.project(PROJECT).get().await.unwrap().id, PROJECT);
+    assert!(!c.project(PROJECT).quotas().await.unwrap().quotas.is_empty());
     let locations = c.list_locations().await.unwrap();
     assert!(locations.contains(&"us-east1-a".to_string()));
     let caps = c
@@ -60,74 +55,93 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .unwrap();
     assert_eq!(caps.len(), 1);
     let stock_before = caps[0].quantity;
-    let types = c.list_vm_types(PROJECT).await.unwrap();
+    let types = c.project(PROJECT).vm_types().await.unwrap();
     assert!(types.iter().any(|t| t.cpu_type == "arm"), "one ARM type");
     assert!(types.iter().any(|t| t.num_gpu > 0) && types.iter().any(|t| t.num_gpu == 0));
     let images = c.list_images(None).await.unwrap();
     assert!(c.list_images(Some("h100")).await.unwrap().len() <= images.len());
     assert_eq!(c.get_image(&images[0].id).await.unwrap().id, images[0].id);
     assert!(
-        c.list_custom_images(PROJECT).await.unwrap().is_empty(),
+        c.project(PROJECT)
+            .custom_images()
+            .list()
+            .await
+            .unwrap()
+            .is_empty(),
         "a project starts without custom images"
     );
 
     // Network: VPC network and subnet are synchronous, the firewall rule is an operation.
     let net = c
-        .create_vpc_network(
-            PROJECT,
-            &CreateVpcNetworkRequest {
-                name: "cycle-hub-test".into(),
-                cidr: "10.10.0.0/16".into(),
-            },
-        )
+        .project(PROJECT)
+        .vpc_networks()
+        .create(&CreateVpcNetworkRequest {
+            name: "cycle-hub-test".into(),
+            cidr: "10.10.0.0/16".into(),
+        })
         .await
         .unwrap();
     assert_eq!(
-        c.get_vpc_network(PROJECT, &net.id).await.unwrap().name,
+        c.project(PROJECT)
+            .vpc_networks()
+            .get(&net.id)
+            .await
+            .unwrap()
+            .name,
         "cycle-hub-test"
     );
     let subnet = c
-        .create_vpc_subnet(
-            PROJECT,
-            &CreateVpcSubnetRequest {
-                name: "cycle-hub-test-us-east1-a".into(),
-                cidr: "10.10.1.0/24".into(),
-                location: "us-east1-a".into(),
-                vpc_network_id: net.id.clone(),
-                nat_gateway_enabled: false,
-            },
-        )
+        .project(PROJECT)
+        .vpc_subnets()
+        .create(&CreateVpcSubnetRequest {
+            name: "cycle-hub-test-us-east1-a".into(),
+            cidr: "10.10.1.0/24".into(),
+            location: "us-east1-a".into(),
+            vpc_network_id: net.id.clone(),
+            nat_gateway_enabled: false,
+        })
         .await
         .unwrap();
     assert_eq!(
-        c.get_vpc_subnet(PROJECT, &subnet.id).await.unwrap().cidr,
+        c.project(PROJECT)
+            .vpc_subnets()
+            .get(&subnet.id)
+            .await
+            .unwrap()
+            .cidr,
         "10.10.1.0/24"
     );
     assert!(c
-        .list_vpc_subnets(PROJECT)
+        .project(PROJECT)
+        .vpc_subnets()
+        .list()
         .await
         .unwrap()
         .iter()
         .any(|s| s.id == subnet.id));
     assert_eq!(
-        c.get_vpc_network(PROJECT, &net.id).await.unwrap().subnets,
+        c.project(PROJECT)
+            .vpc_networks()
+            .get(&net.id)
+            .await
+            .unwrap()
+            .subnets,
         vec![subnet.id.clone()]
     );
     let fw_op = c
-        .create_firewall_rule(
-            PROJECT,
-            &CreateFirewallRuleRequest {
-                name: "cycle-hub-test-ingress".into(),
-                vpc_network_id: net.id.clone(),
-                action: "allow".into(),
-                direction: "ingress".into(),
-                protocols: vec!["tcp".into()],
-                sources: vec![FirewallRuleObject::cidr("0.0.0.0/0")],
-                destinations: vec![FirewallRuleObject::resource(&net.id)],
-                destination_ports: Some(vec!["22".into(), "443".into()]),
-                source_ports: None,
-            },
-        )
+        .project(PROJECT)
+        .firewall_rules()
+        .create(&CreateFirewallRuleRequest {
+            name: "cycle-hub-test-ingress".into(),
+            vpc_network_id: net.id.clone(),
+            action: "allow".into(),
+            direction: "ingress".into(),
+            protocols: vec!["tcp".into()],
+            sources: vec![FirewallRuleObject::cidr("0.0.0.0/0")],
+            destinations: vec![FirewallRuleObject::resource(&net.id)],
+            destination_ports: Some(vec!["22".into(), "443".into()]),
+            source_ports: None,
+        })
         .await
         .unwrap();
     assert_eq!(
@@ -135,56 +149,59 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         None,
         "no Crusoe client reads a firewall rule's id from metadata"
     );
-    let fw: FirewallRule = wait(&c, OperationFamily::FirewallRules, fw_op)
-        .await
-        .result_as()
-        .unwrap();
+    let fw: FirewallRule = wait(fw_op).await.result_as().unwrap();
     let fw_id = fw.id.clone();
     assert_eq!(
-        c.get_firewall_rule(PROJECT, &fw_id)
+        c.project(PROJECT)
+            .firewall_rules()
+            .get(&fw_id)
             .await
             .unwrap()
             .destination_ports,
         ["22", "443"]
     );
-    assert_eq!(c.list_firewall_rules(PROJECT).await.unwrap().len(), 1);
+    assert_eq!(
+        c.project(PROJECT)
+            .firewall_rules()
+            .list()
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     // A data disk, then a VM with it.
     let disk_op = c
-        .create_disk(
-            PROJECT,
-            &CreateDiskRequest::persistent_ssd("cycle-test-data", "us-east1-a", 100),
-        )
+        .project(PROJECT)
+        .disks()
+        .create(&CreateDiskRequest::persistent_ssd(
+            "cycle-test-data",
+            "us-east1-a",
+            100,
+        ))
         .await
         .unwrap();
-    let disk: Disk = wait(&c, OperationFamily::Disks, disk_op)
-        .await
-        .result_as()
-        .unwrap();
+    let disk: Disk = wait(disk_op).await.result_as().unwrap();
     let disk_id = disk.id.clone();
     assert_eq!(
         (disk.id.as_str(), disk.size.as_str()),
         (disk_id.as_str(), "100GiB")
     );
     let vm_op = c
-        .create_vm(
-            PROJECT,
-            &vm_request("cycle-test", &subnet.id, Some(&disk_id)),
-        )
+        .project(PROJECT)
+        .vms()
+        .create(&vm_request("cycle-test", &subnet.id, Some(&disk_id)))
         .await
         .unwrap();
     let vm_id = vm_op.resource_id().unwrap().to_string();
-    let provisioning = c.get_vm(PROJECT, &vm_id).await.unwrap();
+    let provisioning = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
     assert_eq!(provisioning.state, VmState::Provisioning);
     assert_eq!(
         provisioning.mac_address(),
         None,
         "no MAC before the VM is placed"
     );
-    let vm: Vm = wait(&c, OperationFamily::Vms, vm_op)
-        .await
-        .result_as()
-        .unwrap();
+    let vm: Vm = wait(vm_op).await.result_as().unwrap();
     assert_eq!(vm.state, VmState::Running);
     assert!(vm.mac_address().is_some());
     let private = vm.private_ipv4().unwrap();
@@ -200,7 +217,9 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .any(|d| d.id == disk_id && d.attachment_type == "data"));
     assert!(vm.disks.iter().any(|d| d.attachment_type == "os"));
     let found = c
-        .list_vms(PROJECT, &VmFilter::names(["cycle-test"]))
+        .project(PROJECT)
+        .vms()
+        .list(&VmFilter::names(["cycle-test"]))
         .await
         .unwrap();
     assert_eq!(found.len(), 1);
@@ -213,31 +232,30 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
 
     // Its address made static, keeping the address; a reset; a stop and start.
     let op = c
-        .update_vm(
-            PROJECT,
-            &vm_id,
-            &UpdateVmRequest::make_public_ip_static(&public.id),
-        )
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::make_public_ip_static(&public.id))
         .await
         .unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
-    let vm = c.get_vm(PROJECT, &vm_id).await.unwrap();
+    wait(op).await;
+    let vm = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
     assert_eq!(vm.public_ipv4().unwrap().ip_type, "static");
     assert_eq!(vm.public_ipv4().unwrap().address, public.address);
     let op = c
-        .update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Reset))
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Reset))
         .await
         .unwrap();
-    assert_eq!(
-        wait(&c, OperationFamily::Vms, op).await.state,
-        OperationState::Succeeded
-    );
+    assert_eq!(wait(op).await.state, OperationState::Succeeded);
     let op = c
-        .update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Stop))
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
         .await
         .unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
-    let stopped = c.get_vm(PROJECT, &vm_id).await.unwrap();
+    wait(op).await;
+    let stopped = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
     assert_eq!(stopped.state, VmState::Shutoff);
     // A custom image of the shut-off VM's OS disk, listed in the disk's location, then deleted.
     let os_disk = stopped
@@ -248,38 +266,58 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .id
         .clone();
     let op = c
-        .create_custom_image(
-            PROJECT,
-            &CreateCustomImageRequest {
-                disk_id: os_disk,
-                name: "ipxe".into(),
-                description: Some("an iPXE disk".into()),
-                tags: None,
-            },
-        )
+        .project(PROJECT)
+        .custom_images()
+        .create(&CreateCustomImageRequest {
+            disk_id: os_disk,
+            name: "ipxe".into(),
+            description: Some("an iPXE disk".into()),
+            tags: None,
+        })
         .await
         .unwrap();
     let image_id = op.resource_id().unwrap().to_string();
-    wait(&c, OperationFamily::CustomImages, op).await;
-    let image = c.get_custom_image(PROJECT, &image_id).await.unwrap();
+    wait(op).await;
+    let image = c
+        .project(PROJECT)
+        .custom_images()
+        .get(&image_id)
+        .await
+        .unwrap();
     assert_eq!(
         (image.name.as_str(), image.locations.clone()),
         ("ipxe", vec!["us-east1-a".to_string()])
     );
-    assert_eq!(c.list_custom_images(PROJECT).await.unwrap(), vec![image]);
-    let op = c.delete_custom_image(PROJECT, &image_id).await.unwrap();
-    wait(&c, OperationFamily::CustomImages, op).await;
-    assert!(c.list_custom_images(PROJECT).await.unwrap().is_empty());
+    assert_eq!(
+        c.project(PROJECT).custom_images().list().await.unwrap(),
+        vec![image]
+    );
+    let op = c
+        .project(PROJECT)
+        .custom_images()
+        .delete(&image_id)
+        .await
+        .unwrap();
+    wait(op).await;
+    assert!(c
+        .project(PROJECT)
+        .custom_images()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(
         stopped.public_ipv4().unwrap().address,
         public.address,
         "a static address survives a stop"
     );
     let op = c
-        .update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Start))
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Start))
         .await
         .unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
+    wait(op).await;
 
     // A load balancer in front of it.
     let listeners = vec![ListenPortAndBackend {
@@ -291,35 +329,38 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         }],
     }];
     let lb_op = c
-        .create_load_balancer(
-            PROJECT,
-            &CreateLoadBalancerRequest {
-                name: "cycle-ip-test".into(),
-                location: "us-east1-a".into(),
-                vpc_id: net.id.clone(),
-                protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
-                listen_ports_and_backends: listeners.clone(),
-                health_check_options: Some(HealthCheckOptions::default()),
-            },
-        )
+        .project(PROJECT)
+        .load_balancers()
+        .create(&CreateLoadBalancerRequest {
+            name: "cycle-ip-test".into(),
+            location: "us-east1-a".into(),
+            vpc_id: net.id.clone(),
+            protocol: "LOAD_BALANCER_PROTOCOL_TCP".into(),
+            listen_ports_and_backends: listeners.clone(),
+            health_check_options: Some(HealthCheckOptions::default()),
+        })
         .await
         .unwrap();
     assert!(
-        c.list_load_balancers(PROJECT, &Default::default())
+        c.project(PROJECT)
+            .load_balancers()
+            .list(&Default::default())
             .await
             .unwrap()
             .iter()
             .all(|lb| lb.vip.is_empty()),
         "a load balancer has no address until it is made"
     );
-    let lb: LoadBalancer = wait(&c, OperationFamily::LoadBalancers, lb_op)
-        .await
-        .result_as()
-        .unwrap();
+    let lb: LoadBalancer = wait(lb_op).await.result_as().unwrap();
     let lb_id = lb.id.clone();
     assert!(!lb.vip.is_empty());
     assert_eq!(
-        c.get_load_balancer(PROJECT, &lb_id).await.unwrap().vip,
+        c.project(PROJECT)
+            .load_balancers()
+            .get(&lb_id)
+            .await
+            .unwrap()
+            .vip,
         lb.vip
     );
     let by_name = LoadBalancerFilter {
@@ -327,7 +368,9 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         ..Default::default()
     };
     assert_eq!(
-        c.list_load_balancers(PROJECT, &by_name)
+        c.project(PROJECT)
+            .load_balancers()
+            .list(&by_name)
             .await
             .unwrap()
             .len(),
@@ -336,8 +379,9 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     let mut moved = listeners.clone();
     moved[0].listen_port = 8443;
     let op = c
-        .update_load_balancer(
-            PROJECT,
+        .project(PROJECT)
+        .load_balancers()
+        .update(
             &lb_id,
             &UpdateLoadBalancerRequest {
                 listen_ports_and_backends: moved,
@@ -346,9 +390,11 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         )
         .await
         .unwrap();
-    wait(&c, OperationFamily::LoadBalancers, op).await;
+    wait(op).await;
     assert_eq!(
-        c.get_load_balancer(PROJECT, &lb_id)
+        c.project(PROJECT)
+            .load_balancers()
+            .get(&lb_id)
             .await
             .unwrap()
             .listen_ports_and_backends[0]
@@ -358,44 +404,78 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
 
     // Detach and re-attach the data disk.
     let op = c
-        .detach_disks(PROJECT, &vm_id, vec![disk_id.clone()])
+        .project(PROJECT)
+        .vms()
+        .detach_disks(&vm_id, vec![disk_id.clone()])
         .await
         .unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
+    wait(op).await;
     assert!(c
-        .get_disk(PROJECT, &disk_id)
+        .project(PROJECT)
+        .disks()
+        .get(&disk_id)
         .await
         .unwrap()
         .attached_to
         .is_empty());
     let op = c
-        .attach_disks(
-            PROJECT,
-            &vm_id,
-            vec![DiskAttachment::data_read_write(&disk_id)],
-        )
+        .project(PROJECT)
+        .vms()
+        .attach_disks(&vm_id, vec![DiskAttachment::data_read_write(&disk_id)])
         .await
         .unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
+    wait(op).await;
     assert_eq!(
-        c.get_disk(PROJECT, &disk_id).await.unwrap().attached_to[0].vm_id,
+        c.project(PROJECT)
+            .disks()
+            .get(&disk_id)
+            .await
+            .unwrap()
+            .attached_to[0]
+            .vm_id,
         vm_id
     );
 
     // Tear everything down, in dependency order.
-    let op = c.delete_load_balancer(PROJECT, &lb_id).await.unwrap();
-    wait(&c, OperationFamily::LoadBalancers, op).await;
-    let op = c.delete_vm(PROJECT, &vm_id).await.unwrap();
-    wait(&c, OperationFamily::Vms, op).await;
-    assert!(c.get_vm(PROJECT, &vm_id).await.unwrap_err().is_not_found());
-    let op = c.delete_disk(PROJECT, &disk_id).await.unwrap();
-    wait(&c, OperationFamily::Disks, op).await;
-    let op = c.delete_firewall_rule(PROJECT, &fw_id).await.unwrap();
-    wait(&c, OperationFamily::FirewallRules, op).await;
-    let op = c.delete_vpc_subnet(PROJECT, &subnet.id).await.unwrap();
-    wait(&c, OperationFamily::VpcSubnets, op).await;
-    let op = c.delete_vpc_network(PROJECT, &net.id).await.unwrap();
-    wait(&c, OperationFamily::VpcNetworks, op).await;
+    let op = c
+        .project(PROJECT)
+        .load_balancers()
+        .delete(&lb_id)
+        .await
+        .unwrap();
+    wait(op).await;
+    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    wait(op).await;
+    assert!(c
+        .project(PROJECT)
+        .vms()
+        .get(&vm_id)
+        .await
+        .unwrap_err()
+        .is_not_found());
+    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    wait(op).await;
+    let op = c
+        .project(PROJECT)
+        .firewall_rules()
+        .delete(&fw_id)
+        .await
+        .unwrap();
+    wait(op).await;
+    let op = c
+        .project(PROJECT)
+        .vpc_subnets()
+        .delete(&subnet.id)
+        .await
+        .unwrap();
+    wait(op).await;
+    let op = c
+        .project(PROJECT)
+        .vpc_networks()
+        .delete(&net.id)
+        .await
+        .unwrap();
+    wait(op).await;
 
     let stock_after = c
         .list_capacities(&["c1a.16x".into()], &["us-east1-a".into()])
@@ -524,8 +604,12 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
     let made = |family: OperationFamily, op_id: String| {
         let c = &c;
         async move {
-            let op = c.get_operation(family, PROJECT, &op_id).await.unwrap();
-            c.wait_operation(family, PROJECT, op, WAIT)
+            let operations = c.project(PROJECT);
+            let operations = operations.operations(family);
+            let op = operations.get(&op_id).await.unwrap();
+            operations
+                .pending(op)
+                .wait(WAIT)
                 .await
                 .unwrap()
                 .result
@@ -538,28 +622,16 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
     let disk_id = made(OperationFamily::Disks, disk_op.clone()).await;
     let fw_id = made(OperationFamily::FirewallRules, fw_op).await;
     let lb_id = made(OperationFamily::LoadBalancers, lb_op).await;
-    c.wait_operation(
-        OperationFamily::Vms,
-        PROJECT,
-        c.get_operation(OperationFamily::Vms, PROJECT, &vm_op)
-            .await
-            .unwrap(),
-        WAIT,
-    )
-    .await
-    .unwrap();
+    let project = c.project(PROJECT);
+    let operations = project.operations(OperationFamily::Vms);
+    let op = operations.get(&vm_op).await.unwrap();
+    operations.pending(op).wait(WAIT).await.unwrap();
     let image_id = c.list_images(None).await.unwrap()[0].id.clone();
     // An image of the (unattached) disk: its POST and its operation must match the schema too.
-    c.wait_operation(
-        OperationFamily::Disks,
-        PROJECT,
-        c.get_operation(OperationFamily::Disks, PROJECT, &disk_op)
-            .await
-            .unwrap(),
-        WAIT,
-    )
-    .await
-    .unwrap();
+    let project = c.project(PROJECT);
+    let operations = project.operations(OperationFamily::Disks);
+    let op = operations.get(&disk_op).await.unwrap();
+    operations.pending(op).wait(WAIT).await.unwrap();
     let custom = call(
         "customImagePost",
         "POST",

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::{PROJECT, SECRET};
 use crusoe_sdk::types::*;
-use crusoe_sdk::{CrusoeClient, OperationFamily};
+use crusoe_sdk::CrusoeClient;
 use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -66,19 +66,16 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
     let c = CrusoeClient::new(common::fast_settings(&endpoint), common::credentials()).unwrap();
 
     let op = c
-        .create_disk(
-            PROJECT,
-            &CreateDiskRequest::persistent_ssd("cycle-life-data", "us-east1-a", 100),
-        )
+        .project(PROJECT)
+        .disks()
+        .create(&CreateDiskRequest::persistent_ssd(
+            "cycle-life-data",
+            "us-east1-a",
+            100,
+        ))
         .await
         .unwrap();
-    let disk_id = c
-        .wait_operation(OperationFamily::Disks, PROJECT, op, WAIT)
-        .await
-        .unwrap()
-        .result_as::<Disk>()
-        .unwrap()
-        .id;
+    let disk_id = op.wait(WAIT).await.unwrap().result_as::<Disk>().unwrap().id;
     let request = CreateVmRequest {
         name: "cycle-life".into(),
         vm_type: "c1a.8x".into(),
@@ -88,14 +85,9 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..Default::default()
     };
-    let op = c.create_vm(PROJECT, &request).await.unwrap();
+    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
-    let vm: Vm = c
-        .wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap()
-        .result_as()
-        .unwrap();
+    let vm: Vm = op.wait(WAIT).await.unwrap().result_as().unwrap();
     assert_eq!(vm.state, VmState::Running);
 
     let inventory: Value = reqwest::get(format!("{admin}/inventory"))
@@ -111,20 +103,16 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
     );
 
     let op = c
-        .update_vm(PROJECT, &vm_id, &UpdateVmRequest::action(VmAction::Reset))
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Reset))
         .await
         .unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
-    let op = c.delete_vm(PROJECT, &vm_id).await.unwrap();
-    c.wait_operation(OperationFamily::Vms, PROJECT, op, WAIT)
-        .await
-        .unwrap();
-    let op = c.delete_disk(PROJECT, &disk_id).await.unwrap();
-    c.wait_operation(OperationFamily::Disks, PROJECT, op, WAIT)
-        .await
-        .unwrap();
+    op.wait(WAIT).await.unwrap();
+    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    op.wait(WAIT).await.unwrap();
+    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    op.wait(WAIT).await.unwrap();
 
     let inventory: Value = reqwest::get(format!("{admin}/inventory"))
         .await
@@ -165,7 +153,7 @@ async fn without_keys_it_generates_one_that_works() {
     let project = exported(&lines, "CRUSOE_DEFAULT_PROJECT");
     let creds = crusoe_sdk::Credentials::new(&key, &secret.into()).unwrap();
     let c = CrusoeClient::new(common::fast_settings(&endpoint), creds).unwrap();
-    assert_eq!(c.get_project(&project).await.unwrap().id, project);
+    assert_eq!(c.project(&project).get().await.unwrap().id, project);
     child.kill().await.unwrap();
 }
 

@@ -10,7 +10,7 @@ use moka::future::Cache;
 use super::error::{BridgeError, Doing};
 use super::tenant::Tenant;
 use crusoe_sdk::types::Image;
-use crusoe_sdk::{CrusoeClient, CrusoeError};
+use crusoe_sdk::{CrusoeError, ProjectClient};
 
 pub const IMAGE_PREFIX: &str = "crusoe-ial-ipxe-";
 pub const BUILDER_PREFIX: &str = "crusoe-ial-image-builder-";
@@ -26,13 +26,10 @@ pub fn builder_name(sha256: &str, location: &str) -> String {
 }
 
 /// The oldest custom image of a name: two builds that raced may have made two.
-pub async fn find(
-    client: &CrusoeClient,
-    project: &str,
-    name: &str,
-) -> Result<Option<Image>, CrusoeError> {
-    let mut images: Vec<Image> = client
-        .list_custom_images(project)
+pub async fn find(project: &ProjectClient, name: &str) -> Result<Option<Image>, CrusoeError> {
+    let mut images: Vec<Image> = project
+        .custom_images()
+        .list()
         .await?
         .into_iter()
         .filter(|i| i.name == name)
@@ -71,7 +68,7 @@ impl BootImages {
         let name = image_name(&self.sha256, location);
         self.cache
             .try_get_with((t.cache_key, location.to_string()), async {
-                let image = find(&t.client, &t.project_id, &name)
+                let image = find(&t.project, &name)
                     .await
                     .doing(|| format!("looking up the iPXE boot image {name}"))?;
                 match image {
@@ -86,7 +83,7 @@ impl BootImages {
                     Some(image) => Err(BridgeError::invalid(
                         format!(
                             "the iPXE boot image {name} of project {} is available in {} only, not in {location}; nothing was created",
-                            t.project_id,
+                            t.project.id(),
                             image.locations.join(", ")
                         ),
                         "/request/location_id",
@@ -94,7 +91,7 @@ impl BootImages {
                     None => Err(BridgeError::invalid(
                         format!(
                             "project {} has no iPXE boot image for {location} ({name}), so a server there would boot nothing; nothing was created. Make it once with `crusoe-ial image build --location {location}` and this project's credentials",
-                            t.project_id
+                            t.project.id()
                         ),
                         "/request/location_id",
                     )),

@@ -13,12 +13,12 @@ use serde_json::Map;
 use super::error::{BridgeError, Doing};
 use super::settings::{BridgeSettings, LocationInfo, Price};
 use super::tenant::Tenant;
-use crusoe_sdk::types::{Capacity, VmType};
 use crate::ial::types::{
     Cpu, Features, Geographic, Gpu, Location, LocationProvider, LocationsResponse, Memory, Nic,
     Pricing, Rendered, ServerModel, ServerModelProvider, ServerModelsResponse, SpecFeatures, Specs,
     Storage,
 };
+use crusoe_sdk::types::{Capacity, VmType};
 
 /// Region filters whose answers are kept per snapshot; others are built per call. Cycle sends one
 /// region per integration, so a handful covers every real caller.
@@ -159,7 +159,7 @@ impl Catalog {
     async fn fetch(&self, tenant: &Tenant) -> Result<Arc<Entry>, BridgeError> {
         self.cache
             .try_get_with(tenant.cache_key, async {
-                let c = &tenant.client;
+                let c = &tenant.project.client();
                 let (locations, types, capacities) = tokio::try_join!(
                     async {
                         c.list_locations()
@@ -167,9 +167,9 @@ impl Catalog {
                             .doing(|| "listing Crusoe's locations".into())
                     },
                     async {
-                        c.list_vm_types(&tenant.project_id)
-                            .await
-                            .doing(|| format!("listing VM types of project {}", tenant.project_id))
+                        tenant.project.vm_types().await.doing(|| {
+                            format!("listing VM types of project {}", tenant.project.id())
+                        })
                     },
                     async {
                         c.list_capacities(&[], &[])

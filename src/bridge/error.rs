@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 
-use crusoe_sdk::CrusoeError;
 use crate::ial::IalError;
+use crusoe_sdk::CrusoeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {
@@ -204,6 +204,13 @@ fn crusoe_error(doing: &str, source: &CrusoeError) -> IalError {
             "invalid-input",
             "Rejected",
             detail("Correct the request or the bridge's settings."),
+        ),
+        // A kind of failure this bridge was not built for: Crusoe's side, not Cycle's request.
+        _ => e(
+            StatusCode::BAD_GATEWAY,
+            "provider-failed",
+            "Crusoe call failed",
+            detail("Retry; if it persists, report it with the error id."),
         ),
     }
 }

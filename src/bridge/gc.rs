@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::naming;
 use crusoe_sdk::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
-use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, ProjectClient};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Kind {
@@ -62,8 +62,8 @@ fn disk_orphan(d: &Disk, why: String) -> Orphan {
 }
 
 /// Finds the orphans of a project. Only names the bridge makes are considered.
-pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, CrusoeError> {
-    let vms = client.list_vms(project, &VmFilter::default()).await?;
+pub async fn find(project: &ProjectClient) -> Result<Vec<Orphan>, CrusoeError> {
+    let vms = project.vms().list(&VmFilter::default()).await?;
     let live: HashSet<&str> = vms
         .iter()
         .filter(|v| !v.state.is_terminal())
@@ -81,7 +81,7 @@ pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, C
         })
         .collect();
 
-    let disks = client.list_disks(project, &DiskFilter::default()).await?;
+    let disks = project.disks().list(&DiskFilter::default()).await?;
     for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
         let Some(vm) = owner(&d.name).filter(|_| d.name.ends_with("-data")) else {
             continue;
@@ -102,8 +102,9 @@ pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, C
         }
     }
 
-    let lbs = client
-        .list_load_balancers(project, &LoadBalancerFilter::default())
+    let lbs = project
+        .load_balancers()
+        .list(&LoadBalancerFilter::default())
         .await?;
     for lb in &lbs {
         let Some(vm) = owner(&lb.name).filter(|_| lb.name.contains("-ip-")) else {
@@ -124,27 +125,20 @@ pub async fn find(client: &CrusoeClient, project: &str) -> Result<Vec<Orphan>, C
 
 /// Deletes orphans, waiting for each; returns how many went.
 pub async fn delete(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     orphans: &[Orphan],
     wait: Duration,
 ) -> Result<usize, CrusoeError> {
     let mut deleted = 0;
     for o in orphans {
-        let (op, family) = match o.kind {
-            Kind::DataDisk => (
-                client.delete_disk(project, &o.id).await,
-                OperationFamily::Disks,
-            ),
-            Kind::LoadBalancer => (
-                client.delete_load_balancer(project, &o.id).await,
-                OperationFamily::LoadBalancers,
-            ),
-            Kind::ImageBuilder => (client.delete_vm(project, &o.id).await, OperationFamily::Vms),
+        let op = match o.kind {
+            Kind::DataDisk => project.disks().delete(&o.id).await,
+            Kind::LoadBalancer => project.load_balancers().delete(&o.id).await,
+            Kind::ImageBuilder => project.vms().delete(&o.id).await,
         };
         match op {
             Ok(op) => {
-                client.wait_operation(family, project, op, wait).await?;
+                op.wait(wait).await?;
                 deleted += 1;
             }
             Err(CrusoeError::NotFound(_)) => {}

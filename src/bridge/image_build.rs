@@ -17,7 +17,7 @@ use crusoe_sdk::types::{
     CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
     PublicIpv4Request, Vm, VmState,
 };
-use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
+use crusoe_sdk::{CrusoeError, ProjectClient};
 
 /// What to build and how long each part may take.
 #[derive(Debug, Clone)]
@@ -58,8 +58,7 @@ fn failed(doing: &str, e: CrusoeError) -> BuildFailed {
 /// Builds the image unless it exists; the builder VM is deleted on every path out of here
 /// (an interrupted process leaves it to `crusoe-ial gc`, which finds it by name).
 pub async fn build(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     settings: &BridgeSettings,
     spec: &BuildSpec,
     progress: &mut (dyn FnMut(String) + Send),
@@ -68,7 +67,7 @@ pub async fn build(
         BuildFailed("the iPXE image's SHA-256 is needed: it names the boot image".into())
     })?;
     let name = image_name(&sha256, &spec.location);
-    if let Some(image) = boot_images::find(client, project, &name)
+    if let Some(image) = boot_images::find(project, &name)
         .await
         .map_err(|e| failed("listing the project's custom images", e))?
     {
@@ -76,9 +75,9 @@ pub async fn build(
     }
     let builder = builder_name(&sha256, &spec.location);
     // A builder of this name is left from an interrupted build: start afresh.
-    remove_builder(client, project, &builder, spec).await?;
-    let made = make(client, project, settings, spec, &name, &builder, progress).await;
-    let removed = remove_builder(client, project, &builder, spec).await;
+    remove_builder(project, &builder, spec).await?;
+    let made = make(project, settings, spec, &name, &builder, progress).await;
+    let removed = remove_builder(project, &builder, spec).await;
     match (made, removed) {
         (Ok(image), Ok(())) => Ok(Built::Made(image)),
         (Ok(_), Err(e)) => Err(BuildFailed(format!(
@@ -92,8 +91,7 @@ pub async fn build(
 }
 
 async fn make(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     settings: &BridgeSettings,
     spec: &BuildSpec,
     name: &str,
@@ -102,11 +100,11 @@ async fn make(
 ) -> Result<Image, BuildFailed> {
     let vm_type = match &spec.builder_type {
         Some(t) => t.clone(),
-        None => cheapest_cpu_type(client, project, settings, &spec.location).await?,
+        None => cheapest_cpu_type(project, settings, &spec.location).await?,
     };
     let subnet = match &spec.subnet {
         Some(s) => s.clone(),
-        None => default_subnet(client, project, &spec.location).await?,
+        None => default_subnet(project, &spec.location).await?,
     };
     let script = spec
         .ipxe
@@ -137,22 +135,21 @@ async fn make(
         spec.location
     ));
     let created = create_once(
-        || client.create_vm(project, &request),
+        || project.vms().create(&request),
         || async {
-            let vms = vms_named(client, project, builder).await?;
+            let vms = vms_named(project, builder).await?;
             Ok(vms.into_iter().next())
         },
     )
     .await
     .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
     if let Created::Accepted(op) = created {
-        client
-            .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
+        op.wait(spec.operation_timeout)
             .await
             .map_err(|e| failed(&format!("creating builder {builder}"), e))?;
     }
 
-    let vm = wait_for_shutoff(client, project, builder, spec, progress).await?;
+    let vm = wait_for_shutoff(project, builder, spec, progress).await?;
     let disk = vm
         .disks
         .iter()
@@ -174,14 +171,14 @@ async fn make(
     let since = Instant::now();
     let op = loop {
         let created = create_once(
-            || client.create_custom_image(project, &request),
-            || boot_images::find(client, project, name),
+            || project.custom_images().create(&request),
+            || boot_images::find(project, name),
         )
         .await;
         match created {
             Err(CrusoeError::Conflict(api)) if since.elapsed() < spec.operation_timeout => {
                 // The disk may be busy being imaged by an earlier attempt: look before resending.
-                if let Some(image) = boot_images::find(client, project, name)
+                if let Some(image) = boot_images::find(project, name)
                     .await
                     .map_err(|e| failed(&format!("looking up image {name}"), e))?
                 {
@@ -198,20 +195,14 @@ async fn make(
             Err(e) => return Err(failed(&format!("making image {name}"), e)),
         }
     };
-    client
-        .wait_operation(
-            OperationFamily::CustomImages,
-            project,
-            op,
-            spec.operation_timeout,
-        )
+    op.wait(spec.operation_timeout)
         .await
         .map_err(|e| {
             BuildFailed(format!(
                 "making image {name}: {e} (it may still appear: `crusoe-ial image list` shows it, `crusoe-ial image delete {name}` removes it)"
             ))
         })?;
-    let image = boot_images::find(client, project, name)
+    let image = boot_images::find(project, name)
         .await
         .map_err(|e| failed(&format!("reading image {name}"), e))?
         .ok_or_else(|| {
@@ -221,9 +212,9 @@ async fn make(
         })?;
     // A create retried after a lost answer, or a build that raced this one, can make a second
     // image of the name: the oldest stays, as every replica picks it.
-    if let Ok(all) = client.list_custom_images(project).await {
+    if let Ok(all) = project.custom_images().list().await {
         for younger in all.iter().filter(|i| i.name == name && i.id != image.id) {
-            if let Err(e) = client.delete_custom_image(project, &younger.id).await {
+            if let Err(e) = project.custom_images().delete(&younger.id).await {
                 progress(format!(
                     "could not delete the duplicate image {}: {e}",
                     younger.id
@@ -236,8 +227,7 @@ async fn make(
 
 /// Waits, bounded, for the builder's guest to convert its disk and power off.
 async fn wait_for_shutoff(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     builder: &str,
     spec: &BuildSpec,
     progress: &mut (dyn FnMut(String) + Send),
@@ -246,7 +236,7 @@ async fn wait_for_shutoff(
     let mut last_said = None::<Instant>;
     let mut pause = spec.poll_interval.min(Duration::from_millis(250));
     loop {
-        let vm = vms_named(client, project, builder)
+        let vm = vms_named(project, builder)
             .await
             .map_err(|e| failed(&format!("reading builder {builder}"), e))?
             .into_iter()
@@ -283,42 +273,34 @@ async fn wait_for_shutoff(
 
 /// After an interrupted build: deletes its builder. A create cut off in flight may still be
 /// carried out after a first look finds nothing, so it looks twice, a moment apart.
-pub async fn clean_up(
-    client: &CrusoeClient,
-    project: &str,
-    spec: &BuildSpec,
-) -> Result<(), BuildFailed> {
+pub async fn clean_up(project: &ProjectClient, spec: &BuildSpec) -> Result<(), BuildFailed> {
     let sha256 = spec.ipxe.sha256.as_deref().unwrap_or_default();
     if sha256.len() < 12 {
         return Ok(());
     }
     let builder = builder_name(sha256, &spec.location);
-    remove_builder(client, project, &builder, spec).await?;
+    remove_builder(project, &builder, spec).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    remove_builder(client, project, &builder, spec).await
+    remove_builder(project, &builder, spec).await
 }
 
 /// Deletes every VM of the builder's name and waits for them to go.
 async fn remove_builder(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     builder: &str,
     spec: &BuildSpec,
 ) -> Result<(), BuildFailed> {
     let cannot = |e| failed(&format!("deleting builder {builder}"), e);
     let started = Instant::now();
     loop {
-        let vms = vms_named(client, project, builder).await.map_err(cannot)?;
+        let vms = vms_named(project, builder).await.map_err(cannot)?;
         if vms.is_empty() {
             return Ok(());
         }
         for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match client.delete_vm(project, &vm.id).await {
+            match project.vms().delete(&vm.id).await {
                 Ok(op) => {
-                    client
-                        .wait_operation(OperationFamily::Vms, project, op, spec.operation_timeout)
-                        .await
-                        .map_err(cannot)?;
+                    op.wait(spec.operation_timeout).await.map_err(cannot)?;
                 }
                 // Busy (another operation) or gone meanwhile: look again.
                 Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
@@ -337,16 +319,16 @@ async fn remove_builder(
 
 /// The cheapest x86 CPU type in stock in the location (by the price table, then by size).
 async fn cheapest_cpu_type(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     settings: &BridgeSettings,
     location: &str,
 ) -> Result<String, BuildFailed> {
-    let types = client
-        .list_vm_types(project)
+    let types = project
+        .vm_types()
         .await
         .map_err(|e| failed("listing VM types", e))?;
-    let stock = client
+    let stock = project
+        .client()
         .list_capacities(&[], &[location.to_string()])
         .await
         .map_err(|e| failed("listing stock", e))?;
@@ -376,13 +358,10 @@ async fn cheapest_cpu_type(
 }
 
 /// The location's default subnet (Crusoe makes one per location), or its only one.
-async fn default_subnet(
-    client: &CrusoeClient,
-    project: &str,
-    location: &str,
-) -> Result<String, BuildFailed> {
-    let subnets = client
-        .list_vpc_subnets(project)
+async fn default_subnet(project: &ProjectClient, location: &str) -> Result<String, BuildFailed> {
+    let subnets = project
+        .vpc_subnets()
+        .list()
         .await
         .map_err(|e| failed("listing VPC subnets", e))?;
     let here: Vec<_> = subnets.iter().filter(|s| s.location == location).collect();
@@ -392,15 +371,17 @@ async fn default_subnet(
         .map(|s| s.id.clone())
         .ok_or_else(|| {
             BuildFailed(format!(
-                "project {project} has no VPC subnet in {location}; make one or choose one with --subnet"
+                "project {} has no VPC subnet in {location}; make one or choose one with --subnet",
+                project.id()
             ))
         })
 }
 
 /// The boot images of a project, oldest first.
-pub async fn list(client: &CrusoeClient, project: &str) -> Result<Vec<Image>, BuildFailed> {
-    let mut images: Vec<Image> = client
-        .list_custom_images(project)
+pub async fn list(project: &ProjectClient) -> Result<Vec<Image>, BuildFailed> {
+    let mut images: Vec<Image> = project
+        .custom_images()
+        .list()
         .await
         .map_err(|e| failed("listing the project's custom images", e))?
         .into_iter()
@@ -412,8 +393,7 @@ pub async fn list(client: &CrusoeClient, project: &str) -> Result<Vec<Image>, Bu
 
 /// Deletes every boot image of a name; how many went.
 pub async fn delete(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     name: &str,
     timeout: Duration,
 ) -> Result<usize, BuildFailed> {
@@ -424,15 +404,10 @@ pub async fn delete(
         )));
     }
     let mut deleted = 0;
-    for image in list(client, project)
-        .await?
-        .iter()
-        .filter(|i| i.name == name)
-    {
-        match client.delete_custom_image(project, &image.id).await {
+    for image in list(project).await?.iter().filter(|i| i.name == name) {
+        match project.custom_images().delete(&image.id).await {
             Ok(op) => {
-                client
-                    .wait_operation(OperationFamily::CustomImages, project, op, timeout)
+                op.wait(timeout)
                     .await
                     .map_err(|e| failed(&format!("deleting image {name}"), e))?;
                 deleted += 1;

@@ -14,13 +14,13 @@ use super::network::LocationConfig;
 use super::settings::IpStrategy;
 use super::tenant::Tenant;
 use super::Bridge;
+use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
 use crusoe_sdk::ids::PathId;
 use crusoe_sdk::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
     UpdateVmRequest, Vm, VmState,
 };
-use crusoe_sdk::{CrusoeError, OperationFamily};
-use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
+use crusoe_sdk::CrusoeError;
 
 const LB_PREFIX: &str = "lb-";
 const VM_PREFIX: &str = "vm-";
@@ -36,7 +36,7 @@ fn refuse_ipv6(kind: IpKind) -> Result<(), BridgeError> {
 }
 
 async fn server_vm(t: &Tenant, name: &str) -> Result<Vm, BridgeError> {
-    vms_named(&t.client, &t.project_id, name)
+    vms_named(&t.project, name)
         .await
         .doing(|| format!("looking up VM {name}"))?
         .into_iter()
@@ -116,21 +116,12 @@ pub async fn allocate(
                     )));
                 }
                 let op = t
-                    .client
-                    .update_vm(
-                        &t.project_id,
-                        &vm.id,
-                        &UpdateVmRequest::make_public_ip_static(&public.id),
-                    )
+                    .project
+                    .vms()
+                    .update(&vm.id, &UpdateVmRequest::make_public_ip_static(&public.id))
                     .await
                     .doing(|| format!("making the address of {name} static"))?;
-                t.client
-                    .wait_operation(
-                        OperationFamily::Vms,
-                        &t.project_id,
-                        op,
-                        b.settings.timeouts.allocate(),
-                    )
+                op.wait(b.settings.timeouts.allocate())
                     .await
                     .doing(|| format!("making the address of {name} static"))?;
             }
@@ -156,14 +147,10 @@ async fn ensure_load_balancer(
     private: &str,
 ) -> Result<LoadBalancer, BridgeError> {
     let lb = load_balancer_of(b, t, vm, name, pool, private).await?;
-    if let Ok(all) = load_balancers_named(&t.client, &t.project_id, &lb.name).await {
+    if let Ok(all) = load_balancers_named(&t.project, &lb.name).await {
         for other in all.iter().filter(|o| o.id != lb.id) {
             tracing::warn!(lb = %other.name, id = %other.id, "deleting a duplicate load balancer; the lowest id is kept");
-            if let Err(e) = t
-                .client
-                .delete_load_balancer(&t.project_id, &other.id)
-                .await
-            {
+            if let Err(e) = t.project.load_balancers().delete(&other.id).await {
                 tracing::warn!(lb = %other.name, "duplicate not deleted yet: {e}");
             }
         }
@@ -183,10 +170,10 @@ async fn load_balancer_of(
     let lb_name = naming::ip_load_balancer_name(name, pool);
     let _guard = b
         .locks
-        .lock(&format!("ip/{}/{lb_name}", t.project_id))
+        .lock(&format!("ip/{}/{lb_name}", t.project.id()))
         .await;
     let find = || async {
-        let all = load_balancers_named(&t.client, &t.project_id, &lb_name).await?;
+        let all = load_balancers_named(&t.project, &lb_name).await?;
         Ok(all.into_iter().min_by(|a, b| a.id.cmp(&b.id)))
     };
     let deadline = Instant::now() + b.settings.timeouts.allocate();
@@ -226,24 +213,15 @@ async fn load_balancer_of(
         listen_ports_and_backends: listeners,
         health_check_options: Some(HealthCheckOptions::default()),
     };
-    let created = create_once(
-        || t.client.create_load_balancer(&t.project_id, &request),
-        find,
-    )
-    .await
-    .doing(|| format!("creating load balancer {lb_name}"))?;
+    let created = create_once(|| t.project.load_balancers().create(&request), find)
+        .await
+        .doing(|| format!("creating load balancer {lb_name}"))?;
     let op = match created {
         Created::Accepted(op) => op,
         Created::Found(lb) => return with_vip(lb, &find, deadline).await,
     };
-    let done = t
-        .client
-        .wait_operation(
-            OperationFamily::LoadBalancers,
-            &t.project_id,
-            op,
-            b.settings.timeouts.allocate(),
-        )
+    let done = op
+        .wait(b.settings.timeouts.allocate())
         .await
         .doing(|| format!("creating load balancer {lb_name}"))?;
     // The address from the finished operation, as Crusoe's load-balancer controller takes it.
@@ -314,7 +292,7 @@ pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, Bri
             "/request/ip_assignment_id",
         )
     })?;
-    let lb = match t.client.get_load_balancer(&t.project_id, lb_id).await {
+    let lb = match t.project.load_balancers().get(lb_id).await {
         Ok(lb) => lb,
         Err(CrusoeError::NotFound(_)) => return Ok(true),
         Err(e) => return Err(e).doing(|| format!("looking up load balancer {lb_id}")),
@@ -326,15 +304,9 @@ pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, Bri
             "/request/ip_assignment_id",
         ));
     }
-    match t.client.delete_load_balancer(&t.project_id, lb_id).await {
+    match t.project.load_balancers().delete(lb_id).await {
         Ok(op) => {
-            t.client
-                .wait_operation(
-                    OperationFamily::LoadBalancers,
-                    &t.project_id,
-                    op,
-                    b.settings.timeouts.release(),
-                )
+            op.wait(b.settings.timeouts.release())
                 .await
                 .doing(|| format!("deleting load balancer {}", lb.name))?;
             Ok(true)

@@ -3,30 +3,25 @@
 //! ignored, and a lookup that answered another resource could delete or image the wrong one.
 
 use crusoe_sdk::types::{LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
-use crusoe_sdk::{CrusoeClient, CrusoeError};
+use crusoe_sdk::{CrusoeError, ProjectClient};
 
 /// The VMs named exactly `name`, oldest first (as Crusoe lists them).
-pub async fn vms_named(
-    client: &CrusoeClient,
-    project: &str,
-    name: &str,
-) -> Result<Vec<Vm>, CrusoeError> {
-    let mut vms = client.list_vms(project, &VmFilter::names([name])).await?;
+pub async fn vms_named(project: &ProjectClient, name: &str) -> Result<Vec<Vm>, CrusoeError> {
+    let mut vms = project.vms().list(&VmFilter::names([name])).await?;
     vms.retain(|v| v.name == name);
     Ok(vms)
 }
 
 /// The load balancers named exactly `name`.
 pub async fn load_balancers_named(
-    client: &CrusoeClient,
-    project: &str,
+    project: &ProjectClient,
     name: &str,
 ) -> Result<Vec<LoadBalancer>, CrusoeError> {
     let filter = LoadBalancerFilter {
         name: Some(name.to_string()),
         ..Default::default()
     };
-    let mut lbs = client.list_load_balancers(project, &filter).await?;
+    let mut lbs = project.load_balancers().list(&filter).await?;
     lbs.retain(|lb| lb.name == name);
     Ok(lbs)
 }

@@ -30,11 +30,11 @@ pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
 pub use tenant::ServerHeld;
 
-use crusoe_sdk::{ClientPool, CrusoeError};
 use crate::ial::request::Call;
 use crate::ial::router::Provider;
 use crate::ial::types::*;
 use crate::ial::IalError;
+use crusoe_sdk::{ClientPool, CrusoeError};
 use error::BridgeError;
 use settings::CredentialsMode;
 use tenant::Tenant;
@@ -135,7 +135,8 @@ impl Bridge {
             return Ok(());
         };
         let client = self.pool.client(held.credentials.clone());
-        match tokio::time::timeout(READINESS_TIMEOUT, client.get_project(&held.project_id)).await {
+        match tokio::time::timeout(READINESS_TIMEOUT, client.project(&held.project_id).get()).await
+        {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => Err(format!(
                 "Crusoe does not accept the configured credentials for project {}: {e}",
@@ -178,7 +179,7 @@ impl Provider for Bridge {
             Err(BridgeError::Unauthorized(_) | BridgeError::InvalidInput { .. }) => return invalid,
             Err(e) => return Err(e.into()),
         };
-        match t.client.get_project(&t.project_id).await {
+        match t.project.get().await {
             Ok(_) => Ok(VerifyResponse { valid: true }),
             // Crusoe said no: the credentials are not valid for that project.
             Err(
@@ -188,7 +189,7 @@ impl Provider for Bridge {
             ) => invalid,
             // Crusoe did not answer: that says nothing about the credentials.
             Err(e) => Err(IalError::from(BridgeError::Crusoe {
-                doing: format!("verifying access to project {}", t.project_id),
+                doing: format!("verifying access to project {}", t.project.id()),
                 source: Box::new(e),
             })),
         }
@@ -233,7 +234,7 @@ impl Provider for Bridge {
         call: Call<ProvisionStatus>,
     ) -> Result<ProvisionStatusResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        let key = format!("{}/{}", t.project_id, call.request.server_id);
+        let key = format!("{}/{}", t.project.id(), call.request.server_id);
         let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
         let seen = if self.settings.status.coalesce {
             self.vm_view.vms(&t, &name).await?

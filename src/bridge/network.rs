@@ -13,12 +13,12 @@ use super::error::{BridgeError, Doing};
 use super::naming;
 use super::tenant::Tenant;
 use super::Bridge;
+use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
 use crusoe_sdk::types::{
     CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
     FirewallRuleObject, VpcNetwork, VpcSubnet,
 };
-use crusoe_sdk::{CrusoeError, OperationFamily};
-use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
+use crusoe_sdk::CrusoeError;
 
 /// The schema version of `configuration_latest`. A request carrying another one is migrated.
 pub const CONFIG_VERSION: &str = "1";
@@ -142,7 +142,7 @@ pub async fn configure(
     }
     let _guard = bridge
         .locks
-        .lock(&format!("network/{}/{}", tenant.project_id, tenant.hub))
+        .lock(&format!("network/{}/{}", tenant.project.id(), tenant.hub))
         .await;
 
     let current: Option<LocationConfig> = request
@@ -167,9 +167,7 @@ pub async fn configure(
 }
 
 async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, BridgeError> {
-    let c = &tenant.client;
-    let p = &tenant.project_id;
-    let subnet = match c.get_vpc_subnet(p, &config.subnet_id).await {
+    let subnet = match tenant.project.vpc_subnets().get(&config.subnet_id).await {
         Ok(s) => s,
         Err(CrusoeError::NotFound(_)) | Err(CrusoeError::InvalidId(_)) => return Ok(false),
         Err(e) => return Err(e).doing(|| "checking the configured subnet".into()),
@@ -177,8 +175,10 @@ async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, 
     if subnet.vpc_network_id != config.vpc_network_id || subnet.location != config.location {
         return Ok(false);
     }
-    let rules = c
-        .list_firewall_rules(p)
+    let rules = tenant
+        .project
+        .firewall_rules()
+        .list()
         .await
         .doing(|| "listing firewall rules".into())?;
     Ok(config
@@ -194,15 +194,17 @@ async fn ensure(
     location: &str,
     previous: Option<LocationConfig>,
 ) -> Result<LocationConfig, BridgeError> {
-    let c = &tenant.client;
-    let p = &tenant.project_id;
     let settings = &bridge.settings.network;
-    let networks = c
-        .list_vpc_networks(p)
+    let networks = tenant
+        .project
+        .vpc_networks()
+        .list()
         .await
         .doing(|| "listing VPC networks".into())?;
-    let subnets = c
-        .list_vpc_subnets(p)
+    let subnets = tenant
+        .project
+        .vpc_subnets()
+        .list()
         .await
         .doing(|| "listing VPC subnets".into())?;
 
@@ -279,19 +281,20 @@ async fn hub_network(
     if let Some(n) = pick(networks) {
         return Ok(n);
     }
-    let c = &tenant.client;
     let request = CreateVpcNetworkRequest {
         name: name.clone(),
         cidr: bridge.settings.network.cidr.clone(),
     };
     create_once(
-        || c.create_vpc_network(&tenant.project_id, &request),
-        || async { Ok(pick(&c.list_vpc_networks(&tenant.project_id).await?)) },
+        || tenant.project.vpc_networks().create(&request),
+        || async { Ok(pick(&tenant.project.vpc_networks().list().await?)) },
     )
     .await
     .doing(|| format!("creating VPC network {name}"))?;
-    let again = c
-        .list_vpc_networks(&tenant.project_id)
+    let again = tenant
+        .project
+        .vpc_networks()
+        .list()
         .await
         .doing(|| "listing VPC networks".into())?;
     pick(&again).ok_or_else(|| {
@@ -307,7 +310,6 @@ async fn hub_subnet(
     mut subnets: Vec<VpcSubnet>,
 ) -> Result<VpcSubnet, BridgeError> {
     let name = naming::subnet_name(&tenant.hub, location);
-    let c = &tenant.client;
     // A replica may take the range we chose at the same moment: then pick again, once.
     for _ in 0..2 {
         if let Some(s) = subnets
@@ -337,9 +339,9 @@ async fn hub_subnet(
             nat_gateway_enabled: false,
         };
         let created = create_once(
-            || c.create_vpc_subnet(&tenant.project_id, &request),
+            || tenant.project.vpc_subnets().create(&request),
             || async {
-                let all = c.list_vpc_subnets(&tenant.project_id).await?;
+                let all = tenant.project.vpc_subnets().list().await?;
                 Ok(all.into_iter().find(|s| {
                     s.name == name && s.vpc_network_id == network.id && s.location == location
                 }))
@@ -349,8 +351,10 @@ async fn hub_subnet(
         match created {
             Ok(Created::Accepted(s) | Created::Found(s)) => return Ok(s),
             Err(CrusoeError::Conflict(_)) => {
-                subnets = c
-                    .list_vpc_subnets(&tenant.project_id)
+                subnets = tenant
+                    .project
+                    .vpc_subnets()
+                    .list()
                     .await
                     .doing(|| "listing VPC subnets".into())?;
             }
@@ -379,9 +383,10 @@ async fn firewall_rules(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
-    let c = &tenant.client;
-    let existing = c
-        .list_firewall_rules(&tenant.project_id)
+    let existing = tenant
+        .project
+        .firewall_rules()
+        .list()
         .await
         .doing(|| "listing firewall rules".into())?;
     let mut ids = Vec::new();
@@ -410,17 +415,14 @@ async fn firewall_rules(
             source_ports: None,
         };
         let find = || async {
-            let all = c.list_firewall_rules(&tenant.project_id).await?;
+            let all = tenant.project.firewall_rules().list().await?;
             Ok(all
                 .into_iter()
                 .find(|r| r.name == name && r.vpc_network_id == network.id))
         };
-        let created = create_once(
-            || c.create_firewall_rule(&tenant.project_id, &request),
-            find,
-        )
-        .await
-        .doing(|| format!("creating firewall rule {name}"))?;
+        let created = create_once(|| tenant.project.firewall_rules().create(&request), find)
+            .await
+            .doing(|| format!("creating firewall rule {name}"))?;
         let op = match created {
             Created::Accepted(op) => op,
             Created::Found(rule) => {
@@ -428,13 +430,8 @@ async fn firewall_rules(
                 continue;
             }
         };
-        let done = c
-            .wait_operation(
-                OperationFamily::FirewallRules,
-                &tenant.project_id,
-                op,
-                bridge.settings.timeouts.configure(),
-            )
+        let done = op
+            .wait(bridge.settings.timeouts.configure())
             .await
             .doing(|| format!("creating firewall rule {name}"))?;
         // The rule's id from the finished operation, as Crusoe's clients read it; else by name.

@@ -20,17 +20,17 @@ use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
 use super::Bridge;
-use crusoe_sdk::ids::PathId;
-use crusoe_sdk::types::{
-    CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
-    NetworkInterfaceRequest, Operation, OperationState, PublicIpv4Address, PublicIpv4Request,
-    UpdateVmRequest, Vm, VmAction, VmState,
-};
-use crusoe_sdk::{CrusoeError, OperationFamily};
 use crate::ial::types::{
     ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
     ServerRef,
 };
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::types::{
+    CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
+    NetworkInterfaceRequest, OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest,
+    Vm, VmAction, VmState,
+};
+use crusoe_sdk::{Backoff, CrusoeError, OperationFamily, Pending};
 
 /// CycleOS takes 35 GB for its base volume and needs 45 GB in all.
 pub const CYCLEOS_MIN_DISK_GB: u32 = 45;
@@ -43,7 +43,7 @@ const EXTRA_DISK_OPERATION: &str = "disk_operation_id";
 
 /// The VMs that carry a name, oldest first.
 pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
-    vms_named(&t.client, &t.project_id, name)
+    vms_named(&t.project, name)
         .await
         .doing(|| format!("looking up VM {name}"))
 }
@@ -82,7 +82,7 @@ async fn keep_oldest(t: &Tenant, mut vms: Vec<VmStatus>) -> Option<VmStatus> {
     let oldest = vms.remove(0);
     for duplicate in vms.iter().filter(|v| !v.state.is_terminal()) {
         tracing::warn!(vm = %duplicate.name, id = %duplicate.id, "deleting a duplicate VM; the oldest of the name is kept");
-        if let Err(e) = t.client.delete_vm(&t.project_id, &duplicate.id).await {
+        if let Err(e) = t.project.vms().delete(&duplicate.id).await {
             tracing::warn!(vm = %duplicate.name, "duplicate not deleted yet: {e}");
         }
     }
@@ -218,7 +218,7 @@ pub async fn provision(
 
     let _guard = b
         .locks
-        .lock(&format!("server/{}/{name}", t.project_id))
+        .lock(&format!("server/{}/{name}", t.project.id()))
         .await;
     let mut extra = Map::new();
     extra.insert(EXTRA_VM_NAME.into(), name.clone().into());
@@ -244,7 +244,8 @@ pub async fn provision(
     };
 
     let stock: u32 = t
-        .client
+        .project
+        .client()
         .list_capacities(&[model_id.to_string()], &[location.to_string()])
         .await
         .doing(|| format!("checking stock of {model_id} in {location}"))?
@@ -288,16 +289,16 @@ pub async fn provision(
         ..Default::default()
     };
     let created = create_once(
-        || t.client.create_vm(&t.project_id, &request),
+        || t.project.vms().create(&request),
         || async {
-            let vms = vms_named(&t.client, &t.project_id, &name).await?;
+            let vms = vms_named(&t.project, &name).await?;
             Ok(vms.into_iter().next())
         },
     )
     .await;
     match created {
         Ok(Created::Accepted(op)) => {
-            extra.insert(EXTRA_VM_OPERATION.into(), op.operation_id.into());
+            extra.insert(EXTRA_VM_OPERATION.into(), op.operation_id.clone().into());
             Ok(answer(extra))
         }
         // An attempt whose answer was lost made it: provision-status takes it from here.
@@ -342,9 +343,9 @@ async fn ensure_disk(
         ..Default::default()
     };
     let created = create_once(
-        || t.client.create_disk(&t.project_id, &request),
+        || t.project.disks().create(&request),
         || async {
-            let disks = t.client.list_disks(&t.project_id, &by_name).await?;
+            let disks = t.project.disks().list(&by_name).await?;
             Ok(disks
                 .into_iter()
                 .min_by(|a, b| a.created_at.cmp(&b.created_at)))
@@ -357,9 +358,7 @@ async fn ensure_disk(
         Created::Found(disk) => return Ok(disk.id),
     };
     extra.insert(EXTRA_DISK_OPERATION.into(), op.operation_id.clone().into());
-    let done = t
-        .client
-        .wait_operation(OperationFamily::Disks, &t.project_id, op, b.settings.timeouts.provision())
+    let done = op.wait(b.settings.timeouts.provision())
         .await
         .map_err(|e| match e {
             CrusoeError::OperationTimeout { .. } => BridgeError::Timeout(format!(
@@ -390,8 +389,9 @@ async fn oldest_disk(t: &Tenant, disk_name: &str) -> Result<Option<String>, Brid
         ..Default::default()
     };
     let mut disks = t
-        .client
-        .list_disks(&t.project_id, &filter)
+        .project
+        .disks()
+        .list(&filter)
         .await
         .doing(|| format!("looking up disk {disk_name}"))?;
     disks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
@@ -400,7 +400,7 @@ async fn oldest_disk(t: &Tenant, disk_name: &str) -> Result<Option<String>, Brid
         return Ok(None);
     };
     for younger in disks.filter(|d| d.attached_to.is_empty()) {
-        if let Err(e) = t.client.delete_disk(&t.project_id, &younger.id).await {
+        if let Err(e) = t.project.disks().delete(&younger.id).await {
             tracing::warn!(disk = %disk_name, "could not delete a duplicate data disk: {e}");
         }
     }
@@ -415,10 +415,10 @@ async fn delete_data_disk(t: &Tenant, name: &str) {
         names: vec![disk_name.clone()],
         ..Default::default()
     };
-    match t.client.list_disks(&t.project_id, &filter).await {
+    match t.project.disks().list(&filter).await {
         Ok(disks) => {
             for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-                if let Err(e) = t.client.delete_disk(&t.project_id, &d.id).await {
+                if let Err(e) = t.project.disks().delete(&d.id).await {
                     tracing::warn!(disk = %disk_name, "could not delete an unused data disk: {e}");
                 }
             }
@@ -486,7 +486,7 @@ pub async fn provision_status(
                 (_, Some(ip)) if ip.ip_type != "static" => {
                     // CycleOS needs the address to stay: make it static, report when it is.
                     let update = UpdateVmRequest::make_public_ip_static(&ip.id);
-                    match t.client.update_vm(&t.project_id, &vm.id, &update).await {
+                    match t.project.vms().update(&vm.id, &update).await {
                         Ok(_) | Err(CrusoeError::Conflict(_)) => Ok(pending(extra)),
                         Err(e) => Err(e).doing(|| format!("making the address of {name} static")),
                     }
@@ -496,12 +496,9 @@ pub async fn provision_status(
         }
         VmState::Stopped | VmState::Shutoff | VmState::Shutdown => {
             match t
-                .client
-                .update_vm(
-                    &t.project_id,
-                    &vm.id,
-                    &UpdateVmRequest::action(VmAction::Start),
-                )
+                .project
+                .vms()
+                .update(&vm.id, &UpdateVmRequest::action(VmAction::Start))
                 .await
             {
                 Ok(_) | Err(CrusoeError::Conflict(_)) => Ok(pending(extra)),
@@ -524,17 +521,13 @@ async fn missing_vm(
     let gone = || {
         BridgeError::NotFound(format!(
             "no VM named {name} exists in project {}: it was never created or was deleted; provision it again",
-            t.project_id
+            t.project.id()
         ))
     };
     let Some(op_id) = operation_id_hint(extra, EXTRA_VM_OPERATION) else {
         return Err(gone());
     };
-    let op = match t
-        .client
-        .get_operation(OperationFamily::Vms, &t.project_id, op_id)
-        .await
-    {
+    let op = match t.project.operations(OperationFamily::Vms).get(op_id).await {
         Ok(op) => op,
         Err(CrusoeError::Forbidden(_)) => return Err(gone()),
         Err(e) => return Err(e).doing(|| format!("reading the creation of {name}")),
@@ -569,21 +562,12 @@ pub async fn restart(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, Bri
         .find(|v| !v.state.is_terminal())
         .ok_or_else(|| BridgeError::NotFound(format!("no server {name} to restart")))?;
     let op = t
-        .client
-        .update_vm(
-            &t.project_id,
-            &vm.id,
-            &UpdateVmRequest::action(VmAction::Reset),
-        )
+        .project
+        .vms()
+        .update(&vm.id, &UpdateVmRequest::action(VmAction::Reset))
         .await
         .doing(|| format!("restarting {name}"))?;
-    t.client
-        .wait_operation(
-            OperationFamily::Vms,
-            &t.project_id,
-            op,
-            b.settings.timeouts.restart(),
-        )
+    op.wait(b.settings.timeouts.restart())
         .await
         .doing(|| format!("restarting {name}"))?;
     Ok(true)
@@ -592,7 +576,7 @@ pub async fn restart(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, Bri
 /// Waits before the next look, growing from a quarter second to two, never past the deadline.
 async fn pause(round: u32, deadline: Instant) -> bool {
     let wait =
-        Duration::from_millis(250u64.saturating_mul(1 << round.min(3))).min(Duration::from_secs(2));
+        Backoff::growing(Duration::from_millis(250), Duration::from_secs(2), 2.0).delay(round + 1);
     let now = Instant::now();
     if now + wait >= deadline {
         return false;
@@ -601,19 +585,9 @@ async fn pause(round: u32, deadline: Instant) -> bool {
     true
 }
 
-async fn wait_op(
-    t: &Tenant,
-    family: OperationFamily,
-    op: Operation,
-    deadline: Instant,
-    doing: &str,
-) -> Result<(), BridgeError> {
+async fn wait_op(op: Pending, deadline: Instant, doing: &str) -> Result<(), BridgeError> {
     let left = deadline.saturating_duration_since(Instant::now());
-    match t
-        .client
-        .wait_operation(family, &t.project_id, op, left)
-        .await
-    {
+    match op.wait(left).await {
         Ok(_) => Ok(()),
         Err(CrusoeError::OperationTimeout { .. }) => Ok(()), // the caller re-checks and reports the timeout
         Err(e) => Err(e).doing(|| doing.to_string()),
@@ -631,7 +605,7 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     };
     let _guard = b
         .locks
-        .lock(&format!("server/{}/{name}", t.project_id))
+        .lock(&format!("server/{}/{name}", t.project.id()))
         .await;
 
     // The VM (and any duplicates) first: its data disk cannot go while attached.
@@ -642,17 +616,8 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
             break;
         }
         for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match t.client.delete_vm(&t.project_id, &vm.id).await {
-                Ok(op) => {
-                    wait_op(
-                        t,
-                        OperationFamily::Vms,
-                        op,
-                        deadline,
-                        &format!("deleting VM {name}"),
-                    )
-                    .await?
-                }
+            match t.project.vms().delete(&vm.id).await {
+                Ok(op) => wait_op(op, deadline, &format!("deleting VM {name}")).await?,
                 Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
                 Err(e) => return Err(e).doing(|| format!("deleting VM {name}")),
             }
@@ -666,22 +631,14 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     // Addresses made for it.
     let prefix = naming::ip_load_balancer_prefix(&name);
     let lbs = t
-        .client
-        .list_load_balancers(&t.project_id, &Default::default())
+        .project
+        .load_balancers()
+        .list(&Default::default())
         .await
         .doing(|| format!("listing load balancers of {name}"))?;
     for lb in lbs.iter().filter(|lb| lb.name.starts_with(&prefix)) {
-        match t.client.delete_load_balancer(&t.project_id, &lb.id).await {
-            Ok(op) => {
-                wait_op(
-                    t,
-                    OperationFamily::LoadBalancers,
-                    op,
-                    deadline,
-                    &format!("deleting load balancer {}", lb.name),
-                )
-                .await?
-            }
+        match t.project.load_balancers().delete(&lb.id).await {
+            Ok(op) => wait_op(op, deadline, &format!("deleting load balancer {}", lb.name)).await?,
             Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => {}
             Err(e) => return Err(e).doing(|| format!("deleting load balancer {}", lb.name)),
         }
@@ -696,25 +653,17 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     let mut round = 0;
     loop {
         let disks = t
-            .client
-            .list_disks(&t.project_id, &filter)
+            .project
+            .disks()
+            .list(&filter)
             .await
             .doing(|| format!("looking up disk {disk_name}"))?;
         if disks.is_empty() {
             break;
         }
         for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-            match t.client.delete_disk(&t.project_id, &d.id).await {
-                Ok(op) => {
-                    wait_op(
-                        t,
-                        OperationFamily::Disks,
-                        op,
-                        deadline,
-                        &format!("deleting disk {disk_name}"),
-                    )
-                    .await?
-                }
+            match t.project.disks().delete(&d.id).await {
+                Ok(op) => wait_op(op, deadline, &format!("deleting disk {disk_name}")).await?,
                 Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => {}
                 Err(e) => return Err(e).doing(|| format!("deleting disk {disk_name}")),
             }

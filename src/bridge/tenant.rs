@@ -9,9 +9,9 @@ use subtle::ConstantTimeEq;
 use super::error::BridgeError;
 use super::naming;
 use super::settings::CredentialsMode;
-use crusoe_sdk::ids::PathId;
-use crusoe_sdk::{ClientPool, Credentials, CrusoeClient};
 use crate::ial::types::Auth;
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::{ClientPool, Credentials, ProjectClient};
 
 /// The operator's key pair, for server-held mode.
 pub struct ServerHeld {
@@ -22,8 +22,8 @@ pub struct ServerHeld {
 
 #[derive(Debug)]
 pub struct Tenant {
-    pub client: CrusoeClient,
-    pub project_id: String,
+    /// The tenant's key pair, scoped to its project.
+    pub project: ProjectClient,
     /// Cycle's hub id, or `default` when Cycle did not send one.
     pub hub: String,
     /// Identifies the credentials (never reversible to them): caches are keyed by it, so one
@@ -89,8 +89,9 @@ pub fn resolve(
                 ));
             }
             Ok(Tenant {
-                client: pool.client(held.credentials.clone()),
-                project_id: held.project_id.clone(),
+                project: pool
+                    .client(held.credentials.clone())
+                    .project(held.project_id.clone()),
                 hub,
                 cache_key: cache_key(&[b"server-held", held.project_id.as_bytes()]),
             })
@@ -128,8 +129,7 @@ pub fn resolve(
                     ))
                 })?;
             Ok(Tenant {
-                client: pool.client(credentials),
-                project_id: project.to_string(),
+                project: pool.client(credentials).project(project),
                 hub,
                 cache_key: cache_key(&[
                     b"pass-through",
@@ -145,8 +145,8 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crusoe_sdk::ClientSettings;
     use crate::ial::types::AuthCycle;
+    use crusoe_sdk::ClientSettings;
 
     const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
 
@@ -175,8 +175,8 @@ mod tests {
             Some(&auth("KEY", SECRET, "proj-1")),
         )
         .unwrap();
-        assert_eq!(t.client.credentials().access_key_id(), "KEY");
-        assert_eq!(t.project_id, "proj-1");
+        assert_eq!(t.project.client().credentials().access_key_id(), "KEY");
+        assert_eq!(t.project.id(), "proj-1");
         assert_eq!(t.hub, "65f1e2d3c4b5a69788796a5b");
     }
 
@@ -191,10 +191,10 @@ mod tests {
         let p = pool();
         let t = resolve(CredentialsMode::PassThrough, &p, None, Some(&hostile)).unwrap();
         assert_eq!(
-            t.client.endpoint(),
+            t.project.client().endpoint(),
             ClientSettings::default().endpoint.as_str()
         );
-        assert!(!t.client.endpoint().contains("evil"));
+        assert!(!t.project.client().endpoint().contains("evil"));
     }
 
     #[test]
@@ -260,8 +260,8 @@ mod tests {
         };
         let mut a = auth("a-long-bridge-token-123", "ignored", "ignored");
         let t = resolve(CredentialsMode::ServerHeld, &pool(), Some(&held), Some(&a)).unwrap();
-        assert_eq!(t.client.credentials().access_key_id(), "OPERATOR");
-        assert_eq!(t.project_id, "operator-project");
+        assert_eq!(t.project.client().credentials().access_key_id(), "OPERATOR");
+        assert_eq!(t.project.id(), "operator-project");
         a.api_key = Some("a-long-bridge-token-124".into());
         let err = resolve(CredentialsMode::ServerHeld, &pool(), Some(&held), Some(&a)).unwrap_err();
         assert!(matches!(err, BridgeError::Unauthorized(_)));

@@ -89,7 +89,7 @@ async fn read(
             let found = read_batches(t, &missed, 1).await?;
             if !found.is_empty() && !view.whole_project.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
-                    project = %t.project_id,
+                    project = %t.project.id(),
                     missed = found.len(),
                     "Crusoe's list-VMs `names` filter matched single names only: this tenant's status reads now list its whole project"
                 );
@@ -108,8 +108,9 @@ async fn read_whole_project(
 ) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
     let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
     let all = t
-        .client
-        .list_vms(&t.project_id, &VmFilter::default())
+        .project
+        .vms()
+        .list(&VmFilter::default())
         .await
         .doing(|| "listing the project's VMs".into())?;
     let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
@@ -133,8 +134,9 @@ async fn read_batches(
     let pages: Vec<Vec<VmStatus>> = stream::iter(batches)
         .map(|chunk: Vec<String>| async move {
             let count = chunk.len();
-            t.client
-                .list_vms(&t.project_id, &VmFilter::names(chunk))
+            t.project
+                .vms()
+                .list(&VmFilter::names(chunk))
                 .await
                 .map(|page| page.into_iter().map(VmStatus::from).collect())
                 .doing(|| format!("listing the VMs of {count} servers"))

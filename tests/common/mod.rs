@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crusoe_sdk::signing;
-use crusoe_sdk::{ClientSettings, Credentials, CrusoeClient, RetryPolicy, WaitPolicy};
+use crusoe_sdk::{Backoff, ClientSettings, Credentials, CrusoeClient, RetryPolicy};
 use secrecy::SecretString;
 use wiremock::{Match, MockServer, Request};
 
@@ -48,15 +48,11 @@ pub fn fast_settings(endpoint: &str) -> ClientSettings {
         call_deadline: Duration::from_secs(5),
         retry: RetryPolicy {
             max_attempts: 3,
-            base_delay: Duration::from_millis(5),
-            max_delay: Duration::from_millis(20),
+            backoff: Backoff::jittered(Duration::from_millis(5), Duration::from_millis(20)),
         },
-        wait: WaitPolicy {
-            initial_interval: Duration::from_millis(5),
-            max_interval: Duration::from_millis(20),
-            growth: 2.0,
-        },
+        wait: Backoff::growing(Duration::from_millis(5), Duration::from_millis(20), 2.0),
         page_size: 2,
+        ..ClientSettings::default()
     }
 }
 

@@ -11,12 +11,15 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use url::Url;
 
+use super::backoff::{default_operation_polling, Backoff, RetryPolicy};
 use super::error::{ApiError, CrusoeError};
-use super::retry::{RetryPolicy, WaitPolicy};
 use super::signing::{self, SigningKey, TIMESTAMP_HEADER};
 use crate::metric_names as names;
 
 pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1alpha5";
+
+/// What the SDK calls itself when the caller names nothing else.
+pub const DEFAULT_USER_AGENT: &str = concat!("crusoe-sdk/", env!("CARGO_PKG_VERSION"));
 
 /// An access key pair. The secret is held decoded, zeroised on drop, and never printed.
 #[derive(Clone)]
@@ -26,6 +29,7 @@ pub struct Credentials {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialsError {
     #[error("access key id is empty")]
     EmptyAccessKeyId,
@@ -78,9 +82,12 @@ pub struct ClientSettings {
     /// Longest time one call may take, retries and waits included.
     pub call_deadline: Duration,
     pub retry: RetryPolicy,
-    pub wait: WaitPolicy,
+    /// Polling of asynchronous operations.
+    pub wait: Backoff,
     /// Page size for list-VMs.
     pub page_size: u32,
+    /// Sent as `User-Agent`, so Crusoe can tell one integration from another.
+    pub user_agent: String,
 }
 
 impl Default for ClientSettings {
@@ -90,8 +97,9 @@ impl Default for ClientSettings {
             attempt_timeout: Duration::from_secs(15),
             call_deadline: Duration::from_secs(45),
             retry: RetryPolicy::default(),
-            wait: WaitPolicy::default(),
+            wait: default_operation_polling(),
             page_size: 100,
+            user_agent: DEFAULT_USER_AGENT.to_string(),
         }
     }
 }
@@ -192,11 +200,16 @@ pub struct ClientPool {
 impl ClientPool {
     pub fn new(settings: ClientSettings) -> Result<Self, CrusoeError> {
         let http = reqwest::Client::builder()
-            .user_agent(concat!("crusoe-ial/", env!("CARGO_PKG_VERSION")))
+            .user_agent(settings.user_agent.as_str())
             .connect_timeout(settings.attempt_timeout.min(Duration::from_secs(10)))
             .pool_idle_timeout(Duration::from_secs(60))
             .build()
             .map_err(|e| CrusoeError::InvalidRequest(format!("HTTP client: {e}")))?;
+        if settings.retry.max_attempts == 0 {
+            return Err(CrusoeError::InvalidRequest(
+                "retry.max_attempts must be at least 1".into(),
+            ));
+        }
         let base = settings.endpoint.as_str().trim_end_matches('/').to_string();
         Ok(Self {
             shared: Arc::new(Shared {
@@ -243,6 +256,21 @@ impl CrusoeClient {
 
     pub fn credentials(&self) -> &Credentials {
         &self.credentials
+    }
+
+    /// The calls on one project's resources. Nothing is sent: the id is checked by each call.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: crusoe_sdk::CrusoeClient) -> Result<(), crusoe_sdk::CrusoeError> {
+    /// use crusoe_sdk::types::VmFilter;
+    /// let project = client.project("ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab");
+    /// for vm in project.vms().list(&VmFilter::default()).await? {
+    ///     println!("{} {}", vm.name, vm.state.wire_name());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn project(&self, project_id: impl Into<String>) -> crate::ProjectClient {
+        crate::ProjectClient::new(self.clone(), project_id.into())
     }
 
     /// Sends a call, retrying transient failures within the call deadline, and reads the answer.
@@ -410,7 +438,7 @@ impl CrusoeClient {
 fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
     // A connection that was never made carried no request.
     let sent = !e.is_connect();
-    let error = transport_cause(&e, timeout);
+    let error = transport_cause(e, timeout);
     Failure {
         error,
         retry_after: None,
@@ -418,23 +446,11 @@ fn transport_error(e: reqwest::Error, timeout: Duration) -> Failure {
     }
 }
 
-fn transport_cause(e: &reqwest::Error, timeout: Duration) -> CrusoeError {
+fn transport_cause(e: reqwest::Error, timeout: Duration) -> CrusoeError {
     if e.is_timeout() {
         return CrusoeError::Timeout(timeout);
     }
-    // reqwest's own message repeats the URL; the chain of causes says what went wrong.
-    let mut causes = Vec::new();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        causes.push(s.to_string());
-        source = s.source();
-    }
-    let text = if causes.is_empty() {
-        e.to_string()
-    } else {
-        causes.join(": ")
-    };
-    CrusoeError::Connect(text)
+    CrusoeError::Connect(Box::new(e))
 }
 
 fn log_failure(op: &str, attempts: u32, error: &CrusoeError) {
@@ -458,9 +474,4 @@ pub(crate) fn join_filter(what: &str, values: &[String]) -> Result<Option<String
         )));
     }
     Ok(Some(values.join(",")))
-}
-
-/// Settings for operation waits, shared by `api/operations.rs`.
-pub(crate) fn wait_policy(client: &CrusoeClient) -> &WaitPolicy {
-    &client.shared.settings.wait
 }

@@ -96,8 +96,10 @@ pub fn is_out_of_stock_code(code: &str) -> bool {
     code.eq_ignore_ascii_case("out_of_stock")
 }
 
-/// Every way a call to Crusoe can fail.
+/// Every way a call to Crusoe can fail. New cases may come with new calls, so matches need a
+/// catch-all arm; [`CrusoeError::kind`] names each case in a fixed word.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CrusoeError {
     #[error("Crusoe: not found: {0}")]
     NotFound(ApiError),
@@ -117,8 +119,10 @@ pub enum CrusoeError {
     BadRequest(ApiError),
     #[error("Crusoe did not answer within {0:?}")]
     Timeout(Duration),
-    #[error("cannot reach Crusoe: {0}")]
-    Connect(String),
+    /// No answer came: the connection could not be made, or broke. The transport's error is
+    /// kept as the source.
+    #[error("cannot reach Crusoe: {}", causes(.0.as_ref()))]
+    Connect(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("Crusoe sent an invalid response: {0}")]
     InvalidResponse(String),
     #[error("Crusoe operation {operation_id} failed: {code}: {message}")]
@@ -143,6 +147,22 @@ pub enum CrusoeError {
     InvalidId(#[from] InvalidId),
     #[error("invalid request to Crusoe: {0}")]
     InvalidRequest(String),
+}
+
+/// The chain of causes below a transport error: the transport's own message repeats the URL,
+/// its causes say what went wrong.
+fn causes(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut causes = Vec::new();
+    let mut source = error.source();
+    while let Some(s) = source {
+        causes.push(s.to_string());
+        source = s.source();
+    }
+    if causes.is_empty() {
+        error.to_string()
+    } else {
+        causes.join(": ")
+    }
 }
 
 impl CrusoeError {

@@ -1,9 +1,8 @@
 use reqwest::Method;
 
-use super::project_path;
 use crate::client::{join_filter, Call, CrusoeClient};
 use crate::ids::PathId;
-use crate::types::{Capacity, Image, VmType};
+use crate::types::{Capacity, Image};
 use crate::CrusoeError;
 
 impl CrusoeClient {
@@ -31,13 +30,6 @@ impl CrusoeClient {
             call = call.query("location", v);
         }
         self.execute_items(call).await
-    }
-
-    /// `getVMTypes`.
-    pub async fn list_vm_types(&self, project_id: &str) -> Result<Vec<VmType>, CrusoeError> {
-        let path = project_path(project_id, "/compute/vms/types")?;
-        self.execute_items(Call::new("list_vm_types", Method::GET, path))
-            .await
     }
 
     /// `listImages`, optionally only those for a product group (e.g. `h100`).

@@ -1,51 +1,54 @@
 use reqwest::Method;
 
-use super::{item_path, project_path};
-use crate::client::{Call, CrusoeClient};
-use crate::types::{CreateCustomImageRequest, Image, Operation};
-use crate::CrusoeError;
+use super::OperationFamily;
+use crate::client::Call;
+use crate::types::{CreateCustomImageRequest, Image};
+use crate::{CrusoeError, Pending, ProjectClient};
 
 const CUSTOM_IMAGES: &str = "compute/custom-images";
 
-impl CrusoeClient {
+/// `project.custom_images()`: images the project made of its own disks.
+#[derive(Clone, Copy, Debug)]
+pub struct CustomImages<'a> {
+    project: &'a ProjectClient,
+}
+
+impl ProjectClient {
+    pub fn custom_images(&self) -> CustomImages<'_> {
+        CustomImages { project: self }
+    }
+}
+
+impl CustomImages<'_> {
     /// `listCustomImages`. Crusoe offers no filter: callers pick by name.
-    pub async fn list_custom_images(&self, project_id: &str) -> Result<Vec<Image>, CrusoeError> {
-        let path = project_path(project_id, &format!("/{CUSTOM_IMAGES}"))?;
-        self.execute_items(Call::new("list_custom_images", Method::GET, path))
+    pub async fn list(self) -> Result<Vec<Image>, CrusoeError> {
+        self.project
+            .list_items("list_custom_images", CUSTOM_IMAGES)
             .await
     }
 
     /// `getCustomImage`.
-    pub async fn get_custom_image(
-        &self,
-        project_id: &str,
-        image_id: &str,
-    ) -> Result<Image, CrusoeError> {
-        let path = item_path(project_id, CUSTOM_IMAGES, "image_id", image_id)?;
-        self.execute(Call::new("get_custom_image", Method::GET, path))
+    pub async fn get(self, image_id: &str) -> Result<Image, CrusoeError> {
+        let what = "image_id";
+        self.project
+            .get_item("get_custom_image", CUSTOM_IMAGES, what, image_id)
             .await
     }
 
-    /// `customImagePost`: an image of a disk (in practice the OS disk of a shut-off VM). Its
-    /// operation is followed on [`OperationFamily::CustomImages`](crate::OperationFamily).
-    pub async fn create_custom_image(
-        &self,
-        project_id: &str,
-        request: &CreateCustomImageRequest,
-    ) -> Result<Operation, CrusoeError> {
-        let path = project_path(project_id, &format!("/{CUSTOM_IMAGES}"))?;
+    /// `customImagePost`: an image of a disk (in practice the OS disk of a shut-off VM).
+    pub async fn create(self, request: &CreateCustomImageRequest) -> Result<Pending, CrusoeError> {
+        let path = self.project.path(&format!("/{CUSTOM_IMAGES}"))?;
         let call = Call::new("create_custom_image", Method::POST, path).json(request)?;
-        self.execute_operation(call).await
+        self.project
+            .start(OperationFamily::CustomImages, call)
+            .await
     }
 
     /// `customImageDelete`.
-    pub async fn delete_custom_image(
-        &self,
-        project_id: &str,
-        image_id: &str,
-    ) -> Result<Operation, CrusoeError> {
-        let path = item_path(project_id, CUSTOM_IMAGES, "image_id", image_id)?;
-        self.execute_operation(Call::new("delete_custom_image", Method::DELETE, path))
+    pub async fn delete(self, image_id: &str) -> Result<Pending, CrusoeError> {
+        let family = OperationFamily::CustomImages;
+        self.project
+            .delete_item("delete_custom_image", family, "image_id", image_id)
             .await
     }
 }

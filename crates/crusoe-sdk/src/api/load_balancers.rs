@@ -1,23 +1,30 @@
 use reqwest::Method;
 
-use super::{item_path, project_path};
-use crate::client::{Call, CrusoeClient};
+use super::OperationFamily;
+use crate::client::Call;
 use crate::types::{
-    CreateLoadBalancerRequest, LoadBalancer, LoadBalancerFilter, Operation,
-    UpdateLoadBalancerRequest,
+    CreateLoadBalancerRequest, LoadBalancer, LoadBalancerFilter, UpdateLoadBalancerRequest,
 };
-use crate::CrusoeError;
+use crate::{CrusoeError, Pending, ProjectClient};
 
 const LBS: &str = "networking/load-balancers";
 
-impl CrusoeClient {
+/// `project.load_balancers()`: the project's external load balancers.
+#[derive(Clone, Copy, Debug)]
+pub struct LoadBalancers<'a> {
+    project: &'a ProjectClient,
+}
+
+impl ProjectClient {
+    pub fn load_balancers(&self) -> LoadBalancers<'_> {
+        LoadBalancers { project: self }
+    }
+}
+
+impl LoadBalancers<'_> {
     /// `listExternalLoadBalancers`.
-    pub async fn list_load_balancers(
-        &self,
-        project_id: &str,
-        filter: &LoadBalancerFilter,
-    ) -> Result<Vec<LoadBalancer>, CrusoeError> {
-        let path = project_path(project_id, &format!("/{LBS}"))?;
+    pub async fn list(self, filter: &LoadBalancerFilter) -> Result<Vec<LoadBalancer>, CrusoeError> {
+        let path = self.project.path(&format!("/{LBS}"))?;
         let mut call = Call::new("list_load_balancers", Method::GET, path);
         for (key, value) in [
             ("name", &filter.name),
@@ -28,51 +35,44 @@ impl CrusoeClient {
                 call = call.query(key, v.clone());
             }
         }
-        self.execute_items(call).await
+        self.project.client().execute_items(call).await
     }
 
     /// `getExternalLoadBalancer`.
-    pub async fn get_load_balancer(
-        &self,
-        project_id: &str,
-        id: &str,
-    ) -> Result<LoadBalancer, CrusoeError> {
-        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
-        self.execute(Call::new("get_load_balancer", Method::GET, path))
+    pub async fn get(self, id: &str) -> Result<LoadBalancer, CrusoeError> {
+        let what = "load_balancer_id";
+        self.project
+            .get_item("get_load_balancer", LBS, what, id)
             .await
     }
 
-    /// `createExternalLoadBalancer`.
-    pub async fn create_load_balancer(
-        &self,
-        project_id: &str,
-        request: &CreateLoadBalancerRequest,
-    ) -> Result<Operation, CrusoeError> {
-        let path = project_path(project_id, &format!("/{LBS}"))?;
+    /// `createExternalLoadBalancer`. Its `vip` is known once the operation has finished.
+    pub async fn create(self, request: &CreateLoadBalancerRequest) -> Result<Pending, CrusoeError> {
+        let path = self.project.path(&format!("/{LBS}"))?;
         let call = Call::new("create_load_balancer", Method::POST, path).json(request)?;
-        self.execute_operation(call).await
+        self.project
+            .start(OperationFamily::LoadBalancers, call)
+            .await
     }
 
     /// `updateExternalLoadBalancer`.
-    pub async fn update_load_balancer(
+    pub async fn update(
         &self,
-        project_id: &str,
         id: &str,
         request: &UpdateLoadBalancerRequest,
-    ) -> Result<Operation, CrusoeError> {
-        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
+    ) -> Result<Pending, CrusoeError> {
+        let path = self.project.item_path(LBS, "load_balancer_id", id)?;
         let call = Call::new("update_load_balancer", Method::PATCH, path).json(request)?;
-        self.execute_operation(call).await
+        self.project
+            .start(OperationFamily::LoadBalancers, call)
+            .await
     }
 
     /// `deleteExternalLoadBalancer`.
-    pub async fn delete_load_balancer(
-        &self,
-        project_id: &str,
-        id: &str,
-    ) -> Result<Operation, CrusoeError> {
-        let path = item_path(project_id, LBS, "load_balancer_id", id)?;
-        self.execute_operation(Call::new("delete_load_balancer", Method::DELETE, path))
+    pub async fn delete(self, id: &str) -> Result<Pending, CrusoeError> {
+        let family = OperationFamily::LoadBalancers;
+        self.project
+            .delete_item("delete_load_balancer", family, "load_balancer_id", id)
             .await
     }
 }

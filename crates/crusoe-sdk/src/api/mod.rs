@@ -1,5 +1,6 @@
-//! One method per Crusoe call the bridge uses, grouped by family. Every id that enters a path is
-//! checked by [`PathId`] first.
+//! One handle per resource family of a project (`project.vms()`, `project.disks()`, ...), and the
+//! calls that belong to no project (locations, capacities, public images). Every id that enters a
+//! path is checked by [`PathId`](crate::ids::PathId) first.
 
 mod catalog;
 mod custom_images;
@@ -10,24 +11,9 @@ mod operations;
 mod projects;
 mod vms;
 
+pub use custom_images::CustomImages;
+pub use disks::Disks;
+pub use load_balancers::LoadBalancers;
+pub use networking::{FirewallRules, VpcNetworks, VpcSubnets};
 pub use operations::OperationFamily;
-
-use super::ids::PathId;
-use super::CrusoeError;
-
-/// `/projects/{project_id}` followed by `rest`.
-pub(crate) fn project_path(project_id: &str, rest: &str) -> Result<String, CrusoeError> {
-    let project = PathId::parse("project_id", project_id)?;
-    Ok(format!("/projects/{project}{rest}"))
-}
-
-/// `/projects/{project_id}/{collection}/{id}`.
-pub(crate) fn item_path(
-    project_id: &str,
-    collection: &str,
-    what: &'static str,
-    id: &str,
-) -> Result<String, CrusoeError> {
-    let id = PathId::parse(what, id)?;
-    project_path(project_id, &format!("/{collection}/{id}"))
-}
+pub use vms::Vms;

@@ -1,30 +1,25 @@
 use reqwest::Method;
 
-use super::project_path;
-use crate::client::{Call, CrusoeClient};
+use crate::client::Call;
 use crate::ids::PathId;
 use crate::types::{Project, ProjectQuotas};
-use crate::CrusoeError;
+use crate::{CrusoeError, ProjectClient};
 
-impl CrusoeClient {
+impl ProjectClient {
     /// `getProject`: the cheapest call that proves a key pair may use a project.
-    pub async fn get_project(&self, project_id: &str) -> Result<Project, CrusoeError> {
-        let id = PathId::parse("project_id", project_id)?;
-        self.execute(Call::new(
-            "get_project",
-            Method::GET,
-            format!("/organizations/projects/{id}"),
-        ))
-        .await
+    pub async fn get(&self) -> Result<Project, CrusoeError> {
+        let id = PathId::parse("project_id", self.id())?;
+        let path = format!("/organizations/projects/{id}");
+        self.client()
+            .execute(Call::new("get_project", Method::GET, path))
+            .await
     }
 
     /// `listProjectQuotas`.
-    pub async fn list_project_quotas(
-        &self,
-        project_id: &str,
-    ) -> Result<ProjectQuotas, CrusoeError> {
-        let path = project_path(project_id, "/quotas")?;
-        self.execute(Call::new("list_project_quotas", Method::GET, path))
+    pub async fn quotas(&self) -> Result<ProjectQuotas, CrusoeError> {
+        let path = self.path("/quotas")?;
+        self.client()
+            .execute(Call::new("list_project_quotas", Method::GET, path))
             .await
     }
 }
