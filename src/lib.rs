@@ -1,18 +1,20 @@
 //! crusoe-ial: Cycle's Infrastructure Abstraction Layer (IAL) served on Crusoe Cloud.
 //!
-//! Layers (see DESIGN.md): `ial` is Cycle's side, `crusoe` is Crusoe's side, the bridge between
-//! them comes next; `config`, `telemetry` and the CLI commands sit around them.
+//! The layers (ARCHITECTURE.md draws them and follows one provision through them):
+//! - [`ial`]: Cycle's side, the ten webhook endpoints, their wire types and Cycle's error shape;
+//!   it knows nothing of Crusoe.
+//! - [`bridge`]: the translation, one [`ial::Provider`] that turns each call into Crusoe calls
+//!   through the `crusoe-sdk` crate (Crusoe's side, which knows nothing of Cycle).
+//! - `crusoe-sim` (a crate of its own): the Crusoe simulator the tests, the demo and the bench
+//!   run against.
+//!
+//! Around them: [`config`] (settings and where each came from), [`telemetry`] (logs, metrics),
+//! [`serve`] (what `crusoe-ial serve` runs), and [`cli`], the other commands.
 
-pub mod bench;
 pub mod bridge;
-pub mod check;
 pub mod cli;
 pub mod config;
-pub mod demo;
-pub mod gc;
-pub mod healthcheck;
 pub mod ial;
-pub mod image;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

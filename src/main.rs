@@ -3,8 +3,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crusoe_ial::cli::check;
 use crusoe_ial::config::{self, Config, Sources};
-use crusoe_ial::{check, serve, telemetry};
+use crusoe_ial::{serve, telemetry};
 
 /// Cycle's Infrastructure Abstraction Layer (IAL) on Crusoe Cloud.
 #[derive(Debug, Parser)]
@@ -36,9 +37,9 @@ enum Command {
     /// Run the Crusoe simulator (for tests, the demo and benchmarks).
     Simulate(crusoe_ial::cli::simulate::SimulateArgs),
     /// Play a server's whole life as Cycle would, against the bridge and the simulator.
-    Demo(crusoe_ial::demo::DemoArgs),
+    Demo(crusoe_ial::cli::demo::DemoArgs),
     /// Measure the bridge against the simulator under a simulated Cycle fleet.
-    Bench(crusoe_ial::bench::BenchArgs),
+    Bench(crusoe_ial::cli::bench::BenchArgs),
     /// Exit 0 when the local server answers /healthz (for container health checks).
     Healthcheck {
         /// Address the server listens on (also IAL_LISTEN).
@@ -58,7 +59,7 @@ enum Command {
     },
     /// The iPXE boot images of boot mode ipxe-image: build, list, delete.
     #[command(subcommand)]
-    Image(crusoe_ial::image::ImageCommand),
+    Image(crusoe_ial::cli::image::ImageCommand),
 }
 
 fn main() -> ExitCode {
@@ -71,12 +72,12 @@ fn main() -> ExitCode {
         }
         Command::Demo(args) => {
             telemetry::init(config::LogFormat::Text, "error");
-            return run_async(crusoe_ial::demo::run(args));
+            return run_async(crusoe_ial::cli::demo::run(args));
         }
         Command::Bench(args) => {
             telemetry::init(config::LogFormat::Text, "error");
             return run_async(async move {
-                match crusoe_ial::bench::run(args.clone()).await {
+                match crusoe_ial::cli::bench::run(args.clone()).await {
                     Ok(report) if args.json => {
                         println!(
                             "{}",
@@ -85,7 +86,7 @@ fn main() -> ExitCode {
                         ExitCode::SUCCESS
                     }
                     Ok(report) => {
-                        print!("{}", crusoe_ial::bench::markdown(&report, &args));
+                        print!("{}", crusoe_ial::cli::bench::markdown(&report, &args));
                         ExitCode::SUCCESS
                     }
                     Err(e) => {
@@ -96,9 +97,9 @@ fn main() -> ExitCode {
             });
         }
         Command::Healthcheck { listen } => {
-            let url = crusoe_ial::healthcheck::url_for(listen);
+            let url = crusoe_ial::cli::healthcheck::url_for(listen);
             return run_async(async move {
-                match crusoe_ial::healthcheck::check(&url).await {
+                match crusoe_ial::cli::healthcheck::check(&url).await {
                     Ok(()) => ExitCode::SUCCESS,
                     Err(e) => {
                         eprintln!("unhealthy: {e}");
@@ -148,9 +149,9 @@ fn main() -> ExitCode {
                 unreachable!("handled before configuration is read")
             }
             Command::Check => report("check", check::run(&config).await),
-            Command::Gc { apply } => report("gc", crusoe_ial::gc::run(&config, apply).await),
+            Command::Gc { apply } => report("gc", crusoe_ial::cli::gc::run(&config, apply).await),
             Command::Image(command) => {
-                report("image", crusoe_ial::image::run(&config, command).await)
+                report("image", crusoe_ial::cli::image::run(&config, command).await)
             }
         }
     })

@@ -1,1 +1,9 @@
+//! The commands beside `serve`: each a module with its arguments and its `run`.
+
+pub mod bench;
+pub mod check;
+pub mod demo;
+pub mod gc;
+pub mod healthcheck;
+pub mod image;
 pub mod simulate;
