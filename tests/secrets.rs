@@ -48,7 +48,9 @@ fn zeroized_on_drop<T: zeroize::ZeroizeOnDrop + ?Sized>() {}
 
 #[test]
 fn every_type_holding_a_secret_wipes_it_when_dropped() {
-    // Compile-time: each of these overwrites its secret bytes in Drop.
+    // Compile-time: each of these overwrites its secret bytes in Drop. For Auth the marker comes
+    // from zeroize's derive, which writes that Drop: a hand-written marker no longer compiles
+    // beside it, and removing the derive fails here.
     zeroized_on_drop::<Auth>();
     zeroized_on_drop::<secrecy::SecretString>();
     zeroized_on_drop::<secrecy::SecretSlice<u8>>();

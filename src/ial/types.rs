@@ -10,38 +10,35 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
-/// The `auth` object: every field optional; unused ones arrive absent or null.
-#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
+/// The `auth` object: every field optional; unused ones arrive absent or null. The credentials
+/// (`api_key`, `secret`, `config`) are overwritten when it is dropped; zeroize's derive writes that
+/// `Drop`, so the `ZeroizeOnDrop` marker cannot be claimed without it.
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
 pub struct Auth {
+    #[zeroize(skip)]
     pub client_id: Option<String>,
+    #[zeroize(skip)]
     pub subscription_id: Option<String>,
+    #[zeroize(skip)]
     pub namespace: Option<String>,
+    #[zeroize(skip)]
     pub region: Option<String>,
     pub api_key: Option<String>,
     pub secret: Option<String>,
     /// Standard base64 of per-hub settings.
     pub config: Option<String>,
+    #[zeroize(skip)]
     pub cycle: Option<AuthCycle>,
 }
 
 impl Auth {
-    /// Overwrites the credentials' bytes and forgets them.
+    /// Overwrites the credentials' bytes and forgets them (what dropping it does).
     pub fn wipe(&mut self) {
-        use zeroize::Zeroize;
-        self.secret.zeroize();
-        self.api_key.zeroize();
-        self.config.zeroize();
+        self.zeroize();
     }
 }
-
-impl Drop for Auth {
-    fn drop(&mut self) {
-        self.wipe();
-    }
-}
-
-impl zeroize::ZeroizeOnDrop for Auth {}
 
 impl std::fmt::Debug for Auth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
