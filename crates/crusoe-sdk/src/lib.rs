@@ -6,6 +6,7 @@ mod client;
 mod error;
 pub mod ids;
 pub mod metric_names;
+pub mod profile;
 mod retry;
 pub mod signing;
 pub mod types;
