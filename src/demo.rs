@@ -11,8 +11,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::{ClientPool, ClientSettings};
 use crate::ial::{self, IalOptions};
+use crusoe_sdk::{ClientPool, ClientSettings};
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
@@ -473,7 +473,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     };
     let bridge = match ClientPool::new(client)
         .map_err(|e| e.to_string())
-        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|(f, r)| format!("{f}: {r}")))
+        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|e| e.to_string()))
     {
         Ok(b) => b,
         Err(e) => {
