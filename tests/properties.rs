@@ -2,8 +2,8 @@
 //! `url.QueryEscape` (what Crusoe's server recomputes), canonicalising what was sent gives back
 //! what was signed, and every IAL wire type survives a trip through JSON unchanged.
 
-use crusoe_sdk::signing::{canonical_query, canonicalize_raw_query, query_escape};
 use crusoe_ial::ial::types::*;
+use crusoe_sdk::signing::{canonical_query, canonicalize_raw_query, query_escape};
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
 use serde::Serialize;

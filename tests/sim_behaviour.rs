@@ -60,11 +60,8 @@ async fn one_key_cannot_see_or_touch_another_keys_project() {
     let mine = sim_client(&sim);
     create_running(&mine, "mine").await;
     let theirs = mine.with_credentials(
-        crusoe_sdk::Credentials::new(
-            &other.access_key_id,
-            &other.secret_key.clone().into(),
-        )
-        .unwrap(),
+        crusoe_sdk::Credentials::new(&other.access_key_id, &other.secret_key.clone().into())
+            .unwrap(),
     );
     assert!(theirs
         .get_project(PROJECT)
@@ -123,8 +120,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
 
     let unknown = KeyPair::generate();
     let c = sim_client(&sim).with_credentials(
-        crusoe_sdk::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into())
-            .unwrap(),
+        crusoe_sdk::Credentials::new(&unknown.access_key_id, &unknown.secret_key.into()).unwrap(),
     );
     match c.list_locations().await.unwrap_err() {
         CrusoeError::BadCredentials(api) => {

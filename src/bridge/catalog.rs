@@ -13,12 +13,12 @@ use serde_json::Map;
 use super::error::{BridgeError, Doing};
 use super::settings::{BridgeSettings, LocationInfo, Price};
 use super::tenant::Tenant;
-use crusoe_sdk::types::{Capacity, VmType};
 use crate::ial::types::{
     Cpu, Features, Geographic, Gpu, Location, LocationProvider, LocationsResponse, Memory, Nic,
     Pricing, Rendered, ServerModel, ServerModelProvider, ServerModelsResponse, SpecFeatures, Specs,
     Storage,
 };
+use crusoe_sdk::types::{Capacity, VmType};
 
 /// Region filters whose answers are kept per snapshot; others are built per call. Cycle sends one
 /// region per integration, so a handful covers every real caller.

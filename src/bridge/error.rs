@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 
-use crusoe_sdk::CrusoeError;
 use crate::ial::IalError;
+use crusoe_sdk::CrusoeError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BridgeError {

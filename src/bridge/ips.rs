@@ -14,13 +14,13 @@ use super::network::LocationConfig;
 use super::settings::IpStrategy;
 use super::tenant::Tenant;
 use super::Bridge;
+use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
 use crusoe_sdk::ids::PathId;
 use crusoe_sdk::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
     UpdateVmRequest, Vm, VmState,
 };
 use crusoe_sdk::{CrusoeError, OperationFamily};
-use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
 
 const LB_PREFIX: &str = "lb-";
 const VM_PREFIX: &str = "vm-";

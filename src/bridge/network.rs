@@ -13,12 +13,12 @@ use super::error::{BridgeError, Doing};
 use super::naming;
 use super::tenant::Tenant;
 use super::Bridge;
+use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
 use crusoe_sdk::types::{
     CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
     FirewallRuleObject, VpcNetwork, VpcSubnet,
 };
 use crusoe_sdk::{CrusoeError, OperationFamily};
-use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
 
 /// The schema version of `configuration_latest`. A request carrying another one is migrated.
 pub const CONFIG_VERSION: &str = "1";

@@ -20,6 +20,10 @@ use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
 use super::Bridge;
+use crate::ial::types::{
+    ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
+    ServerRef,
+};
 use crusoe_sdk::ids::PathId;
 use crusoe_sdk::types::{
     CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
@@ -27,10 +31,6 @@ use crusoe_sdk::types::{
     UpdateVmRequest, Vm, VmAction, VmState,
 };
 use crusoe_sdk::{CrusoeError, OperationFamily};
-use crate::ial::types::{
-    ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
-    ServerRef,
-};
 
 /// CycleOS takes 35 GB for its base volume and needs 45 GB in all.
 pub const CYCLEOS_MIN_DISK_GB: u32 = 45;

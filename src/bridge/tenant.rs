@@ -9,9 +9,9 @@ use subtle::ConstantTimeEq;
 use super::error::BridgeError;
 use super::naming;
 use super::settings::CredentialsMode;
+use crate::ial::types::Auth;
 use crusoe_sdk::ids::PathId;
 use crusoe_sdk::{ClientPool, Credentials, CrusoeClient};
-use crate::ial::types::Auth;
 
 /// The operator's key pair, for server-held mode.
 pub struct ServerHeld {
@@ -145,8 +145,8 @@ pub fn resolve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crusoe_sdk::ClientSettings;
     use crate::ial::types::AuthCycle;
+    use crusoe_sdk::ClientSettings;
 
     const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
 

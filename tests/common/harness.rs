@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::ClientPool;
 use crusoe_ial::ial::{self, IalOptions};
+use crusoe_sdk::ClientPool;
 use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;

@@ -9,9 +9,7 @@ use axum::extract::{Path, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::http::{
-    in_project, object, optional_str, required_str, Caller, SimError, SimResult,
-};
+use crate::http::{in_project, object, optional_str, required_str, Caller, SimError, SimResult};
 use crate::resources::VmState;
 use crate::world::{timestamp, Action, Family, Fate};
 use crate::Sim;
