@@ -1,17 +1,17 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crusoe_ial::cli::check;
-use crusoe_ial::config::{self, Config, Sources};
+use crusoe_ial::config::{self, Config, ServeFlags, Sources};
 use crusoe_ial::{serve, telemetry};
 
 /// Cycle's Infrastructure Abstraction Layer (IAL) on Crusoe Cloud.
 #[derive(Debug, Parser)]
 #[command(name = "crusoe-ial", version, about)]
 struct Cli {
-    /// TOML configuration file; environment variables override it.
+    /// TOML configuration file; environment variables and flags override it.
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     #[command(subcommand)]
@@ -21,17 +21,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Serve the IAL webhook API.
-    Serve {
-        /// Address to listen on (also IAL_LISTEN), e.g. 0.0.0.0:8080.
-        #[arg(long, value_name = "ADDR")]
-        listen: Option<String>,
-        /// Serve HTTPS: PEM certificate chain (also IAL_TLS_CERT).
-        #[arg(long, value_name = "FILE")]
-        tls_cert: Option<PathBuf>,
-        /// Serve HTTPS: PEM private key (also IAL_TLS_KEY).
-        #[arg(long, value_name = "FILE")]
-        tls_key: Option<PathBuf>,
-    },
+    Serve(ServeFlags),
     /// Check the configured Crusoe credentials and print a short report.
     Check,
     /// Run the Crusoe simulator (for tests, the demo and benchmarks).
@@ -63,7 +53,10 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The matches, not only the parsed values: the configuration keeps a flag's value only when
+    // it was typed, not when clap took it from the environment (see ServeFlags::given).
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // The simulator and the demo bring their own Crusoe: they read none of the configuration.
     match cli.command {
         Command::Simulate(args) => {
@@ -110,16 +103,11 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let mut sources = Sources::from_process(cli.config.clone(), None);
-    if let Command::Serve {
-        listen,
-        tls_cert,
-        tls_key,
-    } = &cli.command
-    {
-        sources.listen_flag = listen.clone();
-        sources.tls_flags = (tls_cert.clone(), tls_key.clone());
-    }
+    let flags = matches
+        .subcommand_matches("serve")
+        .map(ServeFlags::given)
+        .unwrap_or_default();
+    let sources = Sources::from_process(cli.config.clone(), flags);
     let config = match Config::load(&sources) {
         Ok(config) => config,
         Err(e) => {
@@ -135,7 +123,7 @@ fn main() -> ExitCode {
     telemetry::init(config.log_format, default_filter);
     run_async(async move {
         match cli.command {
-            Command::Serve { .. } => match serve::run(config).await {
+            Command::Serve(_) => match serve::run(config).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("crusoe-ial: serve: {e}");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::bridge::Bridge;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, SettingError};
 use crusoe_sdk::ClientPool;
 
 #[derive(Debug, thiserror::Error)]
@@ -16,16 +16,13 @@ pub enum ServeError {
 
 /// The bridge as configured; a setting it cannot use is a configuration error naming it.
 pub fn build_bridge(config: &Config) -> Result<Bridge, ConfigError> {
-    let pool = ClientPool::new(config.crusoe.client.clone()).map_err(|e| ConfigError {
-        field: "crusoe".into(),
-        reason: e.to_string(),
-    })?;
+    let pool = ClientPool::new(config.crusoe.client.clone())
+        .map_err(|e| config.invalid(SettingError::new("crusoe", e.to_string())))?;
     let server_held = match (&config.crusoe.credentials, &config.crusoe.project_id) {
         (Some(c), Some(p)) => Some((c.clone(), p.clone())),
         _ => None,
     };
-    Bridge::new(config.bridge.clone(), pool, server_held)
-        .map_err(|(field, reason)| ConfigError { field, reason })
+    Bridge::new(config.bridge.clone(), pool, server_held).map_err(|e| config.invalid(e))
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
@@ -34,7 +31,8 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         .tls
         .as_ref()
         .map(crate::tls::server_config)
-        .transpose()?;
+        .transpose()
+        .map_err(|e| config.invalid(e))?;
     let listener = std::net::TcpListener::bind(config.listen)?;
     listener.set_nonblocking(true)?;
     tracing::info!(

@@ -6,17 +6,14 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{ConfigError, TlsFiles};
+use crate::config::{SettingError, TlsFiles};
 
-fn invalid(field: &str, reason: String) -> ConfigError {
-    ConfigError {
-        field: field.into(),
-        reason,
-    }
+fn invalid(key: &str, reason: String) -> SettingError {
+    SettingError::new(key, reason)
 }
 
-/// The server configuration for `files`; a file that cannot be used is a configuration error.
-pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, ConfigError> {
+/// The server configuration for `files`; the error names the setting (`tls_cert`, `tls_key`).
+pub fn server_config(files: &TlsFiles) -> Result<Arc<rustls::ServerConfig>, SettingError> {
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&files.cert)
         .and_then(|it| it.collect::<Result<_, _>>())
         .map_err(|e| invalid("tls_cert", format!("{}: {e}", files.cert.display())))?;

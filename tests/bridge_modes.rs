@@ -103,29 +103,24 @@ async fn server_held_mode_without_a_token_or_credentials_does_not_start() {
             PROJECT.to_string(),
         ))
     };
-    assert_eq!(
-        Bridge::new(no_token.clone(), pool.clone(), held())
-            .err()
-            .unwrap()
-            .0,
-        "IAL_BRIDGE_TOKEN"
-    );
+    // As the operator is told, where nothing set the value: by the only way to set it.
+    let named = |settings: BridgeSettings, held| {
+        let err = Bridge::new(settings, pool.clone(), held).err().unwrap();
+        crusoe_ial::config::Origins::default()
+            .invalid(err)
+            .to_string()
+    };
+    assert!(named(no_token.clone(), held()).contains("IAL_BRIDGE_TOKEN"));
     let short = BridgeSettings {
         bridge_token: Some(SecretString::from("short")),
         ..no_token.clone()
     };
-    assert_eq!(
-        Bridge::new(short, pool.clone(), held()).err().unwrap().0,
-        "IAL_BRIDGE_TOKEN"
-    );
+    assert!(named(short, held()).contains("IAL_BRIDGE_TOKEN"));
     let no_keys = BridgeSettings {
         bridge_token: Some(SecretString::from(TOKEN)),
         ..no_token
     };
-    assert_eq!(
-        Bridge::new(no_keys, pool, None).err().unwrap().0,
-        "CRUSOE_ACCESS_KEY_ID"
-    );
+    assert!(named(no_keys, None).contains("CRUSOE_ACCESS_KEY_ID"));
 }
 
 #[tokio::test]

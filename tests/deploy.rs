@@ -22,8 +22,7 @@ fn serve_accepts(file: std::path::PathBuf, home: &std::path::Path) -> Result<Con
         file: Some(file),
         env,
         home: Some(home.into()),
-        listen_flag: None,
-        tls_flags: (None, None),
+        ..Default::default()
     })
     .map_err(|e| e.to_string())?;
     crusoe_ial::serve::build_bridge(&config).map_err(|e| e.to_string())?;
@@ -91,8 +90,7 @@ fn the_kubernetes_manifests_match_the_server() {
     let secret: serde_yaml_ng::Value = serde_yaml_ng::from_str(&secret).unwrap();
     let known: Vec<&str> = crusoe_ial::config::ENV_VARS
         .iter()
-        .chain(crusoe_ial::bridge::settings::ENV_VARS)
-        .map(|(k, _)| *k)
+        .map(|v| v.name)
         .collect();
     for key in secret["stringData"].as_mapping().unwrap().keys() {
         assert!(

@@ -10,6 +10,7 @@ use base64::Engine;
 
 use super::error::BridgeError;
 use super::settings::{BootMode, BootSettings};
+use crate::config::SettingError;
 
 /// Crusoe's rules for a startup script.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
@@ -93,38 +94,41 @@ pub const URL_FIELD: &str = "bridge.boot.ipxe_url";
 pub const SHA_FIELD: &str = "bridge.boot.ipxe_sha256";
 
 /// A checked `ipxe_sha256`: 64 hexadecimal digits, in lower case.
-pub fn parse_sha256(hex: Option<&str>) -> Result<Option<String>, (String, String)> {
+pub fn parse_sha256(hex: Option<&str>) -> Result<Option<String>, SettingError> {
     match hex.map(str::trim) {
         None | Some("") => Ok(None),
         Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()) => {
             Ok(Some(hex.to_ascii_lowercase()))
         }
-        Some(_) => Err((SHA_FIELD.into(), "must be 64 hexadecimal digits".into())),
+        Some(_) => Err(SettingError::new(
+            SHA_FIELD,
+            "must be 64 hexadecimal digits",
+        )),
     }
 }
 
 impl IpxeImage {
     /// The image of the settings; the error names the setting and what to put there.
-    pub fn from_settings(settings: &BootSettings) -> Result<Self, (String, String)> {
+    pub fn from_settings(settings: &BootSettings) -> Result<Self, SettingError> {
         let Some(raw) = settings
             .ipxe_url
             .as_deref()
             .map(str::trim)
             .filter(|u| !u.is_empty())
         else {
-            return Err((
-                URL_FIELD.into(),
-                "boot mode ipxe needs the address of Cycle's iPXE image, an .iso or an .efi (Cycle publishes both, linked from its IAL guide: https://ipxe-images.platform-cdn.cycle.io/); set bridge.boot.ipxe_url or IAL_IPXE_URL, or set bridge.boot.mode = \"script\" with your own startup_script_template".into(),
+            return Err(SettingError::new(
+                URL_FIELD,
+                "boot mode ipxe needs the address of Cycle's iPXE image, an .iso or an .efi (Cycle publishes both, linked from its IAL guide: https://ipxe-images.platform-cdn.cycle.io/); set bridge.boot.ipxe_url or IAL_IPXE_URL, or set bridge.boot.mode = \"script\" with your own startup_script_template",
             ));
         };
         Self::new(raw, settings.ipxe_sha256.as_deref())
     }
 
     /// An image from its URL (`.iso` or `.efi`) and optional SHA-256.
-    pub fn new(raw_url: &str, sha256: Option<&str>) -> Result<Self, (String, String)> {
-        let fail = |why: &str| Err((URL_FIELD.to_string(), why.to_string()));
+    pub fn new(raw_url: &str, sha256: Option<&str>) -> Result<Self, SettingError> {
+        let fail = |why: &str| Err(SettingError::new(URL_FIELD, why));
         let url = url::Url::parse(raw_url.trim())
-            .map_err(|e| (URL_FIELD.to_string(), format!("is not a URL: {e}")))?;
+            .map_err(|e| SettingError::new(URL_FIELD, format!("is not a URL: {e}")))?;
         if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
             return fail("must be an http:// or https:// URL");
         }
@@ -260,11 +264,11 @@ fn check_ssh_key(key: &str) -> Result<(), String> {
 }
 
 /// The SSH key of the settings, or a generated one.
-pub fn ssh_public_key(settings: &BootSettings) -> Result<String, (String, String)> {
+pub fn ssh_public_key(settings: &BootSettings) -> Result<String, SettingError> {
     match &settings.ssh_public_key {
         Some(key) => {
             check_ssh_key(key.trim())
-                .map_err(|why| ("bridge.boot.ssh_public_key".to_string(), why))?;
+                .map_err(|why| SettingError::new("bridge.boot.ssh_public_key", why))?;
             Ok(key.trim().to_string())
         }
         None => Ok(generated_ssh_key()),
@@ -274,14 +278,14 @@ pub fn ssh_public_key(settings: &BootSettings) -> Result<String, (String, String
 const TEMPLATE_FIELD: &str = "bridge.boot.startup_script_template";
 
 /// A template's own checks: Crusoe's rules and known placeholders only.
-fn check_template(template: &str) -> Result<(), (String, String)> {
-    check_script(template).map_err(|why| (TEMPLATE_FIELD.to_string(), why))?;
+fn check_template(template: &str) -> Result<(), SettingError> {
+    check_script(template).map_err(|why| SettingError::new(TEMPLATE_FIELD, why))?;
     match placeholders(template)
         .into_iter()
         .find(|p| !PLACEHOLDERS.contains(p))
     {
-        Some(unknown) => Err((
-            TEMPLATE_FIELD.into(),
+        Some(unknown) => Err(SettingError::new(
+            TEMPLATE_FIELD,
             format!(
                 "unknown placeholder {{{{{unknown}}}}}; known: {}",
                 PLACEHOLDERS.join(", ")
@@ -294,25 +298,25 @@ fn check_template(template: &str) -> Result<(), (String, String)> {
 impl Boot {
     /// Loads and checks the operator's boot settings; the error names the setting. Settings of
     /// another mode are refused rather than ignored.
-    pub fn new(settings: &BootSettings) -> Result<Self, (String, String)> {
+    pub fn new(settings: &BootSettings) -> Result<Self, SettingError> {
         let refuse = |field: &str, used_by: &str| {
-            Err((
-                field.to_string(),
+            Err(SettingError::new(
+                field,
                 format!("is used only by boot mode {used_by}"),
             ))
         };
         if settings.custom_image.is_some() {
-            return Err((
-                "bridge.boot.custom_image".into(),
-                "is gone: a custom image belongs to one project, so one id cannot serve every tenant. Use bridge.boot.mode = \"ipxe-image\", which finds each project's iPXE boot image by name (made by `crusoe-ial image build`)".into(),
+            return Err(SettingError::new(
+                "bridge.boot.custom_image",
+                "is gone: a custom image belongs to one project, so one id cannot serve every tenant. Use bridge.boot.mode = \"ipxe-image\", which finds each project's iPXE boot image by name (made by `crusoe-ial image build`)",
             ));
         }
         let public = || {
             let image = settings.image.trim();
             if image.is_empty() {
-                Err((
-                    "bridge.boot.image".to_string(),
-                    "a public image is needed".to_string(),
+                Err(SettingError::new(
+                    "bridge.boot.image",
+                    "a public image is needed",
                 ))
             } else {
                 Ok(image.to_string())
@@ -337,9 +341,9 @@ impl Boot {
                     return refuse(TEMPLATE_FIELD, "script");
                 }
                 let sha256 = parse_sha256(settings.ipxe_sha256.as_deref())?.ok_or_else(|| {
-                    (
-                        SHA_FIELD.to_string(),
-                        "boot mode ipxe-image needs the SHA-256 of Cycle's iPXE image: the boot images are found by it (crusoe-ial-ipxe-<first 12 hex>-<location>); `crusoe-ial image build` prints it".to_string(),
+                    SettingError::new(
+                        SHA_FIELD,
+                        "boot mode ipxe-image needs the SHA-256 of Cycle's iPXE image: the boot images are found by it (crusoe-ial-ipxe-<first 12 hex>-<location>); `crusoe-ial image build` prints it",
                     )
                 })?;
                 if let Some(url) = settings
@@ -359,14 +363,14 @@ impl Boot {
                     return refuse(SHA_FIELD, "ipxe or ipxe-image");
                 }
                 let Some(path) = &settings.startup_script_template else {
-                    return Err((
-                        TEMPLATE_FIELD.into(),
-                        "boot mode script needs the path of your startup-script template (or use boot mode ipxe)".into(),
+                    return Err(SettingError::new(
+                        TEMPLATE_FIELD,
+                        "boot mode script needs the path of your startup-script template (or use boot mode ipxe)",
                     ));
                 };
                 let template = std::fs::read_to_string(path).map_err(|e| {
-                    (
-                        TEMPLATE_FIELD.to_string(),
+                    SettingError::new(
+                        TEMPLATE_FIELD,
                         format!("cannot read {}: {e}", path.display()),
                     )
                 })?;
@@ -515,8 +519,10 @@ mod tests {
     #[test]
     fn the_ipxe_mode_names_the_setting_when_its_image_is_missing_or_wrong() {
         let missing = Boot::new(&BootSettings::default()).unwrap_err();
-        assert_eq!(missing.0, "bridge.boot.ipxe_url");
-        assert!(missing.1.contains("IAL_IPXE_URL") && missing.1.contains(".iso or an .efi"));
+        assert_eq!(missing.key, "bridge.boot.ipxe_url");
+        assert!(
+            missing.reason.contains("IAL_IPXE_URL") && missing.reason.contains(".iso or an .efi")
+        );
         for (url, why) in [
             ("ipxe.efi", "not a URL"),
             ("ftp://host/ipxe.efi", "http"),
@@ -527,11 +533,11 @@ mod tests {
             ("https://host/ipxe.efi?x={{hostname}}", "braces"),
         ] {
             let err = Boot::new(&ipxe(url, None)).unwrap_err();
-            assert_eq!(err.0, "bridge.boot.ipxe_url", "{url}");
-            assert!(err.1.contains(why), "{url}: {}", err.1);
+            assert_eq!(err.key, "bridge.boot.ipxe_url", "{url}");
+            assert!(err.reason.contains(why), "{url}: {}", err.reason);
         }
         let err = Boot::new(&ipxe("https://host/ipxe.efi", Some("abc"))).unwrap_err();
-        assert_eq!(err.0, "bridge.boot.ipxe_sha256");
+        assert_eq!(err.key, "bridge.boot.ipxe_sha256");
     }
 
     #[test]
@@ -539,19 +545,19 @@ mod tests {
         let mut both = ipxe("https://host/ipxe.efi", None);
         both.startup_script_template = Some("/etc/boot.sh".into());
         assert_eq!(
-            Boot::new(&both).unwrap_err().0,
+            Boot::new(&both).unwrap_err().key,
             "bridge.boot.startup_script_template"
         );
         let (_dir, mut script) = script_mode("#!/bin/bash\necho {{hostname}}\n");
         script.ipxe_url = Some("https://host/ipxe.efi".into());
-        assert_eq!(Boot::new(&script).unwrap_err().0, "bridge.boot.ipxe_url");
+        assert_eq!(Boot::new(&script).unwrap_err().key, "bridge.boot.ipxe_url");
         let no_template = BootSettings {
             mode: BootMode::Script,
             ..Default::default()
         };
         assert!(Boot::new(&no_template)
             .unwrap_err()
-            .1
+            .reason
             .contains("needs the path"));
     }
 
@@ -589,16 +595,16 @@ mod tests {
         };
         assert!(load("#!/bin/sh\necho\n")
             .unwrap_err()
-            .1
+            .reason
             .contains("#!/bin/bash"));
         assert!(load("#!/bin/bash\necho \u{e9}\n")
             .unwrap_err()
-            .1
+            .reason
             .contains("ASCII"));
         assert!(load(&format!("#!/bin/bash\n{}", "#".repeat(MAX_SCRIPT_BYTES))).is_err());
         assert!(load("#!/bin/bash\necho {{secret}}\n")
             .unwrap_err()
-            .1
+            .reason
             .contains("unknown placeholder"));
         assert!(load("#!/bin/bash\necho {{hostname}}\n").is_ok());
     }
@@ -618,12 +624,15 @@ mod tests {
     fn an_operator_key_is_checked_and_the_old_custom_image_setting_is_refused() {
         let mut bad = ipxe("https://host/ipxe.efi", None);
         bad.ssh_public_key = Some("not a key".into());
-        assert_eq!(Boot::new(&bad).unwrap_err().0, "bridge.boot.ssh_public_key");
+        assert_eq!(
+            Boot::new(&bad).unwrap_err().key,
+            "bridge.boot.ssh_public_key"
+        );
         let mut custom = ipxe("https://host/ipxe.efi", None);
         custom.custom_image = Some("e1f2a3b4-c5d6-4e7f-8a9b-0c1d2e3f4a5b".into());
         let err = Boot::new(&custom).unwrap_err();
-        assert_eq!(err.0, "bridge.boot.custom_image");
-        assert!(err.1.contains("ipxe-image"), "{}", err.1);
+        assert_eq!(err.key, "bridge.boot.custom_image");
+        assert!(err.reason.contains("ipxe-image"), "{}", err.reason);
     }
 
     #[test]
@@ -647,8 +656,8 @@ mod tests {
             ..Default::default()
         };
         let err = Boot::new(&no_hash).unwrap_err();
-        assert_eq!(err.0, "bridge.boot.ipxe_sha256");
-        assert!(err.1.contains("image build"), "{}", err.1);
+        assert_eq!(err.key, "bridge.boot.ipxe_sha256");
+        assert!(err.reason.contains("image build"), "{}", err.reason);
     }
 
     #[test]

@@ -30,6 +30,7 @@ pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
 pub use tenant::ServerHeld;
 
+use crate::config::SettingError;
 use crate::ial::request::Call;
 use crate::ial::router::Provider;
 use crate::ial::types::*;
@@ -62,12 +63,12 @@ const READINESS_TTL: Duration = Duration::from_secs(10);
 const READINESS_TIMEOUT: Duration = Duration::from_secs(3);
 
 impl Bridge {
-    /// Builds the bridge; the error names the setting at fault and why.
+    /// Builds the bridge; the error names the setting at fault (by its file key) and why.
     pub fn new(
         settings: BridgeSettings,
         pool: ClientPool,
         server_held: Option<(crusoe_sdk::Credentials, String)>,
-    ) -> Result<Self, (String, String)> {
+    ) -> Result<Self, SettingError> {
         settings.validate()?;
         let boot = boot::Boot::new(&settings.boot)?;
         if let Some(warning) = boot.warning() {
@@ -83,9 +84,9 @@ impl Bridge {
                     .unwrap_or_else(|| SecretString::from(String::new())),
             }),
             (CredentialsMode::ServerHeld, None) => {
-                return Err((
-                    "CRUSOE_ACCESS_KEY_ID".into(),
-                    "server-held credentials need CRUSOE_ACCESS_KEY_ID, CRUSOE_SECRET_KEY and CRUSOE_DEFAULT_PROJECT".into(),
+                return Err(SettingError::new(
+                    "crusoe.access_key_id",
+                    "server-held credentials need CRUSOE_ACCESS_KEY_ID, CRUSOE_SECRET_KEY and CRUSOE_DEFAULT_PROJECT",
                 ))
             }
             (CredentialsMode::PassThrough, _) => None,

@@ -1,11 +1,14 @@
 //! What an operator can set about the bridge: credentials mode, catalogue, boot, network, IPs,
-//! timeouts. Every setting has a default that works, so `serve` runs with none of them.
+//! timeouts. Every setting has a default that works, so `serve` runs with none of them. The
+//! configuration loader fills these from the file and the environment (`crate::config`).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use secrecy::SecretString;
 use serde::Deserialize;
+
+use crate::config::{in_range, SettingError};
 
 /// Whose Crusoe credentials a call uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -221,8 +224,8 @@ impl Default for StatusSettings {
 #[serde(default, deny_unknown_fields)]
 pub struct BridgeSettings {
     pub credentials: CredentialsMode,
-    /// In server-held mode, what Cycle must present in `auth.api_key`. Environment only.
-    #[serde(skip)]
+    /// In server-held mode, what Cycle must present in `auth.api_key`. Environment only
+    /// (`IAL_BRIDGE_TOKEN`): the loader refuses it in the file.
     pub bridge_token: Option<SecretString>,
     /// Locations offered to Cycle; empty for all of Crusoe's.
     pub allowed_locations: Vec<String>,
@@ -278,124 +281,10 @@ impl Default for BridgeSettings {
     }
 }
 
-/// Environment variables that override the file.
-pub const ENV_VARS: &[(&str, &str)] = &[
-    ("IAL_CREDENTIALS", "pass-through or server-held"),
-    (
-        "IAL_BRIDGE_TOKEN",
-        "token Cycle presents in server-held mode",
-    ),
-    (
-        "IAL_ALLOWED_LOCATIONS",
-        "comma-separated Crusoe locations offered to Cycle",
-    ),
-    ("IAL_IP_STRATEGY", "load-balancer or vm-public-ip"),
-    (
-        "IAL_BOOT_MODE",
-        "ipxe, ipxe-image or script: how servers reach CycleOS",
-    ),
-    ("IAL_IPXE_URL", "URL of Cycle's iPXE image, .iso or .efi"),
-    ("IAL_IPXE_SHA256", "SHA-256 of Cycle's iPXE image"),
-    ("IAL_IMAGE", "public image for servers, name:tag"),
-    (
-        "IAL_CUSTOM_IMAGE",
-        "refused: replaced by boot mode ipxe-image",
-    ),
-    ("IAL_SSH_PUBLIC_KEY", "SSH public key put on servers"),
-    (
-        "IAL_STATUS_READS",
-        "coalesced or per-poll Crusoe reads for provision-status",
-    ),
-];
-
 impl BridgeSettings {
-    /// Applies environment overrides; returns `(variable, reason)` for an invalid one.
-    pub fn apply_env(&mut self, env: &HashMap<String, String>) -> Result<(), (String, String)> {
-        let get = |k: &str| {
-            env.get(k)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        if let Some(v) = get("IAL_CREDENTIALS") {
-            self.credentials = match v.as_str() {
-                "pass-through" => CredentialsMode::PassThrough,
-                "server-held" => CredentialsMode::ServerHeld,
-                _ => {
-                    return Err((
-                        "IAL_CREDENTIALS".into(),
-                        format!("{v:?} is neither pass-through nor server-held"),
-                    ))
-                }
-            };
-        }
-        if let Some(v) = get("IAL_BRIDGE_TOKEN") {
-            self.bridge_token = Some(SecretString::from(v));
-        }
-        if let Some(v) = get("IAL_ALLOWED_LOCATIONS") {
-            self.allowed_locations = v
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-        }
-        if let Some(v) = get("IAL_IP_STRATEGY") {
-            self.ips.strategy = match v.as_str() {
-                "load-balancer" => IpStrategy::LoadBalancer,
-                "vm-public-ip" => IpStrategy::VmPublicIp,
-                _ => {
-                    return Err((
-                        "IAL_IP_STRATEGY".into(),
-                        format!("{v:?} is neither load-balancer nor vm-public-ip"),
-                    ))
-                }
-            };
-        }
-        if let Some(v) = get("IAL_BOOT_MODE") {
-            self.boot.mode = match v.as_str() {
-                "ipxe" => BootMode::Ipxe,
-                "ipxe-image" => BootMode::IpxeImage,
-                "script" => BootMode::Script,
-                _ => {
-                    return Err((
-                        "IAL_BOOT_MODE".into(),
-                        format!("{v:?} is none of ipxe, ipxe-image, script"),
-                    ))
-                }
-            };
-        }
-        if let Some(v) = get("IAL_IPXE_URL") {
-            self.boot.ipxe_url = Some(v);
-        }
-        if let Some(v) = get("IAL_IPXE_SHA256") {
-            self.boot.ipxe_sha256 = Some(v);
-        }
-        if let Some(v) = get("IAL_IMAGE") {
-            self.boot.image = v;
-        }
-        if let Some(v) = get("IAL_CUSTOM_IMAGE") {
-            self.boot.custom_image = Some(v);
-        }
-        if let Some(v) = get("IAL_SSH_PUBLIC_KEY") {
-            self.boot.ssh_public_key = Some(v);
-        }
-        if let Some(v) = get("IAL_STATUS_READS") {
-            self.status.coalesce = match v.as_str() {
-                "coalesced" => true,
-                "per-poll" => false,
-                _ => {
-                    return Err((
-                        "IAL_STATUS_READS".into(),
-                        format!("{v:?} is neither coalesced nor per-poll"),
-                    ))
-                }
-            };
-        }
-        Ok(())
-    }
-
-    /// Checks what can be checked before serving; returns `(field, reason)`.
-    pub fn validate(&self) -> Result<(), (String, String)> {
-        let fail = |f: &str, r: String| Err((f.to_string(), r));
+    /// Checks what can be checked before serving; the error names the setting by its file key.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        let fail = |key: &str, reason: String| Err(SettingError::new(key, reason));
         if self.rate_limit.per_second > 0 && self.rate_limit.burst == 0 {
             return fail(
                 "bridge.rate_limit.burst",
@@ -404,46 +293,47 @@ impl BridgeSettings {
         }
         if self.credentials == CredentialsMode::ServerHeld && self.bridge_token.is_none() {
             return fail(
-                "IAL_BRIDGE_TOKEN",
+                "bridge.bridge_token",
                 "server-held credentials need a bridge token for Cycle to present".into(),
             );
         }
         if let Some(token) = &self.bridge_token {
             use secrecy::ExposeSecret;
             if token.expose_secret().len() < 16 {
-                return fail("IAL_BRIDGE_TOKEN", "must be at least 16 characters".into());
+                return fail(
+                    "bridge.bridge_token",
+                    "must be at least 16 characters".into(),
+                );
             }
         }
-        if !(50..=60_000).contains(&self.status.refresh_ms) {
-            return fail(
-                "bridge.status.refresh_ms",
-                "must be from 50 to 60000".into(),
-            );
-        }
-        if !(1..=500).contains(&self.status.batch) {
-            return fail("bridge.status.batch", "must be from 1 to 500".into());
-        }
-        if self.catalog_ttl_secs > 3600 {
-            return fail("bridge.catalog_ttl_secs", "must be at most 3600".into());
-        }
-        if !(16..=28).contains(&self.network.subnet_prefix) {
-            return fail(
-                "bridge.network.subnet_prefix",
-                "must be between 16 and 28".into(),
-            );
-        }
+        in_range(
+            "bridge.status.refresh_ms",
+            self.status.refresh_ms,
+            50..=60_000,
+        )?;
+        in_range("bridge.status.batch", self.status.batch, 1..=500)?;
+        in_range("bridge.catalog_ttl_secs", self.catalog_ttl_secs, 0..=3600)?;
+        in_range(
+            "bridge.network.subnet_prefix",
+            self.network.subnet_prefix,
+            16..=28,
+        )?;
         if let Err(why) = super::network::parse_cidr(&self.network.cidr) {
             return fail("bridge.network.cidr", why);
         }
-        for port in self
-            .network
-            .ingress_tcp_ports
-            .iter()
-            .chain(&self.network.ingress_udp_ports)
-        {
-            if !valid_port_range(port) {
+        for (key, ports) in [
+            (
+                "bridge.network.ingress_tcp_ports",
+                &self.network.ingress_tcp_ports,
+            ),
+            (
+                "bridge.network.ingress_udp_ports",
+                &self.network.ingress_udp_ports,
+            ),
+        ] {
+            if let Some(port) = ports.iter().find(|p| !valid_port_range(p)) {
                 return fail(
-                    "bridge.network.ingress_*_ports",
+                    key,
                     format!("{port:?} is not a port or a range like 3000-8080"),
                 );
             }

@@ -474,7 +474,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     };
     let bridge = match ClientPool::new(client)
         .map_err(|e| e.to_string())
-        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|(f, r)| format!("{f}: {r}")))
+        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|e| e.to_string()))
     {
         Ok(b) => b,
         Err(e) => {

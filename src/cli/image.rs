@@ -122,7 +122,7 @@ async fn build(
         .or_else(|| boot.ipxe_url.clone())
         .ok_or("which iPXE image? set --ipxe-url or bridge.boot.ipxe_url (Cycle's .iso or .efi)")?;
     // Checked before anything is fetched: a URL with credentials is refused, not downloaded.
-    IpxeImage::new(&url, None).map_err(|(field, why)| format!("{field} {why}"))?;
+    IpxeImage::new(&url, None).map_err(|e| e.to_string())?;
     let mut lines = Vec::new();
     let sha256 = match args.ipxe_sha256.or_else(|| boot.ipxe_sha256.clone()) {
         Some(sha) => sha,
@@ -135,8 +135,7 @@ async fn build(
             sha
         }
     };
-    let ipxe =
-        IpxeImage::new(&url, Some(&sha256)).map_err(|(field, why)| format!("{field} {why}"))?;
+    let ipxe = IpxeImage::new(&url, Some(&sha256)).map_err(|e| e.to_string())?;
     let sha256 = ipxe.sha256.clone().unwrap_or(sha256);
     let spec = BuildSpec {
         location: args.location.clone(),

@@ -46,6 +46,7 @@ mod client;
 mod error;
 pub mod ids;
 pub mod metric_names;
+pub mod profile;
 mod project;
 pub mod signing;
 pub mod types;

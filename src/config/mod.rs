@@ -1,0 +1,104 @@
+//! The service's configuration, in one layered load: `serve`'s flags, then environment
+//! variables, then our TOML file, then the profile of Crusoe's own config file
+//! (`~/.crusoe/config`), then defaults. figment merges the layers and remembers each value's
+//! source, so every invalid value stops start-up with one line naming the setting, where it was
+//! set, and why; never a secret's value.
+//!
+//! - [`env`]: the variables read and the setting each sets (the README's list is tested against it)
+//! - [`flags`]: `serve`'s flags
+//! - `sources`: the layers and where each value came from
+//! - `schema`: every setting as the layers give it
+//! - `validate`: from those to the typed [`Config`]
+//! - [`error`]: [`ConfigError`], naming a setting and its [`Origin`]
+
+pub mod env;
+pub mod error;
+pub mod flags;
+mod schema;
+mod sources;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::bridge::BridgeSettings;
+use crate::ial::IalOptions;
+use crusoe_sdk::{ClientSettings, Credentials};
+
+pub use crusoe_sdk::profile::DEFAULT_PROFILE;
+pub use env::{EnvVar, Form, ENV_VARS};
+pub use error::{in_range, ConfigError, Origin, SettingError};
+pub use flags::{ServeFlags, FLAGS};
+pub use sources::{Origins, Sources};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub log_format: LogFormat,
+    /// How long requests in flight may finish after SIGTERM or SIGINT.
+    pub shutdown_grace: Duration,
+    /// Serve HTTPS with this certificate chain and key (PEM files), instead of plain HTTP.
+    pub tls: Option<TlsFiles>,
+    pub crusoe: CrusoeConfig,
+    pub ial: IalOptions,
+    pub bridge: BridgeSettings,
+    /// Where each value came from, for the errors of what is checked after loading.
+    pub origins: Origins,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrusoeConfig {
+    pub client: ClientSettings,
+    /// Server-held credentials, when configured.
+    pub credentials: Option<Credentials>,
+    pub project_id: Option<String>,
+}
+
+impl CrusoeConfig {
+    /// A client of the configured key pair and its project, for the commands that work on one
+    /// project (`gc`, `image`); the error says what to set, and why one project (`why`).
+    pub fn project_client(&self, why: &str) -> Result<crusoe_sdk::ProjectClient, String> {
+        let credentials = self.credentials.clone().ok_or_else(|| {
+            format!("no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY ({why})")
+        })?;
+        let project = self
+            .project_id
+            .clone()
+            .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
+        let client = crusoe_sdk::CrusoeClient::new(self.client.clone(), credentials)
+            .map_err(|e| e.to_string())?;
+        Ok(client.project(project))
+    }
+}
+
+impl Config {
+    pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
+        let layered = sources::Layered::read(sources)?;
+        let raw = layered.extract()?;
+        validate::config(raw, layered.origins())
+    }
+
+    /// A setting found unusable after loading (by the bridge, by TLS), named by its source.
+    pub fn invalid(&self, e: SettingError) -> ConfigError {
+        self.origins.invalid(e)
+    }
+}
+
+#[cfg(test)]
+mod tests;

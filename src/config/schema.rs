@@ -1,0 +1,47 @@
+//! Every setting as the layers give it, before validation: the shape of our TOML file, which the
+//! other layers fill by the same keys. Unknown keys are refused, so that a typo does not silently
+//! fall back to a default.
+
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::bridge::BridgeSettings;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Raw {
+    pub listen: Option<String>,
+    pub log_format: Option<String>,
+    /// `wrapped` (`{data, error}`) or `bare`.
+    pub envelope: Option<String>,
+    pub body_limit_bytes: Option<usize>,
+    pub request_timeout_secs: Option<u64>,
+    pub max_in_flight: Option<usize>,
+    pub max_header_bytes: Option<usize>,
+    pub max_headers: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    pub shutdown_grace_secs: Option<u64>,
+    #[serde(default)]
+    pub crusoe: RawCrusoe,
+    #[serde(default)]
+    pub bridge: BridgeSettings,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCrusoe {
+    pub api_endpoint: Option<String>,
+    pub access_key_id: Option<String>,
+    pub secret_key: Option<SecretString>,
+    pub default_project: Option<String>,
+    /// Which profile of Crusoe's config file to read.
+    pub profile: Option<String>,
+    pub config_file: Option<PathBuf>,
+    pub attempt_timeout_secs: Option<u64>,
+    pub call_deadline_secs: Option<u64>,
+    pub max_attempts: Option<u32>,
+}

@@ -1,0 +1,197 @@
+//! From the settings as given to the typed configuration: each value parsed and checked once.
+//! The checks name the setting by its key; [`Origins::invalid`] adds where its value came from.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crusoe_sdk::ids::PathId;
+use crusoe_sdk::{ClientSettings, Credentials, CredentialsError, RetryPolicy, DEFAULT_ENDPOINT};
+use url::Url;
+
+use super::error::{in_range, ConfigError, SettingError};
+use super::schema::{Raw, RawCrusoe};
+use super::sources::Origins;
+use super::{Config, CrusoeConfig, LogFormat, TlsFiles, DEFAULT_LISTEN};
+use crate::ial::{Envelope, IalOptions};
+
+pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> {
+    let invalid = |e: SettingError| origins.invalid(e);
+    let listen = listen(raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN)).map_err(invalid)?;
+    let log_format = match raw.log_format.as_deref() {
+        None => LogFormat::Text,
+        Some(format) => choice(
+            "log_format",
+            format,
+            &[("text", LogFormat::Text), ("json", LogFormat::Json)],
+        )
+        .map_err(invalid)?,
+    };
+    let shutdown_grace = match raw.shutdown_grace_secs {
+        None => Duration::from_secs(30),
+        Some(secs) => {
+            Duration::from_secs(in_range("shutdown_grace_secs", secs, 0..=600).map_err(invalid)?)
+        }
+    };
+    let tls = tls(raw.tls_cert.clone(), raw.tls_key.clone()).map_err(invalid)?;
+    let ial = ial(&raw).map_err(invalid)?;
+    let crusoe = crusoe(raw.crusoe, &origins)?;
+    raw.bridge.validate().map_err(invalid)?;
+    Ok(Config {
+        listen,
+        log_format,
+        shutdown_grace,
+        tls,
+        crusoe,
+        ial,
+        bridge: raw.bridge,
+        origins,
+    })
+}
+
+fn listen(value: &str) -> Result<SocketAddr, SettingError> {
+    value.trim().parse().map_err(|_| {
+        SettingError::new(
+            "listen",
+            format!("{value:?} is not a socket address like 0.0.0.0:8080"),
+        )
+    })
+}
+
+/// The option `value` names, in any case.
+fn choice<T: Copy>(key: &str, value: &str, options: &[(&str, T)]) -> Result<T, SettingError> {
+    let wanted = value.trim().to_ascii_lowercase();
+    options
+        .iter()
+        .find(|(name, _)| *name == wanted)
+        .map(|(_, option)| *option)
+        .ok_or_else(|| {
+            let names: Vec<&str> = options.iter().map(|(name, _)| *name).collect();
+            SettingError::new(key, format!("{value:?} is not one of {}", names.join(", ")))
+        })
+}
+
+fn tls(cert: Option<PathBuf>, key: Option<PathBuf>) -> Result<Option<TlsFiles>, SettingError> {
+    match (cert, key) {
+        (None, None) => Ok(None),
+        (Some(cert), Some(key)) => Ok(Some(TlsFiles { cert, key })),
+        (Some(_), None) => Err(SettingError::new(
+            "tls_cert",
+            "a TLS certificate needs its key (--tls-key)",
+        )),
+        (None, Some(_)) => Err(SettingError::new(
+            "tls_key",
+            "a TLS key needs its certificate (--tls-cert)",
+        )),
+    }
+}
+
+fn ial(raw: &Raw) -> Result<IalOptions, SettingError> {
+    let mut ial = IalOptions::default();
+    if let Some(envelope) = &raw.envelope {
+        ial.envelope = choice(
+            "envelope",
+            envelope,
+            &[("wrapped", Envelope::Wrapped), ("bare", Envelope::Bare)],
+        )?;
+    }
+    if let Some(n) = raw.body_limit_bytes {
+        ial.body_limit = in_range("body_limit_bytes", n, 1024..=16 * 1024 * 1024)?;
+    }
+    if let Some(secs) = raw.request_timeout_secs {
+        ial.request_timeout =
+            Duration::from_secs(in_range("request_timeout_secs", secs, 10..=3600)?);
+    }
+    if let Some(n) = raw.max_in_flight {
+        ial.max_in_flight = in_range("max_in_flight", n, 1..=100_000)?;
+    }
+    if let Some(n) = raw.max_header_bytes {
+        ial.max_header_bytes = in_range("max_header_bytes", n, 1024..=1024 * 1024)?;
+    }
+    if let Some(n) = raw.max_headers {
+        ial.max_headers = in_range("max_headers", n, 8..=1000)?;
+    }
+    if let Some(secs) = raw.header_read_timeout_secs {
+        ial.header_read_timeout =
+            Duration::from_secs(in_range("header_read_timeout_secs", secs, 1..=300)?);
+    }
+    Ok(ial)
+}
+
+fn crusoe(raw: RawCrusoe, origins: &Origins) -> Result<CrusoeConfig, ConfigError> {
+    let invalid = |e: SettingError| origins.invalid(e);
+    let endpoint =
+        endpoint(raw.api_endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)).map_err(invalid)?;
+    let missing = |key: &str, other: &str| {
+        let var = super::env::var_for(key).map_or("", |v| v.name);
+        invalid(SettingError::new(
+            key,
+            format!(
+                "missing (set {var}, or the key in a file), while {} is set",
+                origins.place(other)
+            ),
+        ))
+    };
+    let credentials = match (raw.access_key_id, raw.secret_key) {
+        (None, None) => None,
+        (Some(_), None) => return Err(missing("crusoe.secret_key", "crusoe.access_key_id")),
+        (None, Some(_)) => return Err(missing("crusoe.access_key_id", "crusoe.secret_key")),
+        (Some(id), Some(secret)) => Some(Credentials::new(&id, &secret).map_err(|e| {
+            let key = match e {
+                CredentialsError::BadSecretKey(_) => "crusoe.secret_key",
+                _ => "crusoe.access_key_id",
+            };
+            invalid(SettingError::new(key, e.to_string()))
+        })?),
+    };
+    let project_id = match raw.default_project {
+        None => None,
+        Some(project) => {
+            let project = project.trim().to_string();
+            PathId::parse("project id", &project)
+                .map_err(|e| invalid(SettingError::new("crusoe.default_project", e.reason)))?;
+            Some(project)
+        }
+    };
+    let mut client = ClientSettings {
+        endpoint,
+        user_agent: crate::USER_AGENT.into(),
+        ..ClientSettings::default()
+    };
+    let seconds = |key: &str, secs: u64| in_range(key, secs, 1..=3600).map(Duration::from_secs);
+    if let Some(secs) = raw.attempt_timeout_secs {
+        client.attempt_timeout = seconds("crusoe.attempt_timeout_secs", secs).map_err(invalid)?;
+    }
+    if let Some(secs) = raw.call_deadline_secs {
+        client.call_deadline = seconds("crusoe.call_deadline_secs", secs).map_err(invalid)?;
+    }
+    if let Some(n) = raw.max_attempts {
+        client.retry = RetryPolicy {
+            max_attempts: in_range("crusoe.max_attempts", n, 1..=20).map_err(invalid)?,
+            ..client.retry
+        };
+    }
+    Ok(CrusoeConfig {
+        client,
+        credentials,
+        project_id,
+    })
+}
+
+fn endpoint(value: &str) -> Result<Url, SettingError> {
+    let fail = |reason: String| SettingError::new("crusoe.api_endpoint", reason);
+    let url = Url::parse(value.trim()).map_err(|e| fail(format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(fail("must be an http or https URL".into()));
+    }
+    if url.host_str().is_none() {
+        return Err(fail("has no host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail("must not carry credentials".into()));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(fail("must not have a query or fragment".into()));
+    }
+    Ok(url)
+}
