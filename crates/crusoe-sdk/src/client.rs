@@ -37,7 +37,17 @@ pub enum CredentialsError {
     BadAccessKeyId,
     #[error("secret key {0}")]
     BadSecretKey(#[from] signing::KeyError),
+    /// Half a key pair: `present` was given, its other half not.
+    #[error("{present} is set but {missing} is not")]
+    Incomplete {
+        present: &'static str,
+        missing: &'static str,
+    },
 }
+
+/// The environment variables Crusoe's own tools read a key pair from.
+pub const ACCESS_KEY_ID_VAR: &str = "CRUSOE_ACCESS_KEY_ID";
+pub const SECRET_KEY_VAR: &str = "CRUSOE_SECRET_KEY";
 
 impl Credentials {
     pub fn new(access_key_id: &str, secret_key: &SecretString) -> Result<Self, CredentialsError> {
@@ -60,6 +70,44 @@ impl Credentials {
 
     pub fn access_key_id(&self) -> &str {
         &self.access_key_id
+    }
+
+    /// The key pair in `CRUSOE_ACCESS_KEY_ID` and `CRUSOE_SECRET_KEY`, as Crusoe's CLI and
+    /// terraform provider read it; `None` when neither is set, an error when only one is.
+    pub fn from_env() -> Result<Option<Self>, CredentialsError> {
+        let var = |name| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        Self::from_parts(
+            (ACCESS_KEY_ID_VAR, var(ACCESS_KEY_ID_VAR)),
+            (SECRET_KEY_VAR, var(SECRET_KEY_VAR).map(SecretString::from)),
+        )
+    }
+
+    /// The key pair of a profile of `~/.crusoe/config`; `None` when it holds none.
+    pub fn from_profile(
+        profile: &crate::profile::Profile,
+    ) -> Result<Option<Self>, CredentialsError> {
+        Self::from_parts(
+            ("access_key_id", profile.access_key_id.clone()),
+            ("secret_key", profile.secret_key.clone()),
+        )
+    }
+
+    fn from_parts(
+        (id_name, id): (&'static str, Option<String>),
+        (secret_name, secret): (&'static str, Option<SecretString>),
+    ) -> Result<Option<Self>, CredentialsError> {
+        match (id, secret) {
+            (None, None) => Ok(None),
+            (Some(id), Some(secret)) => Self::new(&id, &secret).map(Some),
+            (Some(_), None) => Err(CredentialsError::Incomplete {
+                present: id_name,
+                missing: secret_name,
+            }),
+            (None, Some(_)) => Err(CredentialsError::Incomplete {
+                present: secret_name,
+                missing: id_name,
+            }),
+        }
     }
 }
 
@@ -474,4 +522,54 @@ pub(crate) fn join_filter(what: &str, values: &[String]) -> Result<Option<String
         )));
     }
     Ok(Some(values.join(",")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::profile::Profile;
+
+    const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
+
+    #[test]
+    fn a_profile_gives_a_key_pair_none_or_a_clear_error_naming_the_missing_half() {
+        let both = Profile {
+            access_key_id: Some("KEY".into()),
+            secret_key: Some(SecretString::from(SECRET)),
+            ..Default::default()
+        };
+        let got = Credentials::from_profile(&both).unwrap().unwrap();
+        assert_eq!(got.access_key_id(), "KEY");
+        assert!(Credentials::from_profile(&Profile::default())
+            .unwrap()
+            .is_none());
+        let half = Profile {
+            access_key_id: Some("KEY".into()),
+            ..Default::default()
+        };
+        let err = Credentials::from_profile(&half).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "access_key_id is set but secret_key is not"
+        );
+        let other_half = Profile {
+            secret_key: Some(SecretString::from(SECRET)),
+            ..Default::default()
+        };
+        let err = Credentials::from_profile(&other_half).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "secret_key is set but access_key_id is not"
+        );
+        assert!(!format!("{err:?}").contains(SECRET));
+    }
+
+    #[test]
+    fn a_transport_failure_keeps_its_cause_as_the_source_and_says_it_once() {
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let err = CrusoeError::Connect(Box::new(cause));
+        assert_eq!(err.to_string(), "cannot reach Crusoe: refused");
+        let source = std::error::Error::source(&err).expect("the cause is kept");
+        assert_eq!(source.to_string(), "refused");
+    }
 }

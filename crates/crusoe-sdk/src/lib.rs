@@ -54,8 +54,8 @@ pub mod types;
 pub use api::OperationFamily;
 pub use backoff::{default_operation_polling, Backoff, RetryPolicy};
 pub use client::{
-    ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient, DEFAULT_ENDPOINT,
-    DEFAULT_USER_AGENT,
+    ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient, ACCESS_KEY_ID_VAR,
+    DEFAULT_ENDPOINT, DEFAULT_USER_AGENT, SECRET_KEY_VAR,
 };
 pub use error::{is_out_of_stock_code, ApiError, CrusoeError};
 pub use project::{Operations, Pending, ProjectClient};
