@@ -16,6 +16,11 @@ use serde_json::json;
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+/// The call most behaviours are shown on: `getInstance` of the test VM.
+async fn get_vm(server: &MockServer) -> Result<Vm, CrusoeError> {
+    client_for(server).project(PROJECT).vms().get(VM_ID).await
+}
+
 const VM_ID: &str = "ca39e669-47ee-456b-968d-303234fbf99f";
 const OP_ID: &str = "F6EF489C-086E-458D-B812-7962964A28C9";
 
@@ -45,12 +50,7 @@ fn error(status: u16, fixture_name: &str) -> ResponseTemplate {
 async fn rejected_credentials_are_bad_credentials_with_crusoes_error_id_and_not_retried() {
     let server = MockServer::start().await;
     answer_vm_with(&server, error(401, "error_bad_credential.json"), 1).await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::BadCredentials(_)), "{err:?}");
     assert_eq!(err.error_id(), Some("c0ffee00-0000-4000-8000-000000000001"));
     assert_eq!(err.status(), Some(401));
@@ -77,12 +77,7 @@ async fn client_errors_are_sorted_by_kind_and_never_retried() {
     for (status, body, is_expected_kind) in cases {
         let server = MockServer::start().await;
         answer_vm_with(&server, error(status, body), 1).await;
-        let err = client_for(&server)
-            .project(PROJECT)
-            .vms()
-            .get(VM_ID)
-            .await
-            .unwrap_err();
+        let err = get_vm(&server).await.unwrap_err();
         assert!(is_expected_kind(&err), "{status}: {err:?}");
         assert!(!err.to_string().is_empty());
     }
@@ -93,12 +88,7 @@ async fn server_errors_are_retried_then_surfaced() {
     let server = MockServer::start().await;
     // fast_settings allows 3 attempts.
     answer_vm_with(&server, error(503, "error_internal.json"), 3).await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::Server(_)), "{err:?}");
     assert_eq!(err.status(), Some(503));
 }
@@ -119,12 +109,7 @@ async fn a_transient_server_error_is_invisible_to_the_caller() {
         1,
     )
     .await;
-    let vm = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap();
+    let vm = get_vm(&server).await.unwrap();
     assert_eq!(vm.id, VM_ID);
 }
 
@@ -132,12 +117,7 @@ async fn a_transient_server_error_is_invisible_to_the_caller() {
 async fn not_implemented_is_not_retried() {
     let server = MockServer::start().await;
     answer_vm_with(&server, error(501, "error_internal.json"), 1).await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert_eq!(err.status(), Some(501));
 }
 
@@ -158,12 +138,7 @@ async fn rate_limited_requests_are_retried_and_every_attempt_is_signed() {
         1,
     )
     .await;
-    client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap();
+    get_vm(&server).await.unwrap();
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 3);
     assert!(requests
@@ -187,12 +162,7 @@ async fn retry_after_is_honoured() {
     )
     .await;
     let started = Instant::now();
-    client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap();
+    get_vm(&server).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "retried before Retry-After"
@@ -203,12 +173,7 @@ async fn retry_after_is_honoured() {
 async fn persistent_rate_limiting_surfaces_as_rate_limited() {
     let server = MockServer::start().await;
     answer_vm_with(&server, error(429, "error_too_many_requests.json"), 3).await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::RateLimited(_)), "{err:?}");
 }
 
@@ -224,12 +189,7 @@ async fn a_slow_answer_times_out_and_is_retried() {
         3,
     )
     .await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::Timeout(_)), "{err:?}");
 }
 
@@ -289,12 +249,7 @@ async fn malformed_json_is_an_invalid_response_and_not_retried() {
         1,
     )
     .await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::InvalidResponse(_)), "{err:?}");
     assert!(err.to_string().contains("get_vm"), "names the call: {err}");
 }
@@ -305,12 +260,7 @@ async fn an_answer_missing_a_required_field_is_an_invalid_response() {
     let mut vm = fixture("vm.json");
     vm.as_object_mut().unwrap().remove("state");
     answer_vm_with(&server, ResponseTemplate::new(200).set_body_json(vm), 1).await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(err.to_string().contains("state"), "{err}");
 }
 
@@ -323,12 +273,7 @@ async fn an_error_body_that_is_not_json_keeps_the_status_and_an_excerpt() {
         1,
     )
     .await;
-    let err = client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap_err();
+    let err = get_vm(&server).await.unwrap_err();
     assert!(matches!(err, CrusoeError::BadRequest(_)));
     assert!(err.to_string().contains("upstream said no"));
 }
@@ -733,12 +678,7 @@ async fn retry_after_as_an_http_date_is_honoured() {
     )
     .await;
     let started = Instant::now();
-    client_for(&server)
-        .project(PROJECT)
-        .vms()
-        .get(VM_ID)
-        .await
-        .unwrap();
+    get_vm(&server).await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_millis(900),
         "retried before the Retry-After date ({date})"
