@@ -11,8 +11,8 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::{ClientPool, ClientSettings};
 use crate::ial::{self, IalOptions};
+use crusoe_sdk::{ClientPool, ClientSettings};
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
@@ -489,7 +489,11 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         }
     };
     let bridge_url = format!("http://{}", listener.local_addr().expect("bound"));
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
+    let app = ial::router(
+        Arc::new(bridge),
+        IalOptions::default(),
+        crate::telemetry::metrics::install(),
+    );
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
     println!(

@@ -45,8 +45,10 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ip_strategy = ?config.bridge.ips.strategy,
         "serving"
     );
-    let app = crate::ial::router(Arc::new(bridge), config.ial);
-    crate::telemetry::metrics::spawn_upkeep();
+    // Installed before anything records: what is recorded without a recorder is lost.
+    let metrics = crate::telemetry::metrics::install();
+    let app = crate::ial::router(Arc::new(bridge), config.ial, metrics);
+    tokio::spawn(metrics.upkeep());
     let grace = config.shutdown_grace;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();

@@ -10,8 +10,8 @@ use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_ial::ial::{self, IalOptions};
+use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_sim::SimConfig;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -34,7 +34,11 @@ async fn server_held_credentials_need_the_token_and_use_the_operators_project() 
     let bridge = Bridge::new(settings, pool, Some(held)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
+    let app = ial::router(
+        Arc::new(bridge),
+        IalOptions::default(),
+        crusoe_ial::telemetry::metrics::install(),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let http = reqwest::Client::new();
     let call = |auth: Value, path: &'static str, request: Value| {
@@ -283,7 +287,11 @@ async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_k
     let bridge = Bridge::new(settings, pool, Some(wrong)).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
+    let app = ial::router(
+        Arc::new(bridge),
+        IalOptions::default(),
+        crusoe_ial::telemetry::metrics::install(),
+    );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let answer = reqwest::get(format!("{url}/readyz")).await.unwrap();
     assert_eq!(answer.status(), 503);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_sdk::ClientPool;
 use crusoe_ial::ial::{self, IalOptions};
+use crusoe_sdk::ClientPool;
 use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -77,7 +77,11 @@ pub async fn serve_bridge(
     let bridge = Bridge::new(settings, pool, None).expect("valid settings");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), options);
+    let app = ial::router(
+        Arc::new(bridge),
+        options,
+        crusoe_ial::telemetry::metrics::install(),
+    );
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
