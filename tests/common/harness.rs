@@ -1,12 +1,11 @@
-//! The bridge and the simulator in this process, and a "Cycle" that calls the bridge over HTTP
-//! with the wrapper, retrying answers of 5xx as Cycle does.
+//! The bridge and the simulator in this process, the bridge served as `serve` serves it, and a
+//! "Cycle" that calls it over HTTP with the wrapper, retrying answers of 5xx as Cycle does.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_ial::ial::{self, IalOptions};
-use crusoe_sdk::ClientPool;
+use crusoe_ial::bridge::BridgeSettings;
+use crusoe_ial::ial::IalOptions;
+use crusoe_ial::serve::{self, AppSettings};
 use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -66,6 +65,8 @@ pub fn default_auth() -> Value {
     })
 }
 
+/// A bridge on `sim` in pass-through mode, served as `serve` serves it; its URL and its task
+/// (aborted to stop it).
 pub async fn serve_bridge(
     sim: &RunningSim,
     settings: BridgeSettings,
@@ -73,17 +74,25 @@ pub async fn serve_bridge(
 ) -> (String, JoinHandle<()>) {
     let mut client = fast_settings(&sim.endpoint());
     client.retry.max_attempts = CLIENT_ATTEMPTS;
-    let pool = ClientPool::new(client).unwrap();
-    let bridge = Bridge::new(settings, pool, None).expect("valid settings");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_app(&AppSettings {
+        client,
+        server_held: None,
+        bridge: settings,
+        ial: options,
+    })
+    .await
+}
+
+/// What `serve` builds from `settings`, served on a listener bound before it starts; its URL and
+/// its task (aborted to stop it).
+pub async fn serve_app(settings: &AppSettings) -> (String, JoinHandle<()>) {
+    let app = serve::app(settings).expect("valid settings");
+    let listener = serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(
-        Arc::new(bridge),
-        options,
-        crusoe_ial::telemetry::metrics::install(),
-    );
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        serve::serve_on(listener, app, None, std::future::pending(), Duration::ZERO)
+            .await
+            .unwrap();
     });
     (url, task)
 }
