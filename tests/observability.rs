@@ -87,6 +87,7 @@ async fn a_whole_lifecycle_logs_ids_and_no_secret_and_metrics_have_bounded_label
     let mut wrong = h.auth.clone();
     wrong["secret"] = json!("WRONGWRONGWRONGWRONGWA");
     h.cycle_as(&wrong, "/v1/auth/verify", Value::Null).await;
+    assert!(h.retries().is_empty(), "retried: {:?}", h.retries());
 
     // Errors, whoever answers them (a handler, a limit, the fallback), are logged once each.
     let http = reqwest::Client::new();
