@@ -1,10 +1,21 @@
 //! `crusoe-ial serve`: the IAL server on the bridge, with graceful shutdown on SIGTERM and SIGINT.
+//! Building what is served ([`app`]) and serving it on a listener bound before ([`serve_on`]) are
+//! apart, so that tests, the demo and the process all run the same server, and a caller that asked
+//! for port 0 knows the port before anyone connects.
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
-use crate::bridge::Bridge;
+use axum::Router;
+use crusoe_sdk::{ClientPool, ClientSettings, Credentials};
+
+use crate::bridge::{Bridge, BridgeSettings};
 use crate::config::{Config, ConfigError, SettingError};
-use crusoe_sdk::ClientPool;
+use crate::ial::IalOptions;
+use crate::telemetry::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -14,27 +25,131 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// The bridge as configured; a setting it cannot use is a configuration error naming it.
+/// What the served app is built from: the parts of the configuration the bridge and the IAL
+/// router use. Tests fill it in directly; `serve` takes it from its [`Config`].
+#[derive(Debug, Clone)]
+pub struct AppSettings {
+    pub client: ClientSettings,
+    /// The operator's own credentials and project (server-held mode).
+    pub server_held: Option<(Credentials, String)>,
+    pub bridge: BridgeSettings,
+    pub ial: IalOptions,
+}
+
+impl AppSettings {
+    pub fn from_config(config: &Config) -> Self {
+        let server_held = match (&config.crusoe.credentials, &config.crusoe.project_id) {
+            (Some(c), Some(p)) => Some((c.clone(), p.clone())),
+            _ => None,
+        };
+        Self {
+            client: config.crusoe.client.clone(),
+            server_held,
+            bridge: config.bridge.clone(),
+            ial: config.ial,
+        }
+    }
+
+    /// The bridge as configured; a setting it cannot use is an error naming it (which
+    /// [`Config::invalid`] turns into one naming where the value came from).
+    pub fn bridge(&self) -> Result<Bridge, SettingError> {
+        let pool = ClientPool::new(self.client.clone())
+            .map_err(|e| SettingError::new("crusoe", e.to_string()))?;
+        Bridge::new(self.bridge.clone(), pool, self.server_held.clone())
+    }
+}
+
+/// The bridge as `config` sets it up.
 pub fn build_bridge(config: &Config) -> Result<Bridge, ConfigError> {
-    let pool = ClientPool::new(config.crusoe.client.clone())
-        .map_err(|e| config.invalid(SettingError::new("crusoe", e.to_string())))?;
-    let server_held = match (&config.crusoe.credentials, &config.crusoe.project_id) {
-        (Some(c), Some(p)) => Some((c.clone(), p.clone())),
-        _ => None,
+    AppSettings::from_config(config)
+        .bridge()
+        .map_err(|e| config.invalid(e))
+}
+
+/// Everything that is served: the bridge behind the IAL router and its layers, the metrics it
+/// renders, and the limits the HTTP server itself enforces.
+pub struct App {
+    router: Router,
+    ial: IalOptions,
+    metrics: Metrics,
+}
+
+/// Builds the app. This is where the process's metrics recorder is installed, before anything
+/// records.
+pub fn app(settings: &AppSettings) -> Result<App, SettingError> {
+    let bridge = settings.bridge()?;
+    let metrics = crate::telemetry::metrics::install();
+    Ok(App {
+        router: crate::ial::router(Arc::new(bridge), settings.ial, metrics),
+        ial: settings.ial,
+        metrics,
+    })
+}
+
+/// A listener on `addr` (port 0: any free one), ready for [`serve_on`].
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}
+
+/// Serves `app` on `listener`, over TLS when given, until `stop` resolves; then no new
+/// connection is accepted and requests in flight have `grace` to finish.
+pub async fn serve_on(
+    listener: TcpListener,
+    app: App,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    stop: impl Future<Output = ()> + Send,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    let stopping = async move {
+        stop.await;
+        stopper.graceful_shutdown(Some(grace));
+        std::future::pending::<Infallible>().await
     };
-    Bridge::new(config.bridge.clone(), pool, server_held).map_err(|e| config.invalid(e))
+    let service = app.router.into_make_service();
+    let served = async {
+        match tls {
+            None => {
+                let mut server = axum_server::from_tcp(listener)?.handle(handle);
+                transport_limits(server.http_builder(), &app.ial);
+                server.serve(service).await
+            }
+            Some(tls) => {
+                let mut server = axum_server::from_tcp_rustls(
+                    listener,
+                    axum_server::tls_rustls::RustlsConfig::from_config(tls),
+                )?
+                .handle(handle);
+                transport_limits(server.http_builder(), &app.ial);
+                server.serve(service).await
+            }
+        }
+    };
+    // The stop watch and the metrics upkeep live as long as the server, not beyond it: tests
+    // serve and drop many in one process.
+    tokio::select! {
+        served = served => served,
+        never = stopping => match never {},
+        never = app.metrics.upkeep() => match never {},
+    }
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
-    let bridge = build_bridge(&config)?;
+    let app = app(&AppSettings::from_config(&config)).map_err(|e| config.invalid(e))?;
     let tls = config
         .tls
         .as_ref()
         .map(crate::tls::server_config)
         .transpose()
         .map_err(|e| config.invalid(e))?;
-    let listener = std::net::TcpListener::bind(config.listen)?;
-    listener.set_nonblocking(true)?;
+    let listener = bind(config.listen)?;
+    let grace = config.shutdown_grace;
+    // Before the line below: whoever reads it may signal at once.
+    let stop = stopping(grace);
+    // With port 0 this line is the only place the port is told: `listening_on` reads it back.
     tracing::info!(
         listen = %listener.local_addr()?,
         https = tls.is_some(),
@@ -43,39 +158,25 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         ip_strategy = ?config.bridge.ips.strategy,
         "serving"
     );
-    let app = crate::ial::router(Arc::new(bridge), config.ial);
-    crate::telemetry::metrics::spawn_upkeep();
-    let grace = config.shutdown_grace;
-    let handle = axum_server::Handle::new();
-    let stopper = handle.clone();
-    tokio::spawn(async move {
-        stopping(grace).await;
-        stopper.graceful_shutdown(Some(grace));
-    });
-    match tls {
-        None => {
-            let mut server = axum_server::from_tcp(listener)?.handle(handle);
-            transport_limits(server.http_builder(), &config.ial);
-            server.serve(app.into_make_service()).await?;
-        }
-        Some(tls) => {
-            let mut server = axum_server::from_tcp_rustls(
-                listener,
-                axum_server::tls_rustls::RustlsConfig::from_config(tls),
-            )?
-            .handle(handle);
-            transport_limits(server.http_builder(), &config.ial);
-            server.serve(app.into_make_service()).await?;
-        }
-    }
+    serve_on(listener, app, tls, stop, grace).await?;
     Ok(())
+}
+
+/// The address in `serve`'s "serving" line, when `line` is that line as the JSON log format
+/// writes it; for whoever started the process on port 0 and reads its log.
+pub fn listening_on(line: &str) -> Option<SocketAddr> {
+    let event: serde_json::Value = serde_json::from_str(line).ok()?;
+    if event["message"] != "serving" {
+        return None;
+    }
+    event["listen"].as_str()?.parse().ok()
 }
 
 /// The HTTP server's own limits: a slow client is cut off after the header read timeout, and
 /// header limits sit above the router's (which answer in Cycle's shape) as a hard backstop.
 fn transport_limits(
     builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
-    ial: &crate::ial::IalOptions,
+    ial: &IalOptions,
 ) {
     builder
         .http1()
@@ -85,10 +186,14 @@ fn transport_limits(
         .max_buf_size((ial.max_header_bytes * 4).max(64 * 1024));
 }
 
-async fn stopping(grace: std::time::Duration) {
-    crate::shutdown::signal().await;
-    tracing::info!(
-        grace_secs = grace.as_secs(),
-        "shutdown signal received: no new connections, finishing requests in flight"
-    );
+/// Resolves at SIGTERM or SIGINT, whose handlers are installed at the call.
+fn stopping(grace: Duration) -> impl Future<Output = ()> {
+    let signal = crate::shutdown::signal();
+    async move {
+        signal.await;
+        tracing::info!(
+            grace_secs = grace.as_secs(),
+            "shutdown signal received: no new connections, finishing requests in flight"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! Crusoe failing: with a fifth of its calls answered 5xx or 429 and added latency, the lifecycle
-//! completes with no duplicate and nothing leaked; without stock, or when Crusoe fails the
-//! creation, Cycle gets a clear error and nothing billable remains.
+//! completes with no duplicate and nothing leaked (Cycle calling again where an answer says to
+//! retry); without stock, or when Crusoe fails the creation, Cycle gets a clear error and nothing
+//! billable remains.
 
 mod common;
 
@@ -29,12 +30,19 @@ async fn the_lifecycle_completes_through_crusoe_failures_without_duplicates_or_l
         })
         .unwrap();
 
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let config = Harness::data(
+        h.cycle_retried(
+            "/v1/location/configure",
+            Harness::configure_request("us-east1-a"),
+        )
+        .await,
+    )["configuration_latest"]
+        .clone();
     let mut servers = Vec::new();
     for i in 0..3 {
         let cycle_id = format!("{CYCLE_SERVER}{i}");
         let answer = Harness::data(
-            h.cycle(
+            h.cycle_retried(
                 "/v1/infrastructure/server/provision",
                 Harness::provision_request(&cycle_id, "c1a.4x", "us-east1-a", &config),
             )
@@ -50,7 +58,7 @@ async fn the_lifecycle_completes_through_crusoe_failures_without_duplicates_or_l
         h.wait_provisioned(id, "us-east1-a", &config, extra).await;
         peak_vms = peak_vms.max(h.count("vms"));
         let ip = Harness::data(
-            h.cycle(
+            h.cycle_retried(
                 "/v1/infrastructure/ip/allocate",
                 json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
                        "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
@@ -60,7 +68,7 @@ async fn the_lifecycle_completes_through_crusoe_failures_without_duplicates_or_l
         assert!(ip["cidr"].as_str().unwrap().ends_with("/32"));
         assert_eq!(
             Harness::data(
-                h.cycle(
+                h.cycle_retried(
                     "/v1/infrastructure/server/restart",
                     Harness::server_ref(id, "us-east1-a")
                 )
@@ -74,7 +82,7 @@ async fn the_lifecycle_completes_through_crusoe_failures_without_duplicates_or_l
     for (id, _) in &servers {
         assert_eq!(
             Harness::data(
-                h.cycle(
+                h.cycle_retried(
                     "/v1/infrastructure/server/decommission",
                     Harness::server_ref(id, "us-east1-a")
                 )

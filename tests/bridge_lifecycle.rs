@@ -278,6 +278,9 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert_eq!(h.sim.sim.inventory()["operations_in_progress"], 0);
     assert_eq!(project["id"], PROJECT);
+    // Without faults no answer said to retry: had one, the harness would have hidden nothing but
+    // counted it here.
+    assert!(h.retries().is_empty(), "retried: {:?}", h.retries());
 }
 
 #[tokio::test]

@@ -3,14 +3,14 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use common::harness::{test_settings, Harness, CYCLE_SERVER};
+use common::harness::{serve_app, test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_ial::ial::{self, IalOptions};
+use crusoe_ial::ial::IalOptions;
+use crusoe_ial::serve::AppSettings;
 use crusoe_sdk::{ClientPool, Credentials};
 use crusoe_sim::SimConfig;
 use secrecy::SecretString;
@@ -26,16 +26,17 @@ async fn server_held_credentials_need_the_token_and_use_the_operators_project() 
         bridge_token: Some(SecretString::from(TOKEN)),
         ..test_settings()
     };
-    let pool = ClientPool::new(fast_settings(&sim.endpoint())).unwrap();
     let held = (
         Credentials::new(ACCESS_KEY, &SecretString::from(SECRET)).unwrap(),
         PROJECT.to_string(),
     );
-    let bridge = Bridge::new(settings, pool, Some(held)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, _server) = serve_app(&AppSettings {
+        client: fast_settings(&sim.endpoint()),
+        server_held: Some(held),
+        bridge: settings,
+        ial: IalOptions::default(),
+    })
+    .await;
     let http = reqwest::Client::new();
     let call = |auth: Value, path: &'static str, request: Value| {
         let http = http.clone();
@@ -278,16 +279,17 @@ async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_k
         bridge_token: Some(SecretString::from(TOKEN)),
         ..test_settings()
     };
-    let pool = ClientPool::new(fast_settings(&sim.endpoint())).unwrap();
     let wrong = (
         Credentials::new(ACCESS_KEY, &SecretString::from("AAAAAAAAAAAAAAAAAAAAAA")).unwrap(),
         PROJECT.to_string(),
     );
-    let bridge = Bridge::new(settings, pool, Some(wrong)).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let (url, _server) = serve_app(&AppSettings {
+        client: fast_settings(&sim.endpoint()),
+        server_held: Some(wrong),
+        bridge: settings,
+        ial: IalOptions::default(),
+    })
+    .await;
     let answer = reqwest::get(format!("{url}/readyz")).await.unwrap();
     assert_eq!(answer.status(), 503);
     let body: Value = answer.json().await.unwrap();

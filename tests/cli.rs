@@ -277,7 +277,7 @@ async fn a_config_file_with_an_unknown_key_is_refused() {
     assert!(out.stderr.contains("lisen"), "{}", out.stderr);
 }
 
-/// Starts `serve` with defaults on a free port and returns the child and its base URL.
+/// Starts `serve` with defaults and returns the child and its base URL.
 async fn start_server() -> (tokio::process::Child, String, tempfile::TempDir) {
     let (child, addr, home) = common::serve_process("").await;
     (child, format!("http://{addr}"), home)
@@ -355,32 +355,10 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
         ..common::quick_sim_config()
     })
     .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let home = tempfile::tempdir().unwrap();
-    let child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env_clear()
-        .env("HOME", home.path())
-        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
-        .env("CRUSOE_API_ENDPOINT", sim.endpoint())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let (child, addr, _home) =
+        common::serve_process_with("", &[], &[("CRUSOE_API_ENDPOINT", &sim.endpoint())]).await;
+    let base = format!("http://{addr}");
     let http = reqwest::Client::new();
-    for _ in 0..100 {
-        if http.get(format!("{base}/healthz")).send().await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let auth =
         serde_json::json!({"api_key": common::ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
     let in_flight = tokio::spawn({
@@ -459,47 +437,30 @@ async fn serve_speaks_https_with_a_given_certificate() {
     let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     std::fs::write(&cert_path, cert.cert.pem()).unwrap();
     std::fs::write(&key_path, cert.key_pair.serialize_pem()).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(BIN)
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args([
+    let (mut child, addr, _home) = common::serve_process_with(
+        "",
+        &[
             "--tls-cert",
             cert_path.to_str().unwrap(),
             "--tls-key",
             key_path.to_str().unwrap(),
-        ])
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        ],
+        &[],
+    )
+    .await;
+    let port = addr.rsplit(':').next().unwrap();
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())
-        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .resolve("localhost", addr.parse().unwrap())
         .build()
         .unwrap();
-    let mut answer = None;
-    for _ in 0..100 {
-        if let Ok(r) = client
-            .get(format!("https://localhost:{port}/healthz"))
-            .send()
-            .await
-        {
-            answer = Some(r);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(answer.expect("HTTPS answered").status(), 200);
-    let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
+    let answer = client
+        .get(format!("https://localhost:{port}/healthz"))
+        .send()
+        .await
+        .expect("HTTPS answered");
+    assert_eq!(answer.status(), 200);
+    let plain = reqwest::get(format!("http://{addr}/healthz")).await;
     assert!(
         plain.is_err() || !plain.unwrap().status().is_success(),
         "no plain HTTP on the TLS port"

@@ -87,8 +87,44 @@ async fn a_whole_lifecycle_logs_ids_and_no_secret_and_metrics_have_bounded_label
     let mut wrong = h.auth.clone();
     wrong["secret"] = json!("WRONGWRONGWRONGWRONGWA");
     h.cycle_as(&wrong, "/v1/auth/verify", Value::Null).await;
+    assert!(h.retries().is_empty(), "retried: {:?}", h.retries());
+
+    // Errors, whoever answers them (a handler, a limit, the fallback), are logged once each.
+    let http = reqwest::Client::new();
+    let send = |id: &'static str, request: reqwest::RequestBuilder| async move {
+        let answer = request.header("x-request-id", id).send().await.unwrap();
+        answer.status().as_u16()
+    };
+    let unauthenticated = http
+        .post(format!("{}/v1/infrastructure/provider/locations", h.url))
+        .json(&json!({"auth": null, "request": null}));
+    assert_eq!(send("log-test-401", unauthenticated).await, 401);
+    let nowhere = http.post(format!("{}/v1/no/such/endpoint", h.url));
+    assert_eq!(send("log-test-404", nowhere).await, 404);
+    let mut crowded = http.post(format!("{}/v1/auth/verify", h.url));
+    for i in 0..70 {
+        crowded = crowded.header(format!("x-h{i}"), "v");
+    }
+    assert_eq!(send("log-test-431", crowded).await, 431);
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    for (id, code) in [
+        ("log-test-401", "unauthorized"),
+        ("log-test-404", "not-found"),
+        ("log-test-431", "headers-too-large"),
+    ] {
+        let logged: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("answering Cycle with an error"))
+            .filter(|l| l.contains(&format!("\"request_id\":\"{id}\"")))
+            .collect();
+        assert_eq!(logged.len(), 1, "{id} is logged once: {logged:?}");
+        assert!(
+            logged[0].contains(&format!("\"code\":\"{code}\"")),
+            "{}",
+            logged[0]
+        );
+    }
     for secret in [
         SECRET,
         "WRONGWRONGWRONGWRONGWA",
@@ -173,32 +209,42 @@ async fn beyond_the_concurrency_limit_requests_get_a_cycle_shaped_503_at_once() 
     let h = Harness::start_with(sim, test_settings(), options).await;
     let body = serde_json::to_vec(&json!({"auth": h.auth, "request": null})).unwrap();
     let slow = h.raw("POST", "/v1/auth/verify", Some(body.clone()));
-    let second = async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        let started = std::time::Instant::now();
-        let answer = reqwest::Client::new()
-            .post(format!("{}/v1/auth/verify", h.url))
-            .header("content-type", "application/json")
-            .body(body.clone())
-            .send()
-            .await
-            .unwrap();
-        (
-            answer.status().as_u16(),
-            answer.headers().get("retry-after").cloned(),
-            answer.json::<Value>().await.unwrap(),
-            started.elapsed(),
-        )
+    let later = |path: &'static str| {
+        let (url, body) = (h.url.clone(), body.clone());
+        async move {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let started = std::time::Instant::now();
+            let answer = reqwest::Client::new()
+                .post(format!("{url}{path}"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.headers().get("retry-after").cloned(),
+                answer.json::<Value>().await.unwrap(),
+                started.elapsed(),
+            )
+        }
     };
-    let ((first_status, _), (status, retry_after, answer, waited)) = tokio::join!(slow, second);
-    assert_eq!(first_status, 200);
-    assert_eq!(status, 503, "{answer}");
-    assert_eq!(answer["error"]["code"], "503.overloaded");
-    assert_eq!(retry_after.unwrap(), "1");
-    assert!(
-        waited < Duration::from_millis(200),
-        "shed at once, not queued: {waited:?}"
+    // The limit is the bridge's, not each route's: another endpoint is shed too.
+    let ((first_status, _), same, other) = tokio::join!(
+        slow,
+        later("/v1/auth/verify"),
+        later("/v1/infrastructure/provider/locations")
     );
+    assert_eq!(first_status, 200);
+    for (status, retry_after, answer, waited) in [same, other] {
+        assert_eq!(status, 503, "{answer}");
+        assert_eq!(answer["error"]["code"], "503.overloaded");
+        assert_eq!(retry_after.unwrap(), "1");
+        assert!(
+            waited < Duration::from_millis(200),
+            "shed at once, not queued: {waited:?}"
+        );
+    }
     // Health is never shed.
     assert_eq!(h.raw("GET", "/healthz", None).await.0, 200);
 }

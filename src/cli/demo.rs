@@ -4,15 +4,14 @@
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::bridge::{Bridge, BridgeSettings};
-use crate::ial::{self, IalOptions};
-use crusoe_sdk::{ClientPool, ClientSettings};
+use crate::bridge::BridgeSettings;
+use crate::ial::IalOptions;
+use crusoe_sdk::ClientSettings;
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
@@ -472,17 +471,20 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         user_agent: crate::USER_AGENT.into(),
         ..Default::default()
     };
-    let bridge = match ClientPool::new(client)
-        .map_err(|e| e.to_string())
-        .and_then(|pool| Bridge::new(settings, pool, None).map_err(|e| e.to_string()))
-    {
-        Ok(b) => b,
+    // What `serve` serves, on a listener of the demo's own.
+    let app = match crate::serve::app(&crate::serve::AppSettings {
+        client,
+        server_held: None,
+        bridge: settings,
+        ial: IalOptions::default(),
+    }) {
+        Ok(app) => app,
         Err(e) => {
             eprintln!("crusoe-ial demo: cannot build the bridge: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let listener = match tokio::net::TcpListener::bind(args.listen).await {
+    let listener = match crate::serve::bind(args.listen) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("crusoe-ial demo: cannot listen on {}: {e}", args.listen);
@@ -490,8 +492,13 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         }
     };
     let bridge_url = format!("http://{}", listener.local_addr().expect("bound"));
-    let app = ial::router(Arc::new(bridge), IalOptions::default());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(crate::serve::serve_on(
+        listener,
+        app,
+        None,
+        std::future::pending(),
+        Duration::ZERO,
+    ));
 
     println!(
         "crusoe-ial demo: Cycle's side of a server's whole life, against the bridge over HTTP"

@@ -87,6 +87,9 @@ impl IalError {
     }
 }
 
+/// The answer in Cycle's shape. The error itself rides along in the response's extensions, so
+/// that one layer logs every error whatever built it (a handler, an extractor, a limit, a
+/// fallback): see `layers::log_errors`.
 impl IntoResponse for IalError {
     fn into_response(self) -> Response {
         let envelope = Envelope {
@@ -99,6 +102,7 @@ impl IntoResponse for IalError {
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
+        response.extensions_mut().insert(self);
         response
     }
 }

@@ -1,10 +1,14 @@
-//! Cycle's side: the IAL HTTP surface, its wire types, the request wrapper, the response envelope
-//! and the error shape. Knows nothing of Crusoe.
+//! Cycle's side: the IAL HTTP surface, its wire types, the request wrapper and its extractor, the
+//! response envelope, the error shape, and the layers around the routes. Knows nothing of Crusoe.
 
+pub mod answer;
 pub mod error;
+pub mod extract;
+pub mod layers;
 pub mod request;
 pub mod router;
 pub mod types;
 
+pub use answer::{Answer, Envelope};
 pub use error::IalError;
-pub use router::{router, Envelope, IalOptions, Provider};
+pub use router::{router, IalOptions, Provider};

@@ -101,8 +101,16 @@ fn register_known_series() {
     }
 }
 
-fn exporter() -> &'static Exporter {
-    EXPORTER.get_or_init(|| {
+/// The process's recorder, installed by [`install`]: what `/metrics` renders and what the IAL
+/// router registers its routes' series with. Holding one is the proof that the recorder exists,
+/// so nothing can register series into the void before it does.
+#[derive(Clone, Copy)]
+pub struct Metrics(&'static Exporter);
+
+/// Installs the Prometheus recorder, once per process; later calls (tests that serve several
+/// bridges in one process) get the same one.
+pub fn install() -> Metrics {
+    Metrics(EXPORTER.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
             .expect("the bucket list is not empty");
@@ -117,41 +125,43 @@ fn exporter() -> &'static Exporter {
         process.describe();
         process.collect();
         Exporter { handle, process }
-    })
+    }))
 }
 
-/// The process's Prometheus recorder, installed on first use.
-pub fn handle() -> &'static PrometheusHandle {
-    &exporter().handle
-}
-
-/// Registers each IAL route's series at zero, so that `/metrics` shows them before any request.
-pub fn register_endpoints(endpoints: &[&str]) {
-    exporter();
-    for endpoint in endpoints {
-        metrics::counter!(IAL_REQUESTS, "endpoint" => endpoint.to_string(), "status" => "200")
-            .increment(0);
-        let _ = metrics::histogram!(IAL_DURATION, "endpoint" => endpoint.to_string());
+impl Metrics {
+    /// Registers each IAL route's series at zero, so that `/metrics` shows them before any request.
+    pub fn register_endpoints(&self, endpoints: &[&str]) {
+        for endpoint in endpoints {
+            metrics::counter!(IAL_REQUESTS, "endpoint" => endpoint.to_string(), "status" => "200")
+                .increment(0);
+            let _ = metrics::histogram!(IAL_DURATION, "endpoint" => endpoint.to_string());
+        }
     }
-}
 
-/// The text exposition of every metric, the process's own read afresh.
-pub fn render() -> String {
-    let exporter = exporter();
-    exporter.process.collect();
-    exporter.handle.render()
-}
+    /// The text exposition of every metric, the process's own read afresh.
+    pub fn render(&self) -> String {
+        self.0.process.collect();
+        self.0.handle.render()
+    }
 
-/// Histogram samples are kept raw until drained, by a scrape or by upkeep: without this, a bridge
-/// nobody scrapes grows by every request it serves.
-pub fn spawn_upkeep() {
-    let handle = handle();
-    tokio::spawn(async move {
+    /// Drains histogram samples every few seconds, for as long as it is polled. Samples are kept
+    /// raw until drained, by a scrape or by this: without it, a bridge nobody scrapes grows by
+    /// every request it serves.
+    pub async fn upkeep(self) -> std::convert::Infallible {
         let mut every = tokio::time::interval(std::time::Duration::from_secs(5));
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
-            handle.run_upkeep();
+            self.0.handle.run_upkeep();
         }
-    });
+    }
+}
+
+/// What the installed recorder holds, for tests that read metrics in their own process; empty
+/// before [`install`].
+pub fn render() -> String {
+    EXPORTER
+        .get()
+        .map(|e| Metrics(e).render())
+        .unwrap_or_default()
 }

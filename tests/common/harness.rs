@@ -1,12 +1,15 @@
-//! The bridge and the simulator in this process, and a "Cycle" that calls the bridge over HTTP
-//! with the wrapper, retrying answers of 5xx as Cycle does.
+//! The bridge and the simulator in this process, the bridge served as `serve` serves it, and a
+//! "Cycle" that calls it over HTTP with the wrapper. This Cycle calls again only where Cycle does
+//! (see [`Harness::cycle_retried`] and [`Harness::wait_provisioned`]), and counts each time, so a
+//! test sees every other answer and can tell how many were retried.
 
-use std::sync::Arc;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
-use crusoe_ial::bridge::{Bridge, BridgeSettings};
-use crusoe_ial::ial::{self, IalOptions};
-use crusoe_sdk::ClientPool;
+use crusoe_ial::bridge::BridgeSettings;
+use crusoe_ial::ial::IalOptions;
+use crusoe_ial::serve::{self, AppSettings};
 use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
@@ -38,6 +41,8 @@ pub struct Harness {
     server: Option<JoinHandle<()>>,
     http: reqwest::Client,
     pub auth: Value,
+    /// Calls made again, by path.
+    retried: Mutex<BTreeMap<String, u32>>,
 }
 
 /// Stands in for Cycle's iPXE image in tests that do not boot: the simulator runs no startup
@@ -66,6 +71,8 @@ pub fn default_auth() -> Value {
     })
 }
 
+/// A bridge on `sim` in pass-through mode, served as `serve` serves it; its URL and its task
+/// (aborted to stop it).
 pub async fn serve_bridge(
     sim: &RunningSim,
     settings: BridgeSettings,
@@ -73,15 +80,36 @@ pub async fn serve_bridge(
 ) -> (String, JoinHandle<()>) {
     let mut client = fast_settings(&sim.endpoint());
     client.retry.max_attempts = CLIENT_ATTEMPTS;
-    let pool = ClientPool::new(client).unwrap();
-    let bridge = Bridge::new(settings, pool, None).expect("valid settings");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    serve_app(&AppSettings {
+        client,
+        server_held: None,
+        bridge: settings,
+        ial: options,
+    })
+    .await
+}
+
+/// What `serve` builds from `settings`, served on a listener bound before it starts; its URL and
+/// its task (aborted to stop it).
+pub async fn serve_app(settings: &AppSettings) -> (String, JoinHandle<()>) {
+    let app = serve::app(settings).expect("valid settings");
+    let listener = serve::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = ial::router(Arc::new(bridge), options);
     let task = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        serve::serve_on(listener, app, None, std::future::pending(), Duration::ZERO)
+            .await
+            .unwrap();
     });
     (url, task)
+}
+
+/// Whether this Cycle calls again after this answer. Cycle's guide documents one repeated call:
+/// provision-status, polled every 5-10 s until provisioned (`../shared/reference/cycle-ial/IAL.md`).
+/// The answers the bridge means to be retried are 503 (Crusoe unavailable, the bridge overloaded)
+/// and 504 (the work continues where it stopped): README, "When Cycle reports an error". Every
+/// other answer, 409, 500 and 502 among them, is the test's to see.
+fn cycle_calls_again(status: u16) -> bool {
+    matches!(status, 503 | 504)
 }
 
 impl Harness {
@@ -100,7 +128,24 @@ impl Harness {
             server: Some(task),
             http: reqwest::Client::new(),
             auth: default_auth(),
+            retried: Mutex::default(),
         }
+    }
+
+    /// The calls this Cycle made again, by path (see [`cycle_calls_again`]): empty unless an
+    /// answer said to retry. A test without faults asserts it is empty, so that no intermittent
+    /// 503 or 504 passes unseen.
+    pub fn retries(&self) -> BTreeMap<String, u32> {
+        self.retried.lock().unwrap().clone()
+    }
+
+    fn count_retry(&self, path: &str) {
+        *self
+            .retried
+            .lock()
+            .unwrap()
+            .entry(path.to_string())
+            .or_default() += 1;
     }
 
     /// A new bridge, with nothing of the old one's memory: as after a crash or on another replica.
@@ -130,22 +175,31 @@ impl Harness {
         )
     }
 
-    /// A call as Cycle makes it: `{auth, request}`, POST, retried while the answer is 5xx.
+    /// A call as Cycle makes it: `{auth, request}`, POST, once; whatever the answer, it is the
+    /// test's.
     pub async fn cycle(&self, path: &str, request: Value) -> (u16, Value) {
         self.cycle_as(&self.auth, path, request).await
     }
 
     pub async fn cycle_as(&self, auth: &Value, path: &str, request: Value) -> (u16, Value) {
         let body = serde_json::to_vec(&json!({"auth": auth, "request": request})).unwrap();
-        let mut last = (0, Value::Null);
-        for _ in 0..10 {
-            last = self.raw("POST", path, Some(body.clone())).await;
-            if last.0 < 500 {
-                return last;
+        self.raw("POST", path, Some(body)).await
+    }
+
+    /// A call Cycle makes again while the answer says to retry (503, 504), as when a job that
+    /// failed so is run again: for tests whose Crusoe fails on purpose. Each repeat is counted in
+    /// [`Harness::retries`]; after ten answers the last is the test's.
+    pub async fn cycle_retried(&self, path: &str, request: Value) -> (u16, Value) {
+        let mut answer = self.cycle(path, request.clone()).await;
+        for _ in 1..10 {
+            if !cycle_calls_again(answer.0) {
+                break;
             }
+            self.count_retry(path);
             tokio::time::sleep(Duration::from_millis(50)).await;
+            answer = self.cycle(path, request.clone()).await;
         }
-        last
+        answer
     }
 
     /// The payload of a successful enveloped answer; panics with the error otherwise.
@@ -168,12 +222,14 @@ impl Harness {
 
     pub async fn configure(&self, location: &str) -> Value {
         self.payload(
-            self.cycle(
-                "/v1/location/configure",
-                json!({"location_id": location, "version": "", "configuration_current": {}, "cycle": {"location_id": CYCLE_LOCATION}}),
-            )
-            .await,
+            self.cycle("/v1/location/configure", Self::configure_request(location))
+                .await,
         )
+    }
+
+    /// Location configure's first call: no version, no configuration yet.
+    pub fn configure_request(location: &str) -> Value {
+        json!({"location_id": location, "version": "", "configuration_current": {}, "cycle": {"location_id": CYCLE_LOCATION}})
     }
 
     pub fn provision_request(
@@ -213,7 +269,9 @@ impl Harness {
         })
     }
 
-    /// Polls provision-status until provisioned, as Cycle does (faster).
+    /// Polls provision-status until provisioned, as Cycle does (faster). A poll answered 503 or
+    /// 504 is followed by the next, as Cycle's would be, and counted in [`Harness::retries`];
+    /// any other error fails the test.
     pub async fn wait_provisioned(
         &self,
         server_id: &str,
@@ -221,16 +279,21 @@ impl Harness {
         config: &Value,
         extra: &Value,
     ) -> Value {
+        let path = "/v1/infrastructure/server/provision-status";
         for _ in 0..200 {
             let answer = self
                 .cycle(
-                    "/v1/infrastructure/server/provision-status",
+                    path,
                     Self::status_request(server_id, location, config, extra),
                 )
                 .await;
-            let data = self.payload(answer);
-            if data["provisioned"] == true {
-                return data;
+            if cycle_calls_again(answer.0) {
+                self.count_retry(path);
+            } else {
+                let data = self.payload(answer);
+                if data["provisioned"] == true {
+                    return data;
+                }
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }

@@ -178,36 +178,58 @@ pub async fn signed_raw(
     )
 }
 
-/// Starts the real `serve` on a free port with `config` as its config file (empty: defaults), an
-/// empty home and no environment but a stand-in iPXE image; returns the child, its `host:port`,
+/// Starts the real `serve` with `config` as its config file (empty: defaults), an empty home and
+/// no environment but a stand-in iPXE image; returns the child, the `host:port` it listens on,
 /// and the directory to keep.
 pub async fn serve_process(config: &str) -> (tokio::process::Child, String, tempfile::TempDir) {
+    serve_process_with(config, &[], &[]).await
+}
+
+/// [`serve_process`] with more arguments to `serve` and more environment. The process listens on
+/// port 0, bound before it serves, and the test learns the port from its "serving" line: no port
+/// is picked by the test and freed for the server to take, which another test could take first.
+pub async fn serve_process_with(
+    config: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (tokio::process::Child, String, tempfile::TempDir) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("config.toml");
     std::fs::write(&file, config).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
         .args(["--config", file.to_str().unwrap()])
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
         .env_clear()
         .env("HOME", dir.path())
         .env("IAL_IPXE_URL", harness::STAND_IN_IPXE_URL)
+        // The lines `serve::listening_on` reads.
+        .env("IAL_LOG_FORMAT", "json")
+        .envs(env.iter().copied())
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    let addr = format!("127.0.0.1:{port}");
-    for _ in 0..100 {
-        if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
-            return (child, addr, dir);
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let found = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Some(addr) = crusoe_ial::serve::listening_on(&line) {
+                return Some(addr);
+            }
+            before.push(line);
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("serve did not start");
+        None
+    })
+    .await;
+    let Ok(Some(addr)) = found else {
+        panic!("serve did not say where it listens:\n{}", before.join("\n"));
+    };
+    // Keep reading: a full pipe would stop the server at its next log line.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr.to_string(), dir)
 }

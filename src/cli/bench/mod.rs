@@ -196,11 +196,9 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
 }
 
 async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Proc, String> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| e.to_string())?
-        .port();
-    let dir = std::env::temp_dir().join(format!("crusoe-ial-bench-{}-{port}", std::process::id()));
+    static STARTED: AtomicU64 = AtomicU64::new(0);
+    let n = STARTED.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("crusoe-ial-bench-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
     let config = dir.join("config.toml");
     // One /16 subnet holds the memory run's servers; no firewall rules (whose creation would wait
@@ -212,13 +210,15 @@ async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Pro
         format!("max_in_flight = 4096\n[bridge.boot]\nipxe_url = \"http://127.0.0.1:9/stand-in-ipxe.efi\"\n[bridge.network]\nsubnet_prefix = 16\ningress_tcp_ports = []\n[bridge.status]\nrefresh_ms = {refresh_ms}\n[bridge.rate_limit]\nper_second = 0\n"),
     )
     .map_err(|e| e.to_string())?;
-    let child = Command::new(exe())
+    // Port 0, bound by the bridge itself, which names it in its "serving" line: a port picked
+    // here and freed for the bridge could be taken by another process meanwhile.
+    let mut child = Command::new(exe())
         .args([
             "--config",
             config.to_str().unwrap_or_default(),
             "serve",
             "--listen",
-            &format!("127.0.0.1:{port}"),
+            "127.0.0.1:0",
         ])
         .env(
             "CRUSOE_API_ENDPOINT",
@@ -228,22 +228,27 @@ async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Pro
             "IAL_STATUS_READS",
             if coalesce { "coalesced" } else { "per-poll" },
         )
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", "error,crusoe_ial::serve=info")
+        .env("IAL_LOG_FORMAT", "json")
         .env("HOME", &dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| format!("cannot start the bridge: {e}"))?;
-    let addr = format!("127.0.0.1:{port}");
-    for _ in 0..200 {
-        if reqwest::get(format!("http://{addr}/healthz")).await.is_ok() {
-            return Ok(Proc { child, addr });
+    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(addr) = crate::serve::listening_on(&line) {
+            // Keep reading: a full pipe would stop the bridge at its next line.
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok(Proc {
+                child,
+                addr: addr.to_string(),
+            });
         }
-        tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    Err("the bridge did not start".into())
+    Err("the bridge did not say where it listens".into())
 }
 
 /// Peak resident memory of a process, from /proc (Linux).

@@ -1,0 +1,209 @@
+//! The layers around the IAL's routes: the limits that protect the bridge (each answered in
+//! Cycle's shape), the per-route metrics, request ids, the request's span, and the one place
+//! errors are logged.
+
+use std::time::{Duration, Instant};
+
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::Response;
+use axum::{BoxError, Router};
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::load_shed::error::Overloaded;
+use tower::load_shed::LoadShedLayer;
+use tower::timeout::error::Elapsed;
+use tower::timeout::TimeoutLayer;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::{Level, Span};
+
+use crate::telemetry::metrics as names;
+
+use super::{IalError, IalOptions};
+
+/// The IAL routes of `router` (those added so far) under their limits and measured. The last
+/// layer added runs first: measure, refuse oversized headers, shed load, bound the time, then
+/// read the body within its limit.
+pub fn limited<S: Clone + Send + Sync + 'static>(
+    router: Router<S>,
+    options: &IalOptions,
+) -> Router<S> {
+    let timeout = options.request_timeout;
+    let headers = HeaderLimits {
+        max_headers: options.max_headers,
+        max_header_bytes: options.max_header_bytes,
+    };
+    router
+        .layer(DefaultBodyLimit::max(options.body_limit))
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(move |error: BoxError| async move {
+                    refused(&error, timeout)
+                }))
+                // Beyond the limit a request is answered 503 at once, not queued: under
+                // overload a queue only grows, and the caller learns nothing while it waits.
+                .layer(LoadShedLayer::new())
+                // Global: a route layer is applied to each route, and `ConcurrencyLimitLayer`
+                // would give each route a limit of its own.
+                .layer(GlobalConcurrencyLimitLayer::new(options.max_in_flight))
+                .layer(TimeoutLayer::new(timeout)),
+        )
+        .route_layer(from_fn_with_state(headers, check_headers))
+        .route_layer(from_fn(measure))
+}
+
+/// What the shedding and time layers report, in Cycle's terms.
+fn refused(error: &BoxError, timeout: Duration) -> IalError {
+    if error.is::<Overloaded>() {
+        IalError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "Overloaded",
+            "the bridge is serving as many requests as it allows; retry shortly",
+        )
+        .with_retry_after(1)
+    } else if error.is::<Elapsed>() {
+        IalError::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "request-timeout",
+            "Request timed out",
+            format!(
+                "the request took longer than {}s; retry, and the work continues where it stopped",
+                timeout.as_secs()
+            ),
+        )
+    } else {
+        // The layers above report nothing else; should one start to, Cycle still gets its shape.
+        IalError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "Internal error",
+            format!("the request could not be served: {error}"),
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct HeaderLimits {
+    max_headers: usize,
+    max_header_bytes: usize,
+}
+
+/// Refuses requests with more or larger headers than allowed. The HTTP server's own limits sit
+/// above these (see `serve`), so a caller normally gets this answer in Cycle's shape.
+async fn check_headers(
+    State(limits): State<HeaderLimits>,
+    request: Request,
+    next: Next,
+) -> Result<Response, IalError> {
+    let headers = request.headers();
+    let too_large = |detail: String| {
+        IalError::new(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers-too-large",
+            "Request headers too large",
+            detail,
+        )
+    };
+    if headers.len() > limits.max_headers {
+        return Err(too_large(format!(
+            "the request carries {} header fields; at most {} are accepted",
+            headers.len(),
+            limits.max_headers
+        )));
+    }
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if bytes > limits.max_header_bytes {
+        return Err(too_large(format!(
+            "the request's headers total {bytes} bytes; at most {} are accepted",
+            limits.max_header_bytes
+        )));
+    }
+    Ok(next.run(request).await)
+}
+
+/// Counts and times each IAL request by route and status.
+async fn measure(request: Request, next: Next) -> Response {
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(names::IAL_REQUESTS, "endpoint" => endpoint.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!(names::IAL_DURATION, "endpoint" => endpoint)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Request ids (Cycle's `x-request-id`, or a new one, sent back), each request's span and its
+/// answer's line, and the errors logged, for every route and fallback of `router` so far.
+pub fn observed(router: Router) -> Router {
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_request(())
+                    .on_response(DefaultOnResponse::new().level(Level::INFO))
+                    // `log_errors` logs each error answered, with its detail; this would log
+                    // every 5xx a second time, without it.
+                    .on_failure(()),
+            )
+            .layer(PropagateRequestIdLayer::x_request_id())
+            .layer(from_fn(log_errors)),
+    )
+}
+
+/// Each request's span: its id (Cycle's `x-request-id` or a new one), method and path; the hub
+/// and server are recorded once the body is read.
+fn request_span(request: &Request) -> Span {
+    let id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        request_id = %id,
+        method = %request.method(),
+        path = %request.uri().path(),
+        hub_id = tracing::field::Empty,
+        server_id = tracing::field::Empty,
+    )
+}
+
+/// Logs the error an answer carries (see `IalError`'s `IntoResponse`), once, whatever built it.
+/// It runs inside the request's span, so the line carries the request id, method and path, and
+/// the hub and server once known.
+async fn log_errors(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(error) = response.extensions_mut().remove::<IalError>() {
+        if error.status.is_server_error() {
+            tracing::warn!(
+                status = error.status.as_u16(),
+                code = error.slug,
+                "answering Cycle with an error: {}",
+                error.detail
+            );
+        } else {
+            tracing::info!(
+                status = error.status.as_u16(),
+                code = error.slug,
+                "answering Cycle with an error: {}",
+                error.detail
+            );
+        }
+    }
+    response
+}
