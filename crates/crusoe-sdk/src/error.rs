@@ -141,6 +141,7 @@ pub enum CrusoeError {
     #[error("the outcome of {operation} is unknown, Crusoe may have carried it out: {cause}")]
     OutcomeUnknown {
         operation: &'static str,
+        #[source]
         cause: Box<CrusoeError>,
     },
     #[error(transparent)]
