@@ -1,4 +1,4 @@
-//! How a server boots (DESIGN.md, decision 7). Crusoe has no iPXE or ISO boot, so a server's own
+//! How a server boots (design decision 7 in ARCHITECTURE.md). Crusoe has no iPXE or ISO boot, so a server's own
 //! boot disk becomes an iPXE-only disk holding Cycle's iPXE image: in the `ipxe` mode its first
 //! boot, from the public image, runs a startup script that converts the disk and reboots; in the
 //! `ipxe-image` mode it is created from a custom image of such a disk (`crusoe-ial image build`)

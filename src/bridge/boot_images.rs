@@ -1,6 +1,6 @@
 //! The iPXE boot images of boot mode `ipxe-image`: custom images that `crusoe-ial image build`
 //! makes, one per project and location, each the boot disk of a VM that ran the `ipxe` mode's
-//! conversion. Everything is found by name (DESIGN.md, decision 1): the name says which iPXE image
+//! conversion. Everything is found by name (design decision 1 in ARCHITECTURE.md): the name says which iPXE image
 //! the disk holds and where it was made, so any replica finds it and a second build finds the first.
 
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Creating a resource that is found by its deterministic name, without ever making it twice
-//! (DESIGN.md, decisions 1 and 11). The Crusoe client does not resend a create whose answer was
+//! (design decisions 1 and 11 in ARCHITECTURE.md). The Crusoe client does not resend a create whose answer was
 //! lost (`CrusoeError::OutcomeUnknown`); here the name is looked up before sending it again.
 
 use std::future::Future;

@@ -1,6 +1,6 @@
 //! IP allocate and release. Crusoe has no standalone public IP, so an address comes either from an
 //! external load balancer per allocation (its VIP forwards the operator's ports to the server's
-//! private address) or from the server's own public address, made static (DESIGN.md, decision 8).
+//! private address) or from the server's own public address, made static (design decision 8 in ARCHITECTURE.md).
 //! The assignment id says which: `lb-<load balancer id>` or `vm-<VM id>`.
 
 use std::net::Ipv4Addr;

@@ -1,5 +1,5 @@
 //! Deterministic names: every resource the bridge makes is named from Cycle's ids, so that any
-//! replica, after any crash, finds what exists with one list call (DESIGN.md, decision 1).
+//! replica, after any crash, finds what exists with one list call (design decision 1 in ARCHITECTURE.md).
 //! `server_id`, the bridge's id Cycle keeps, is the VM's name.
 
 use super::error::BridgeError;

@@ -50,7 +50,7 @@ pub struct Price {
     pub hourly_usd: f64,
 }
 
-/// How a server reaches CycleOS (DESIGN.md, decision 7).
+/// How a server reaches CycleOS (design decision 7 in ARCHITECTURE.md).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum BootMode {

@@ -1,7 +1,7 @@
 //! A faithful Crusoe simulator: the same paths, JSON shapes, error body and signature check as
 //! Crusoe's v1alpha5 API, with asynchronous operations, stock, and injectable faults. It is a
 //! second, independent reading of Crusoe's OpenAPI: it shares no wire types and no signing code
-//! with the client in `crate::crusoe`, so each side catches the other's mistakes.
+//! with the `crusoe-sdk` crate (the crate graph keeps it so), so each side catches the other's mistakes.
 
 mod admin;
 pub mod auth;
