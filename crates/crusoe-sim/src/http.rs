@@ -1,5 +1,5 @@
-//! The simulator's HTTP plumbing: Crusoe's error body, request-body checks, and the middleware
-//! that counts calls, injects faults and checks signatures.
+//! The simulator's HTTP plumbing: Crusoe's error body and answer shapes, request-body checks, and
+//! the middleware that counts calls, injects faults and checks signatures.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,11 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use super::auth::{self, SignedRequest};
-use super::world::{RequestFault, World};
+use super::world::RequestFault;
 use super::Sim;
 
 /// Crusoe's error body `{code, message, error_id, reason}` with a status.
@@ -87,6 +88,16 @@ impl IntoResponse for SimError {
 
 pub type SimResult = Result<Json<Value>, SimError>;
 
+/// Crusoe's answer to a list: `{items}`.
+pub fn items<T: Serialize>(items: impl IntoIterator<Item = T>) -> Json<Value> {
+    Json(json!({"items": items.into_iter().collect::<Vec<_>>()}))
+}
+
+/// Crusoe's answer to a call that started an operation: `{operation}`.
+pub fn operation(op: Value) -> SimResult {
+    Ok(Json(json!({"operation": op})))
+}
+
 /// The authenticated caller's access key id.
 #[derive(Debug, Clone)]
 pub struct Caller(pub String);
@@ -140,6 +151,18 @@ pub fn required_array<'a>(
             "field {key} must be an array"
         ))),
     }
+}
+
+/// The entries of an array field, each of which must be an object.
+pub fn object_entries<'a>(
+    list: &'a [Value],
+    field: &'a str,
+) -> impl Iterator<Item = Result<&'a Map<String, Value>, SimError>> {
+    list.iter().map(move |entry| {
+        entry
+            .as_object()
+            .ok_or_else(|| SimError::bad_request(format!("{field} entries must be objects")))
+    })
 }
 
 /// Values of a comma-separated filter parameter.
@@ -271,19 +294,4 @@ fn verify_request(sim: &Sim, request: &Request) -> Result<String, auth::Refusal>
         |key| world.secrets.get(key).cloned(),
     )
     .map(str::to_string)
-}
-
-/// Locks the world, lets time pass, checks that the caller owns the project, and runs `f`.
-pub fn in_project<T>(
-    sim: &Sim,
-    caller: &Caller,
-    project_id: &str,
-    f: impl FnOnce(&mut World) -> Result<T, SimError>,
-) -> Result<T, SimError> {
-    let mut world = sim.world();
-    world.advance();
-    if !world.owns(&caller.0, project_id) {
-        return Err(SimError::forbidden());
-    }
-    f(&mut world)
 }

@@ -3,28 +3,38 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
 use axum::middleware::from_fn_with_state;
-use axum::routing::get;
-use axum::{Extension, Router};
+use axum::routing::{get, MethodRouter};
+use axum::Router;
 
+use super::handlers::kinds::{
+    CUSTOM_IMAGES, DISKS, FIREWALL_RULES, LOAD_BALANCERS, NETWORKS, SUBNETS, VMS,
+};
+use super::handlers::project_call::{get_list, get_one, ResourceCall};
 use super::handlers::{catalog, compute, custom_images, networking, operations, storage};
-use super::http::{authenticate, count_calls, inject_faults, Caller, SimError, SimResult};
+use super::http::{authenticate, count_calls, inject_faults, SimError};
 use super::world::Family;
 use super::{admin, Sim};
 
-fn operation_route(family: Family) -> axum::routing::MethodRouter<Arc<Sim>> {
-    get(
-        move |state: State<Arc<Sim>>, caller: Extension<Caller>, path: Path<(String, String)>| async move {
-            let result: SimResult = operations::get_operation(family, state, caller, path).await;
-            result
-        },
-    )
+/// Where each family's operations are read, below its resources' path: Crusoe gives every
+/// family an operations endpoint of its own.
+const OPERATIONS: [(&str, Family); 7] = [
+    ("compute/vms/instances", Family::Vms),
+    ("storage/disks", Family::Disks),
+    ("networking/vpc-networks", Family::Networks),
+    ("networking/vpc-subnets", Family::Subnets),
+    ("networking/vpc-firewall-rules", Family::FirewallRules),
+    ("networking/load-balancers", Family::LoadBalancers),
+    ("compute/custom-images", Family::CustomImages),
+];
+
+fn operation_route(family: Family) -> MethodRouter<Arc<Sim>> {
+    get(move |call: ResourceCall| async move { operations::get_operation(family, &call) })
 }
 
 pub fn router(sim: Arc<Sim>) -> Router {
     const P: &str = "/projects/{project_id}";
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/locations", get(catalog::list_locations))
         .route("/capacities", get(catalog::list_capacities))
         .route("/compute/images", get(catalog::list_images))
@@ -41,11 +51,11 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             &format!("{P}/compute/custom-images"),
-            get(custom_images::list_custom_images).post(custom_images::create_custom_image),
+            get_list(&CUSTOM_IMAGES).post(custom_images::create_custom_image),
         )
         .route(
             &format!("{P}/compute/custom-images/{{image_id}}"),
-            get(custom_images::get_custom_image).delete(custom_images::delete_custom_image),
+            get_one(&CUSTOM_IMAGES).delete(custom_images::delete_custom_image),
         )
         .route(
             &format!("{P}/compute/vms/instances"),
@@ -53,7 +63,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             &format!("{P}/compute/vms/instances/{{vm_id}}"),
-            get(compute::get_vm)
+            get_one(&VMS)
                 .delete(compute::delete_vm)
                 .patch(compute::update_vm),
         )
@@ -71,31 +81,31 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             &format!("{P}/storage/disks/{{disk_id}}"),
-            get(storage::get_disk).delete(storage::delete_disk),
+            get_one(&DISKS).delete(storage::delete_disk),
         )
         .route(
             &format!("{P}/networking/vpc-networks"),
-            get(networking::list_networks).post(networking::create_network),
+            get_list(&NETWORKS).post(networking::create_network),
         )
         .route(
             &format!("{P}/networking/vpc-networks/{{id}}"),
-            get(networking::get_network).delete(networking::delete_network),
+            get_one(&NETWORKS).delete(networking::delete_network),
         )
         .route(
             &format!("{P}/networking/vpc-subnets"),
-            get(networking::list_subnets).post(networking::create_subnet),
+            get_list(&SUBNETS).post(networking::create_subnet),
         )
         .route(
             &format!("{P}/networking/vpc-subnets/{{id}}"),
-            get(networking::get_subnet).delete(networking::delete_subnet),
+            get_one(&SUBNETS).delete(networking::delete_subnet),
         )
         .route(
             &format!("{P}/networking/vpc-firewall-rules"),
-            get(networking::list_firewall_rules).post(networking::create_firewall_rule),
+            get_list(&FIREWALL_RULES).post(networking::create_firewall_rule),
         )
         .route(
             &format!("{P}/networking/vpc-firewall-rules/{{id}}"),
-            get(networking::get_firewall_rule).delete(networking::delete_firewall_rule),
+            get_one(&FIREWALL_RULES).delete(networking::delete_firewall_rule),
         )
         .route(
             &format!("{P}/networking/load-balancers"),
@@ -103,38 +113,15 @@ pub fn router(sim: Arc<Sim>) -> Router {
         )
         .route(
             &format!("{P}/networking/load-balancers/{{id}}"),
-            get(networking::get_load_balancer)
+            get_one(&LOAD_BALANCERS)
                 .patch(networking::update_load_balancer)
                 .delete(networking::delete_load_balancer),
-        )
-        .route(
-            &format!("{P}/compute/vms/instances/operations/{{operation_id}}"),
-            operation_route(Family::Vms),
-        )
-        .route(
-            &format!("{P}/storage/disks/operations/{{operation_id}}"),
-            operation_route(Family::Disks),
-        )
-        .route(
-            &format!("{P}/networking/vpc-networks/operations/{{operation_id}}"),
-            operation_route(Family::Networks),
-        )
-        .route(
-            &format!("{P}/networking/vpc-subnets/operations/{{operation_id}}"),
-            operation_route(Family::Subnets),
-        )
-        .route(
-            &format!("{P}/networking/vpc-firewall-rules/operations/{{operation_id}}"),
-            operation_route(Family::FirewallRules),
-        )
-        .route(
-            &format!("{P}/networking/load-balancers/operations/{{operation_id}}"),
-            operation_route(Family::LoadBalancers),
-        )
-        .route(
-            &format!("{P}/compute/custom-images/operations/{{operation_id}}"),
-            operation_route(Family::CustomImages),
-        )
+        );
+    for (path, family) in OPERATIONS {
+        let route = format!("{P}/{path}/operations/{{operation_id}}");
+        api = api.route(&route, operation_route(family));
+    }
+    let api = api
         // The last layer added runs first: count, then faults, then the signature check.
         .route_layer(from_fn_with_state(Arc::clone(&sim), authenticate))
         .route_layer(from_fn_with_state(Arc::clone(&sim), inject_faults))

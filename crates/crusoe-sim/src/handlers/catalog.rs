@@ -5,12 +5,13 @@ use axum::extract::{Path, Query, State};
 use axum::{Extension, Json};
 use serde_json::{json, Value};
 
+use super::project_call::ProjectCall;
 use crate::catalog::{self as cat, image_json, vm_type_json};
-use crate::http::{in_project, list_param, Caller, SimError, SimResult};
+use crate::http::{items, list_param, Caller, SimError, SimResult};
 use crate::Sim;
 
 pub async fn list_locations() -> Json<Value> {
-    Json(json!({"items": cat::LOCATIONS}))
+    items(cat::LOCATIONS)
 }
 
 pub async fn list_capacities(
@@ -21,29 +22,24 @@ pub async fn list_capacities(
     let locations = list_param(q.get("location"));
     let mut world = sim.world();
     world.advance();
-    let items: Vec<Value> = world
+    let stock = world
         .capacity
         .iter()
         .filter(|((l, t), _)| {
             (types.is_empty() || types.contains(t))
                 && (locations.is_empty() || locations.contains(l))
         })
-        .map(|((l, t), n)| json!({"location": l, "type": t, "quantity": n, "num_slices": 1}))
-        .collect();
-    Json(json!({"items": items}))
+        .map(|((l, t), n)| json!({"location": l, "type": t, "quantity": n, "num_slices": 1}));
+    items(stock)
 }
 
 pub async fn list_images(Query(q): Query<HashMap<String, String>>) -> Json<Value> {
     let group = q.get("product_group");
-    let items: Vec<Value> = cat::IMAGES
-        .iter()
-        .filter(|i| match group {
-            None => true,
-            Some(g) => i.groups.is_empty() || i.groups.contains(&g.as_str()),
-        })
-        .map(image_json)
-        .collect();
-    Json(json!({"items": items}))
+    let offered = cat::IMAGES.iter().filter(|i| match group {
+        None => true,
+        Some(g) => i.groups.is_empty() || i.groups.contains(&g.as_str()),
+    });
+    items(offered.map(image_json))
 }
 
 pub async fn get_image(Path(id): Path<String>) -> SimResult {
@@ -54,25 +50,13 @@ pub async fn get_image(Path(id): Path<String>) -> SimResult {
         .ok_or_else(|| SimError::not_found("image"))
 }
 
-pub async fn list_vm_types(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |_| {
-        Ok(Json(
-            json!({"items": cat::VM_TYPES.iter().map(vm_type_json).collect::<Vec<_>>()}),
-        ))
-    })
+pub async fn list_vm_types(call: ProjectCall) -> SimResult {
+    call.run(|_| Ok(items(cat::VM_TYPES.iter().map(vm_type_json))))
 }
 
-pub async fn list_quotas(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
+pub async fn list_quotas(call: ProjectCall) -> SimResult {
+    call.run(|w| {
+        let p = &w.projects[&call.project_id];
         let used = p.vms.len() as i64;
         Ok(Json(json!({"quotas": [{
             "available": 10_000 - used,
@@ -123,11 +107,6 @@ pub async fn list_projects(
     Extension(caller): Extension<Caller>,
 ) -> Json<Value> {
     let world = sim.world();
-    let items: Vec<Value> = world
-        .projects
-        .values()
-        .filter(|p| p.owner_key == caller.0)
-        .map(|p| project_json(&world, &p.id))
-        .collect();
-    Json(json!({"items": items}))
+    let owned = world.projects.values().filter(|p| p.owner_key == caller.0);
+    items(owned.map(|p| project_json(&world, &p.id)))
 }

@@ -1,23 +1,23 @@
 //! VMs: list (paged), get, create, delete, start/stop/reset/update, attach and detach disks.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
+use axum::extract::Query;
+use axum::Json;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::{json, Map, Value};
 
+use super::kinds::VMS;
+use super::project_call::{ProjectCall, ResourceCall};
 use crate::catalog;
 use crate::http::{
-    in_project, list_param, object, optional_str, required_array, required_str, Caller, SimError,
-    SimResult,
+    list_param, object, object_entries, operation, optional_str, required_array, required_str,
+    SimError, SimResult,
 };
-use crate::resources::{Attachment, Disk, PublicIp, Vm, VmState};
+use crate::resources::{Attachment, Disk, Project, PublicIp, Vm, VmState};
 use crate::world::{timestamp, Action, DiskToAttach, Family, Fate, World};
-use crate::Sim;
 
 const MAX_SCRIPT_BYTES: usize = 64 * 1024;
 const DEFAULT_LIMIT: usize = 100;
@@ -36,12 +36,7 @@ fn parse_token(token: &str) -> Result<usize, SimError> {
         .ok_or_else(|| SimError::bad_request("invalid page token"))
 }
 
-pub async fn list_vms(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-) -> SimResult {
+pub async fn list_vms(call: ProjectCall, Query(q): Query<HashMap<String, String>>) -> SimResult {
     // Sets: a fleet's status reads ask for a hundred names at a time among thousands of VMs.
     let set = |k: &str| {
         list_param(q.get(k))
@@ -50,7 +45,7 @@ pub async fn list_vms(
     };
     let (ids, mut names, types, locations) =
         (set("ids"), set("names"), set("types"), set("locations"));
-    if sim.names_match_one {
+    if call.sim().names_match_one {
         names = q.get("names").into_iter().cloned().collect();
     }
     let states: Vec<String> = list_param(q.get("states"))
@@ -83,8 +78,8 @@ pub async fn list_vms(
     if !matches!(sort, "created_at" | "name") {
         return Err(SimError::bad_request("sort must be created_at or name"));
     }
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
+    call.run(|w| {
+        let p = &w.projects[&call.project_id];
         let mut vms: Vec<&Vm> = p
             .vms
             .values()
@@ -122,20 +117,6 @@ pub async fn list_vms(
     })
 }
 
-pub async fn get_vm(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, vm_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        p.vms
-            .get(&vm_id)
-            .map(|vm| Json(p.vm_json(vm)))
-            .ok_or_else(|| SimError::not_found("instance"))
-    })
-}
-
 /// The startup script rules Crusoe documents: bash, ASCII, under 64 KiB.
 fn check_script(field: &str, script: &str) -> Result<(), SimError> {
     if !script.starts_with("#!/bin/bash") {
@@ -154,6 +135,7 @@ fn check_script(field: &str, script: &str) -> Result<(), SimError> {
     Ok(())
 }
 
+#[derive(Default)]
 struct NicRequest {
     subnet: Option<String>,
     is_static: bool,
@@ -161,10 +143,7 @@ struct NicRequest {
 
 fn parse_nic(body: &Map<String, Value>) -> Result<NicRequest, SimError> {
     let Some(nics) = body.get("network_interfaces").filter(|v| !v.is_null()) else {
-        return Ok(NicRequest {
-            subnet: None,
-            is_static: false,
-        });
+        return Ok(NicRequest::default());
     };
     let nics = nics
         .as_array()
@@ -175,10 +154,7 @@ fn parse_nic(body: &Map<String, Value>) -> Result<NicRequest, SimError> {
         ));
     }
     let Some(nic) = nics.first() else {
-        return Ok(NicRequest {
-            subnet: None,
-            is_static: false,
-        });
+        return Ok(NicRequest::default());
     };
     let nic = nic
         .as_object()
@@ -204,11 +180,9 @@ fn parse_nic(body: &Map<String, Value>) -> Result<NicRequest, SimError> {
 }
 
 fn parse_attachments(list: &[Value], field: &str) -> Result<Vec<DiskToAttach>, SimError> {
-    list.iter()
+    object_entries(list, field)
         .map(|d| {
-            let d = d
-                .as_object()
-                .ok_or_else(|| SimError::bad_request(format!("{field} entries must be objects")))?;
+            let d = d?;
             let disk_id = required_str(d, "disk_id")?;
             let mode = required_str(d, "mode")?;
             let attachment_type = required_str(d, "attachment_type")?;
@@ -230,13 +204,7 @@ fn parse_attachments(list: &[Value], field: &str) -> Result<Vec<DiskToAttach>, S
 }
 
 /// Checks that each disk exists, is in the VM's location and is free for a read-write attachment.
-fn check_disks(
-    w: &World,
-    project_id: &str,
-    location: &str,
-    disks: &[DiskToAttach],
-) -> Result<(), SimError> {
-    let p = &w.projects[project_id];
+fn check_disks(p: &Project, location: &str, disks: &[DiskToAttach]) -> Result<(), SimError> {
     for d in disks {
         let disk = p
             .disks
@@ -258,12 +226,8 @@ fn check_disks(
     Ok(())
 }
 
-pub async fn create_vm(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_vm(call: ProjectCall, body: Bytes) -> SimResult {
+    let project_id = &call.project_id;
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let vm_type = required_str(&body, "type")?;
@@ -309,8 +273,8 @@ pub async fn create_vm(
         None => Vec::new(),
     };
 
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
+    call.run(|w| {
+        let p = &w.projects[project_id];
         if let Some(custom) = &custom_image {
             let image = p.custom_images.get(custom).ok_or_else(|| {
                 SimError::bad_request(format!("custom image {custom:?} not found"))
@@ -346,7 +310,7 @@ pub async fn create_vm(
                 .map(|s| s.id.clone())
                 .ok_or_else(|| SimError::bad_request(format!("no default subnet in {location}")))?,
         };
-        check_disks(w, &project_id, &location, &disks)?;
+        check_disks(p, &location, &disks)?;
 
         let key = (location.clone(), vm_type.clone());
         let in_stock = w.capacity.get(&key).copied().unwrap_or(0) > 0;
@@ -356,21 +320,21 @@ pub async fn create_vm(
         let private_ip = {
             let subnet = w
                 .projects
-                .get_mut(&project_id)
+                .get_mut(project_id)
                 .and_then(|p| p.subnets.get_mut(&subnet_id))
                 .expect("checked");
             subnet.allocate().ok_or_else(|| {
                 SimError::bad_request(format!("subnet {subnet_id} has no free address"))
             })?
         };
-        let network_id = w.projects[&project_id].subnets[&subnet_id]
+        let network_id = w.projects[project_id].subnets[&subnet_id]
             .network_id
             .clone();
         let now = timestamp();
         let (vm_id, nic_id, ip_id, os_disk_id) = (w.new_id(), w.new_id(), w.new_id(), w.new_id());
         let seq = w.next_seq();
         let serial = w.new_serial();
-        let p = w.projects.get_mut(&project_id).expect("owned");
+        let p = w.projects.get_mut(project_id).expect("owned");
         p.disks.insert(
             os_disk_id.clone(),
             Disk {
@@ -442,16 +406,15 @@ pub async fn create_vm(
                 message: format!("no {vm_type} capacity available in {location}"),
             }
         };
-        let op = w.start_op(
-            &project_id,
+        operation(w.start_op(
+            project_id,
             Family::Vms,
             &vm_id,
             Action::CreateVm {
                 took_capacity: in_stock,
             },
             fate,
-        );
-        Ok(Json(json!({"operation": op})))
+        ))
     })
 }
 
@@ -464,45 +427,29 @@ fn busy_check(vm: &Vm) -> Result<(), SimError> {
     Ok(())
 }
 
-pub async fn delete_vm(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, vm_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let vm = w
-            .projects
-            .get_mut(&project_id)
-            .and_then(|p| p.vms.get_mut(&vm_id))
-            .ok_or_else(|| SimError::not_found("instance"))?;
+/// The VM, to change its state as its operation starts; or Crusoe's 404.
+fn vm_mut<'w>(w: &'w mut World, call: &ResourceCall) -> Result<&'w mut Vm, SimError> {
+    w.projects
+        .get_mut(&call.project_id)
+        .and_then(|p| p.vms.get_mut(&call.id))
+        .ok_or_else(|| VMS.not_found())
+}
+
+pub async fn delete_vm(call: ResourceCall) -> SimResult {
+    call.run(|w| {
+        let vm = vm_mut(w, &call)?;
         busy_check(vm)?;
         let previous = vm.state;
         vm.state = VmState::Deleting;
-        let op = w.start_op(
-            &project_id,
-            Family::Vms,
-            &vm_id,
-            Action::DeleteVm { previous },
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        VMS.start_op(w, &call.project_id, &call.id, Action::DeleteVm { previous })
     })
 }
 
-pub async fn update_vm(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, vm_id)): Path<(String, String)>,
-    body: Bytes,
-) -> SimResult {
+pub async fn update_vm(call: ResourceCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let action = required_str(&body, "action")?;
-    in_project(&sim, &caller, &project_id, |w| {
-        let vm = w
-            .projects
-            .get_mut(&project_id)
-            .and_then(|p| p.vms.get_mut(&vm_id))
-            .ok_or_else(|| SimError::not_found("instance"))?;
+    call.run(|w| {
+        let vm = vm_mut(w, &call)?;
         busy_check(vm)?;
         let wrong_state = |want: &str| {
             SimError::bad_request(format!(
@@ -552,44 +499,21 @@ pub async fn update_vm(
             Action::StopVm => vm.state = VmState::Stopping,
             _ => {}
         }
-        let op = w.start_op(&project_id, Family::Vms, &vm_id, op_action, Fate::Succeed);
-        Ok(Json(json!({"operation": op})))
+        VMS.start_op(w, &call.project_id, &call.id, op_action)
     })
 }
 
-pub async fn attach_disks(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, vm_id)): Path<(String, String)>,
-    body: Bytes,
-) -> SimResult {
+pub async fn attach_disks(call: ResourceCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let disks = parse_attachments(required_array(&body, "attach_disks")?, "attach_disks")?;
-    in_project(&sim, &caller, &project_id, |w| {
-        let vm = w.projects[&project_id]
-            .vms
-            .get(&vm_id)
-            .ok_or_else(|| SimError::not_found("instance"))?;
+    call.start(&VMS, |p, vm| {
         busy_check(vm)?;
-        let location = vm.location.clone();
-        check_disks(w, &project_id, &location, &disks)?;
-        let op = w.start_op(
-            &project_id,
-            Family::Vms,
-            &vm_id,
-            Action::AttachDisks(disks),
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        check_disks(p, &vm.location, &disks)?;
+        Ok(Action::AttachDisks(disks))
     })
 }
 
-pub async fn detach_disks(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, vm_id)): Path<(String, String)>,
-    body: Bytes,
-) -> SimResult {
+pub async fn detach_disks(call: ResourceCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let ids: Vec<String> = required_array(&body, "detach_disks")?
         .iter()
@@ -599,18 +523,13 @@ pub async fn detach_disks(
                 .ok_or_else(|| SimError::bad_request("detach_disks must hold disk ids"))
         })
         .collect::<Result<_, _>>()?;
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        let vm = p
-            .vms
-            .get(&vm_id)
-            .ok_or_else(|| SimError::not_found("instance"))?;
+    call.start(&VMS, |p, vm| {
         busy_check(vm)?;
         for id in &ids {
             let attached = p.disks.get(id).is_some_and(|d| {
                 d.attached_to
                     .iter()
-                    .any(|a| a.vm_id == vm_id && a.attachment_type == "data")
+                    .any(|a| a.vm_id == call.id && a.attachment_type == "data")
             });
             if !attached {
                 return Err(SimError::bad_request(format!(
@@ -618,13 +537,6 @@ pub async fn detach_disks(
                 )));
             }
         }
-        let op = w.start_op(
-            &project_id,
-            Family::Vms,
-            &vm_id,
-            Action::DetachDisks(ids),
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        Ok(Action::DetachDisks(ids))
     })
 }

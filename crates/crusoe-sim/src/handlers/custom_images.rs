@@ -2,52 +2,17 @@
 //! with the location of that disk, usable as `custom_image` in that location, and deleted.
 //! Crusoe's list takes no filter.
 
-use std::sync::Arc;
-
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::{Extension, Json};
 use serde_json::{json, Value};
 
-use crate::http::{in_project, object, optional_str, required_str, Caller, SimError, SimResult};
+use super::kinds::{CUSTOM_IMAGES, DISKS};
+use super::project_call::{ProjectCall, ResourceCall};
+use crate::http::{object, optional_str, required_str, SimError, SimResult};
 use crate::resources::VmState;
-use crate::world::{timestamp, Action, Family, Fate};
-use crate::Sim;
-
-pub async fn list_custom_images(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        Ok(Json(
-            json!({"items": p.custom_images.values().collect::<Vec<_>>()}),
-        ))
-    })
-}
-
-pub async fn get_custom_image(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, image_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        w.projects[&project_id]
-            .custom_images
-            .get(&image_id)
-            .map(|i| Json(i.clone()))
-            .ok_or_else(|| SimError::not_found("custom image"))
-    })
-}
+use crate::world::{timestamp, Action};
 
 /// `CustomImagePostRequest`: `DiskID` and `name` required, `description` and `tags` optional.
-pub async fn create_custom_image(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_custom_image(call: ProjectCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let disk_id = required_str(&body, "DiskID")?;
     let name = required_str(&body, "name")?;
@@ -57,12 +22,9 @@ pub async fn create_custom_image(
         Some(Value::Array(tags)) if tags.iter().all(Value::is_string) => tags.clone(),
         Some(_) => return Err(SimError::bad_request("tags must be an array of strings")),
     };
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        let disk = p
-            .disks
-            .get(&disk_id)
-            .ok_or_else(|| SimError::not_found("disk"))?;
+    call.run(|w| {
+        let p = &w.projects[&call.project_id];
+        let disk = DISKS.find(p, &disk_id)?;
         // The packer plugin images a VM's disk only once the VM is STATE_SHUTOFF: a disk in use
         // by a VM that runs or is busy is refused.
         for a in &disk.attached_to {
@@ -86,36 +48,11 @@ pub async fn create_custom_image(
             "locations": [location],
             "tags": tags,
         });
-        let op = w.start_op(
-            &project_id,
-            Family::CustomImages,
-            &image_id,
-            Action::CreateCustomImage(image),
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        let action = Action::CreateCustomImage(image);
+        CUSTOM_IMAGES.start_op(w, &call.project_id, &image_id, action)
     })
 }
 
-pub async fn delete_custom_image(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, image_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id]
-            .custom_images
-            .contains_key(&image_id)
-        {
-            return Err(SimError::not_found("custom image"));
-        }
-        let op = w.start_op(
-            &project_id,
-            Family::CustomImages,
-            &image_id,
-            Action::DeleteCustomImage,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
-    })
+pub async fn delete_custom_image(call: ResourceCall) -> SimResult {
+    call.start(&CUSTOM_IMAGES, |_, _| Ok(Action::DeleteCustomImage))
 }

@@ -3,6 +3,8 @@
 pub mod catalog;
 pub mod compute;
 pub mod custom_images;
+pub mod kinds;
 pub mod networking;
 pub mod operations;
+pub mod project_call;
 pub mod storage;

@@ -3,133 +3,58 @@
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
-use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
-use axum::{Extension, Json};
+use axum::extract::Query;
 use serde_json::{json, Map, Value};
 
+use super::kinds::{FIREWALL_RULES, LOAD_BALANCERS, NETWORKS, SUBNETS};
+use super::project_call::{ProjectCall, ResourceCall};
 use crate::catalog;
 use crate::http::{
-    in_project, object, optional_str, required_array, required_str, Caller, SimError, SimResult,
+    object, object_entries, optional_str, required_array, required_str, SimError, SimResult,
 };
-use crate::resources::{parse_private_cidr, Network};
-use crate::world::{Action, Family, Fate};
-use crate::Sim;
+use crate::resources::{parse_private_cidr, Network, Project};
+use crate::world::Action;
 
-pub async fn list_networks(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        Ok(Json(
-            json!({"items": p.networks.values().map(|n| p.network_json(n)).collect::<Vec<_>>()}),
-        ))
-    })
-}
-
-pub async fn get_network(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        p.networks
-            .get(&id)
-            .map(|n| Json(p.network_json(n)))
-            .ok_or_else(|| SimError::not_found("VPC network"))
-    })
+/// A network a request body names: one the project lacks makes the request bad, not a 404.
+fn named_network<'p>(p: &'p Project, id: &str) -> Result<&'p Network, SimError> {
+    p.networks
+        .get(id)
+        .ok_or_else(|| SimError::bad_request(format!("VPC network {id} not found")))
 }
 
 fn private_cidr(field: &str, cidr: &str) -> Result<(u32, u8), SimError> {
     parse_private_cidr(cidr).map_err(|why| SimError::bad_request(format!("{field} {cidr:?} {why}")))
 }
 
-pub async fn create_network(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_network(call: ProjectCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let cidr = required_str(&body, "cidr")?;
     private_cidr("cidr", &cidr)?;
-    in_project(&sim, &caller, &project_id, |w| {
+    call.run(|w| {
         let network = Network {
             id: w.new_id(),
             name,
             cidr,
             gateway: w.new_id(),
         };
-        let p = w.projects.get_mut(&project_id).expect("owned");
-        let rendered = p.network_json(&network);
-        p.networks.insert(network.id.clone(), network);
-        Ok(Json(json!({"network": rendered})))
+        let id = network.id.clone();
+        NETWORKS.insert_answered(w, &call.project_id, "network", id, network)
     })
 }
 
-pub async fn delete_network(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        if !p.networks.contains_key(&id) {
-            return Err(SimError::not_found("VPC network"));
-        }
-        if p.subnets.values().any(|s| s.network_id == id) {
+pub async fn delete_network(call: ResourceCall) -> SimResult {
+    call.start(&NETWORKS, |p, _| {
+        if p.subnets.values().any(|s| s.network_id == call.id) {
             return Err(SimError::conflict("VPC network still has subnets"));
         }
-        let op = w.start_op(
-            &project_id,
-            Family::Networks,
-            &id,
-            Action::DeleteNetwork,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        Ok(Action::DeleteNetwork)
     })
 }
 
-pub async fn list_subnets(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        Ok(Json(
-            json!({"items": p.subnets.values().map(|s| p.subnet_json(s)).collect::<Vec<_>>()}),
-        ))
-    })
-}
-
-pub async fn get_subnet(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        p.subnets
-            .get(&id)
-            .map(|s| Json(p.subnet_json(s)))
-            .ok_or_else(|| SimError::not_found("VPC subnet"))
-    })
-}
-
-pub async fn create_subnet(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_subnet(call: ProjectCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let cidr = required_str(&body, "cidr")?;
@@ -154,12 +79,9 @@ pub async fn create_subnet(
             "unknown location {location:?}"
         )));
     }
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        let network = p
-            .networks
-            .get(&network_id)
-            .ok_or_else(|| SimError::bad_request(format!("VPC network {network_id} not found")))?;
+    call.run(|w| {
+        let p = &w.projects[&call.project_id];
+        let network = named_network(p, &network_id)?;
         let (net_base, net_len) = private_cidr("network cidr", &network.cidr)?;
         let net_mask = u32::MAX << (32 - net_len);
         if len < net_len || base & net_mask != net_base {
@@ -184,60 +106,17 @@ pub async fn create_subnet(
             )));
         }
         let subnet = w.new_subnet(&name, &cidr, &location, &network_id);
-        let p = w.projects.get_mut(&project_id).expect("owned");
-        let rendered = p.subnet_json(&subnet);
-        p.subnets.insert(subnet.id.clone(), subnet);
-        Ok(Json(json!({"subnet": rendered})))
+        let id = subnet.id.clone();
+        SUBNETS.insert_answered(w, &call.project_id, "subnet", id, subnet)
     })
 }
 
-pub async fn delete_subnet(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let p = &w.projects[&project_id];
-        if !p.subnets.contains_key(&id) {
-            return Err(SimError::not_found("VPC subnet"));
-        }
-        if p.vms.values().any(|v| v.subnet_id == id) {
+pub async fn delete_subnet(call: ResourceCall) -> SimResult {
+    call.start(&SUBNETS, |p, _| {
+        if p.vms.values().any(|v| v.subnet_id == call.id) {
             return Err(SimError::conflict("VPC subnet is in use by instances"));
         }
-        let op = w.start_op(
-            &project_id,
-            Family::Subnets,
-            &id,
-            Action::DeleteSubnet,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
-    })
-}
-
-pub async fn list_firewall_rules(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        Ok(Json(
-            json!({"items": w.projects[&project_id].firewall_rules.values().collect::<Vec<_>>()}),
-        ))
-    })
-}
-
-pub async fn get_firewall_rule(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        w.projects[&project_id]
-            .firewall_rules
-            .get(&id)
-            .map(|r| Json(r.clone()))
-            .ok_or_else(|| SimError::not_found("VPC firewall rule"))
+        Ok(Action::DeleteSubnet)
     })
 }
 
@@ -260,12 +139,9 @@ fn string_list(
 }
 
 fn rule_objects(body: &Map<String, Value>, key: &str) -> Result<Vec<Value>, SimError> {
-    required_array(body, key)?
-        .iter()
+    object_entries(required_array(body, key)?, key)
         .map(|o| {
-            let o = o
-                .as_object()
-                .ok_or_else(|| SimError::bad_request(format!("{key} entries must be objects")))?;
+            let o = o?;
             let cidr = optional_str(o, "cidr")?;
             let resource = optional_str(o, "resource_id")?;
             match (cidr, resource) {
@@ -279,12 +155,7 @@ fn rule_objects(body: &Map<String, Value>, key: &str) -> Result<Vec<Value>, SimE
         .collect()
 }
 
-pub async fn create_firewall_rule(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_firewall_rule(call: ProjectCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let network_id = required_str(&body, "vpc_network_id")?;
@@ -303,12 +174,8 @@ pub async fn create_firewall_rule(
     let source_ports = string_list(&body, "source_ports", false)?;
     let sources = rule_objects(&body, "sources")?;
     let destinations = rule_objects(&body, "destinations")?;
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id].networks.contains_key(&network_id) {
-            return Err(SimError::bad_request(format!(
-                "VPC network {network_id} not found"
-            )));
-        }
+    call.run(|w| {
+        named_network(&w.projects[&call.project_id], &network_id)?;
         let id = w.new_id();
         let rule = json!({
             "id": id,
@@ -323,74 +190,26 @@ pub async fn create_firewall_rule(
             "destinations": destinations,
             "state": "active",
         });
-        w.projects
-            .get_mut(&project_id)
-            .expect("owned")
-            .firewall_rules
-            .insert(id.clone(), rule);
-        let op = w.start_op(
-            &project_id,
-            Family::FirewallRules,
-            &id,
-            Action::CreateFirewallRule,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        FIREWALL_RULES.insert(w, &call.project_id, id.clone(), rule);
+        FIREWALL_RULES.start_op(w, &call.project_id, &id, Action::CreateFirewallRule)
     })
 }
 
-pub async fn delete_firewall_rule(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id].firewall_rules.contains_key(&id) {
-            return Err(SimError::not_found("VPC firewall rule"));
-        }
-        let op = w.start_op(
-            &project_id,
-            Family::FirewallRules,
-            &id,
-            Action::DeleteFirewallRule,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
-    })
+pub async fn delete_firewall_rule(call: ResourceCall) -> SimResult {
+    call.start(&FIREWALL_RULES, |_, _| Ok(Action::DeleteFirewallRule))
 }
 
 pub async fn list_load_balancers(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
+    call: ProjectCall,
     Query(q): Query<HashMap<String, String>>,
 ) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        let matches = |lb: &&Value, key: &str, field: &str| {
-            q.get(key).is_none_or(|v| lb[field].as_str() == Some(v))
-        };
-        let items: Vec<&Value> = w.projects[&project_id]
-            .load_balancers
-            .values()
-            .filter(|lb| matches(lb, "name", "name"))
-            .filter(|lb| matches(lb, "location", "location"))
-            .filter(|lb| matches(lb, "vpc_network_id", "vpc_id"))
-            .collect();
-        Ok(Json(json!({"items": items})))
-    })
-}
-
-pub async fn get_load_balancer(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        w.projects[&project_id]
-            .load_balancers
-            .get(&id)
-            .map(|lb| Json(lb.clone()))
-            .ok_or_else(|| SimError::not_found("load balancer"))
+    let matches = |lb: &Value, key: &str, field: &str| {
+        q.get(key).is_none_or(|v| lb[field].as_str() == Some(v))
+    };
+    call.list_where(&LOAD_BALANCERS, |lb| {
+        matches(lb, "name", "name")
+            && matches(lb, "location", "location")
+            && matches(lb, "vpc_network_id", "vpc_id")
     })
 }
 
@@ -407,12 +226,9 @@ fn listeners(body: &Map<String, Value>) -> Result<Value, SimError> {
             .filter(|p| (1..=65535).contains(p))
             .ok_or_else(|| SimError::bad_request(format!("{what} must be a port number")))
     };
-    let rendered = list
-        .iter()
+    let rendered = object_entries(list, "listen_ports_and_backends")
         .map(|l| {
-            let l = l.as_object().ok_or_else(|| {
-                SimError::bad_request("listen_ports_and_backends entries must be objects")
-            })?;
+            let l = l?;
             let listen_port = port(l.get("listen_port"), "listen_port")?;
             let backends = required_array(l, "backends")?
                 .iter()
@@ -434,12 +250,7 @@ fn listeners(body: &Map<String, Value>) -> Result<Value, SimError> {
     Ok(Value::Array(rendered))
 }
 
-pub async fn create_load_balancer(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path(project_id): Path<String>,
-    body: Bytes,
-) -> SimResult {
+pub async fn create_load_balancer(call: ProjectCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let name = required_str(&body, "name")?;
     let location = required_str(&body, "location")?;
@@ -458,12 +269,8 @@ pub async fn create_load_balancer(
             "unknown location {location:?}"
         )));
     }
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id].networks.contains_key(&vpc_id) {
-            return Err(SimError::bad_request(format!(
-                "VPC network {vpc_id} not found"
-            )));
-        }
+    call.run(|w| {
+        named_network(&w.projects[&call.project_id], &vpc_id)?;
         let vip = w.allocate_public().ok_or_else(|| {
             SimError::new(
                 axum::http::StatusCode::CONFLICT,
@@ -476,68 +283,26 @@ pub async fn create_load_balancer(
             "id": id,
             "name": name,
             "location": location,
-            "project_id": project_id,
+            "project_id": call.project_id,
             "protocol": protocol,
             "vip": "",
             "vpc_id": vpc_id,
             "health_check_options": health,
             "listen_ports_and_backends": listeners,
         });
-        w.projects
-            .get_mut(&project_id)
-            .expect("owned")
-            .load_balancers
-            .insert(id.clone(), lb);
-        let op = w.start_op(
-            &project_id,
-            Family::LoadBalancers,
-            &id,
-            Action::CreateLoadBalancer(vip),
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+        LOAD_BALANCERS.insert(w, &call.project_id, id.clone(), lb);
+        LOAD_BALANCERS.start_op(w, &call.project_id, &id, Action::CreateLoadBalancer(vip))
     })
 }
 
-pub async fn update_load_balancer(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-    body: Bytes,
-) -> SimResult {
+pub async fn update_load_balancer(call: ResourceCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let listeners = listeners(&body)?;
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id].load_balancers.contains_key(&id) {
-            return Err(SimError::not_found("load balancer"));
-        }
-        let op = w.start_op(
-            &project_id,
-            Family::LoadBalancers,
-            &id,
-            Action::UpdateLoadBalancer(listeners),
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
+    call.start(&LOAD_BALANCERS, |_, _| {
+        Ok(Action::UpdateLoadBalancer(listeners))
     })
 }
 
-pub async fn delete_load_balancer(
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        if !w.projects[&project_id].load_balancers.contains_key(&id) {
-            return Err(SimError::not_found("load balancer"));
-        }
-        let op = w.start_op(
-            &project_id,
-            Family::LoadBalancers,
-            &id,
-            Action::DeleteLoadBalancer,
-            Fate::Succeed,
-        );
-        Ok(Json(json!({"operation": op})))
-    })
+pub async fn delete_load_balancer(call: ResourceCall) -> SimResult {
+    call.start(&LOAD_BALANCERS, |_, _| Ok(Action::DeleteLoadBalancer))
 }

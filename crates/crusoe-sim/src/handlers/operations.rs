@@ -1,23 +1,15 @@
 //! The operation endpoints: one per family, each knowing only its own family's operations.
 
-use std::sync::Arc;
+use axum::Json;
 
-use axum::extract::{Path, State};
-use axum::{Extension, Json};
-
-use crate::http::{in_project, Caller, SimError, SimResult};
+use super::project_call::ResourceCall;
+use crate::http::{SimError, SimResult};
 use crate::world::Family;
-use crate::Sim;
 
 /// Unknown, foreign and expired operations all answer 403, as Crusoe documents.
-pub async fn get_operation(
-    family: Family,
-    State(sim): State<Arc<Sim>>,
-    Extension(caller): Extension<Caller>,
-    Path((project_id, operation_id)): Path<(String, String)>,
-) -> SimResult {
-    in_project(&sim, &caller, &project_id, |w| {
-        w.operation(&project_id, family, &operation_id)
+pub fn get_operation(family: Family, call: &ResourceCall) -> SimResult {
+    call.run(|w| {
+        w.operation(&call.project_id, family, &call.id)
             .map(Json)
             .ok_or_else(SimError::forbidden)
     })
