@@ -56,17 +56,13 @@ pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
         })
     };
 
-    let project = client
-        .project(&project_id)
-        .get()
-        .await
-        .map_err(|e| explain("project", e))?;
+    let scoped = client.project(&project_id);
+    let project = scoped.get().await.map_err(|e| explain("project", e))?;
     let locations = client
         .list_locations()
         .await
         .map_err(|e| explain("locations", e))?;
-    let types = client
-        .project(&project_id)
+    let types = scoped
         .vm_types()
         .await
         .map_err(|e| explain("VM types", e))?;

@@ -55,9 +55,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("IAL_TLS_CERT", "tls_cert", Text),
     var("IAL_TLS_KEY", "tls_key", Text),
     var("CRUSOE_API_ENDPOINT", "crusoe.api_endpoint", Text),
-    var("CRUSOE_ACCESS_KEY_ID", "crusoe.access_key_id", Text),
+    // The names Crusoe's tools read, as the SDK reads them (`Credentials::from_env`).
+    var(crusoe_sdk::ACCESS_KEY_ID_VAR, "crusoe.access_key_id", Text),
     var(
-        "CRUSOE_SECRET_KEY",
+        crusoe_sdk::SECRET_KEY_VAR,
         "crusoe.secret_key",
         Secret { in_file: true },
     ),
