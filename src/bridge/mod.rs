@@ -5,6 +5,7 @@ mod boot;
 pub mod boot_images;
 mod catalog;
 mod create;
+pub mod cycloid;
 pub mod error;
 pub mod gc;
 mod identity;
@@ -17,6 +18,7 @@ mod network;
 mod rate;
 mod servers;
 pub mod settings;
+mod telling;
 mod tenant;
 mod vm_view;
 
@@ -56,6 +58,8 @@ pub struct Bridge {
     /// The last readiness check and when it was made.
     readiness: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
     rate: rate::TenantRate,
+    /// Each server's story, told to Cycloid when configured.
+    cycloid: cycloid::Sink,
 }
 
 /// How long a readiness answer is reused, and how long its check may take.
@@ -98,7 +102,9 @@ impl Bridge {
                 Duration::from_secs(settings.catalog_ttl_secs),
             )
         });
+        let cycloid = cycloid::Sink::new(&settings.cycloid)?;
         Ok(Self {
+            cycloid,
             boot_images,
             catalog: catalog::Catalog::new(&settings),
             rate: rate::TenantRate::new(&settings.rate_limit),
@@ -174,6 +180,7 @@ impl Bridge {
 impl Provider for Bridge {
     async fn verify(&self, auth: Option<Auth>) -> Result<VerifyResponse, IalError> {
         let invalid = Ok(VerifyResponse { valid: false });
+        self.check_hub_config(auth.as_ref())?;
         let t = match self.tenant(auth.as_ref()) {
             Ok(t) => t,
             // Missing or unusable credentials (or a wrong bridge token) are not valid ones.
@@ -220,7 +227,13 @@ impl Provider for Bridge {
 
     async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        let answer = servers::provision(self, &t, call.request).await?;
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
+        let result = servers::provision(self, &t, call.request).await;
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_provision(teller, &t, req, &result).await;
+        }
+        let answer = result?;
         // The next polls must not trust a view from before the VM existed.
         if answer.extra.contains_key("vm_operation_id") {
             self.vm_view.created(&t, &answer.server_id).await;
@@ -248,10 +261,15 @@ impl Provider for Bridge {
                     .collect(),
             )
         };
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
         let result = match seen {
             vm_view::Seen::Vms(vms) => servers::provision_status(&t, call.request, name, vms).await,
             vm_view::Seen::JustCreated => Ok(servers::pending(call.request, name)),
         };
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_status(teller, &t, req, &result);
+        }
         self.track(key, matches!(&result, Ok(r) if !r.provisioned));
         Ok(result?)
     }
@@ -270,24 +288,48 @@ impl Provider for Bridge {
 
     async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(servers::restart(self, &t, call.request).await?)
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
+        let restarted = servers::restart(self, &t, call.request).await?;
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_restart(teller, &t, req);
+        }
+        Ok(restarted)
     }
 
     async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
         let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
         let done = servers::decommission(self, &t, call.request).await;
         self.vm_view.invalidate(&t, &name).await;
-        Ok(done?)
+        let done = done?;
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_decommission(teller, &t, req);
+        }
+        Ok(done)
     }
 
     async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(ips::allocate(self, &t, call.request).await?)
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
+        let ip = ips::allocate(self, &t, call.request).await?;
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_allocate(teller, &t, req, &ip);
+        }
+        Ok(ip)
     }
 
     async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, IalError> {
         let t = self.tenant(call.auth.as_ref())?;
-        Ok(ips::release(self, &t, call.request).await?)
+        let teller = self.teller(call.auth.as_ref());
+        let told = teller.as_ref().map(|_| call.request.clone());
+        let released = ips::release(self, &t, call.request).await?;
+        if let (Some(teller), Some(req)) = (&teller, &told) {
+            self.tell_release(teller, &t, req);
+        }
+        Ok(released)
     }
 }

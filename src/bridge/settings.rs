@@ -240,6 +240,9 @@ pub struct BridgeSettings {
     pub timeouts: TimeoutSettings,
     pub status: StatusSettings,
     pub rate_limit: RateLimitSettings,
+    /// The top-level `[cycloid]` table (not under `[bridge]`), put here by the loader.
+    #[serde(skip)]
+    pub cycloid: super::cycloid::CycloidSettings,
 }
 
 /// Requests each tenant (one hub with one set of credentials) may make; beyond it, 429 with
@@ -277,6 +280,7 @@ impl Default for BridgeSettings {
             timeouts: TimeoutSettings::default(),
             status: StatusSettings::default(),
             rate_limit: RateLimitSettings::default(),
+            cycloid: Default::default(),
         }
     }
 }
@@ -285,6 +289,7 @@ impl BridgeSettings {
     /// Checks what can be checked before serving; the error names the setting by its file key.
     pub fn validate(&self) -> Result<(), SettingError> {
         let fail = |key: &str, reason: String| Err(SettingError::new(key, reason));
+        self.cycloid.validate()?;
         if self.rate_limit.per_second > 0 && self.rate_limit.burst == 0 {
             return fail(
                 "bridge.rate_limit.burst",

@@ -47,7 +47,8 @@ const fn var(name: &'static str, key: &'static str, form: Form) -> EnvVar {
 
 use Form::*;
 
-/// Every variable read. Crusoe's own names (`CRUSOE_*`) are those of Crusoe's CLI.
+/// Every variable read. Crusoe's own names (`CRUSOE_*`) are those of Crusoe's CLI, Cycloid's
+/// (`CY_*`) those of Cycloid's CLI.
 pub const ENV_VARS: &[EnvVar] = &[
     var("IAL_LISTEN", "listen", Text),
     var("IAL_LOG_FORMAT", "log_format", Text),
@@ -90,6 +91,10 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("IAL_IMAGE", "bridge.boot.image", Text),
     var("IAL_CUSTOM_IMAGE", "bridge.boot.custom_image", Text),
     var("IAL_SSH_PUBLIC_KEY", "bridge.boot.ssh_public_key", Text),
+    // The names Cycloid's CLI reads.
+    var("CY_ORG", "cycloid.organization", Text),
+    var("CY_API_KEY", "cycloid.api_key", Secret { in_file: false }),
+    var("CY_API_URL", "cycloid.url", Text),
     var(
         "IAL_STATUS_READS",
         "bridge.status.coalesce",

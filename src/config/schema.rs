@@ -29,6 +29,8 @@ pub(super) struct Raw {
     pub crusoe: RawCrusoe,
     #[serde(default)]
     pub bridge: BridgeSettings,
+    #[serde(default)]
+    pub cycloid: crate::bridge::cycloid::CycloidSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]

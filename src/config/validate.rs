@@ -36,7 +36,9 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
     let tls = tls(raw.tls_cert.clone(), raw.tls_key.clone()).map_err(invalid)?;
     let ial = ial(&raw).map_err(invalid)?;
     let crusoe = crusoe(raw.crusoe, &origins)?;
-    raw.bridge.validate().map_err(invalid)?;
+    let mut bridge = raw.bridge;
+    bridge.cycloid = raw.cycloid;
+    bridge.validate().map_err(invalid)?;
     Ok(Config {
         listen,
         log_format,
@@ -44,7 +46,7 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
         tls,
         crusoe,
         ial,
-        bridge: raw.bridge,
+        bridge,
         origins,
     })
 }

@@ -22,6 +22,23 @@ pub const BUILD_INFO: &str = "crusoe_ial_build_info";
 /// Tenants whose status reads left the `names` filter for whole-project lists.
 pub const NAMES_FILTER_FALLBACKS: &str = "bridge_status_names_filter_fallbacks_total";
 
+/// Deliveries to Cycloid made, by `work` (event, register, unregister).
+pub const CYCLOID_DELIVERED: &str = "ial_cycloid_delivered_total";
+/// Deliveries to Cycloid given up, by `cause`.
+pub const CYCLOID_DROPPED: &str = "ial_cycloid_dropped_total";
+/// Attempts of a Cycloid delivery beyond its first.
+pub const CYCLOID_RETRIES: &str = "ial_cycloid_retries_total";
+/// Every `cause` of [`CYCLOID_DROPPED`].
+pub const CYCLOID_DROP_CAUSES: &[&str] = &[
+    "queue_full",
+    "refused",
+    "rejected",
+    "throttled",
+    "unavailable",
+    "unreachable",
+    "garbage",
+];
+
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
 ];
@@ -50,6 +67,18 @@ fn describe() {
     describe_counter!(
         NAMES_FILTER_FALLBACKS,
         "Tenants whose provision-status reads found Crusoe's names filter taking one name only, and now list their whole project"
+    );
+    describe_counter!(
+        CYCLOID_DELIVERED,
+        "Events and inventory changes delivered to Cycloid, by work (event, register, unregister)"
+    );
+    describe_counter!(
+        CYCLOID_DROPPED,
+        "Events and inventory changes given up, by cause (queue_full, refused, rejected, throttled, unavailable, unreachable, garbage)"
+    );
+    describe_counter!(
+        CYCLOID_RETRIES,
+        "Attempts of a Cycloid delivery beyond its first"
     );
     describe_gauge!(
         BUILD_INFO,
@@ -83,6 +112,13 @@ fn describe() {
 fn register_known_series() {
     metrics::gauge!(SERVERS_IN_FLIGHT).set(0.0);
     metrics::counter!(NAMES_FILTER_FALLBACKS).increment(0);
+    for work in ["event", "register", "unregister"] {
+        metrics::counter!(CYCLOID_DELIVERED, "work" => work).increment(0);
+    }
+    for cause in CYCLOID_DROP_CAUSES {
+        metrics::counter!(CYCLOID_DROPPED, "cause" => *cause).increment(0);
+    }
+    metrics::counter!(CYCLOID_RETRIES).increment(0);
     metrics::gauge!(
         BUILD_INFO,
         "version" => env!("CARGO_PKG_VERSION"),
