@@ -156,3 +156,76 @@ async fn gc_without_credentials_says_what_to_set() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("CRUSOE_ACCESS_KEY_ID"));
 }
+
+#[tokio::test]
+async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
+    use cycloid_sim::{CycloidSim, RunningCycloid};
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let ready = h.provision_ready("c1a.4x", "us-east1-a").await;
+    let cy = RunningCycloid::start(CycloidSim::new("acme-gpu", "cy-gc-key"))
+        .await
+        .unwrap();
+    let resource = |name: &str, managed_by: &str, project: &str| {
+        json!({"provider": "crusoe", "type": "c1a.4x", "name": name, "label": name,
+               "custom_attributes": {"managed_by": managed_by, "crusoe_project": project}})
+    };
+    let gone = "cycle-deadbeefdeadbeefdeadbeef";
+    let gone_id = cy.sim.insert_resource(resource(gone, "crusoe-ial", PROJECT));
+    cy.sim
+        .insert_resource(resource(&ready.server_id, "crusoe-ial", PROJECT));
+    cy.sim
+        .insert_resource(resource("cycle-aaaabbbbccccddddeeeeffff", "someone-else", PROJECT));
+    cy.sim
+        .insert_resource(resource("cycle-aaaabbbbccccddddeeee0000", "crusoe-ial", "another-project"));
+
+    let run = |args: &'static [&'static str]| {
+        let endpoint = h.sim.endpoint();
+        let url = cy.url();
+        async move {
+            let home = tempfile::tempdir().unwrap();
+            let out = tokio::process::Command::new(BIN)
+                .arg("gc")
+                .args(args)
+                .env_clear()
+                .env("HOME", home.path())
+                .env("CRUSOE_API_ENDPOINT", endpoint)
+                .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
+                .env("CRUSOE_SECRET_KEY", SECRET)
+                .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
+                .env("CY_ORG", "acme-gpu")
+                .env("CY_API_KEY", "cy-gc-key")
+                .env("CY_API_URL", url)
+                .output()
+                .await
+                .unwrap();
+            let text = format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+            (out.status.code().unwrap_or(-1), text)
+        }
+    };
+    let (code, out) = run(&[]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains(&format!("Cycloid inventory resource {gone} (id {gone_id})")),
+        "{out}"
+    );
+    assert!(out.contains("dry run"), "{out}");
+    assert!(!out.contains(&ready.server_id) && !out.contains("ffff") && !out.contains("0000"), "{out}");
+    assert!(!out.contains("cy-gc-key"), "{out}");
+    assert_eq!(cy.sim.resources().len(), 4, "a dry run deletes nothing");
+
+    let (code, out) = run(&["--apply"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deleted 1 Cycloid inventory resources"), "{out}");
+    let left: Vec<String> = cy
+        .sim
+        .resources()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(left.len(), 3, "{left:?}");
+    assert!(!left.contains(&gone.to_string()), "{left:?}");
+}

@@ -148,6 +148,60 @@ pub async fn delete(
     Ok(deleted)
 }
 
+/// An inventory resource in Cycloid that names a server of this project whose VM is gone: a
+/// crash between decommission and the sink's delivery, or a delivery dropped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InventoryOrphan {
+    pub id: u32,
+    pub name: String,
+}
+
+impl std::fmt::Display for InventoryOrphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Cycloid inventory resource {} (id {}): its VM is gone",
+            self.name, self.id
+        )
+    }
+}
+
+/// The inventory resources this bridge made for `project` whose server no longer exists.
+pub async fn find_inventory(
+    project: &ProjectClient,
+    cycloid: &cycloid_sdk::CycloidClient,
+) -> Result<Vec<InventoryOrphan>, String> {
+    use super::cycloid::story::{MANAGED_BY, PROVIDER};
+    use cycloid_sdk::Filter;
+    let vms = project
+        .vms()
+        .list(&VmFilter::default())
+        .await
+        .map_err(|e| format!("listing the project's VMs: {e}"))?;
+    let live: HashSet<&str> = vms
+        .iter()
+        .filter(|v| !v.state.is_terminal())
+        .map(|v| v.name.as_str())
+        .collect();
+    let resources = cycloid
+        .inventory()
+        .find(&[
+            Filter::eq("resources_provider", PROVIDER),
+            Filter::eq(MANAGED_BY.0, MANAGED_BY.1),
+            Filter::eq("crusoe_project", project.id()),
+        ])
+        .await
+        .map_err(|e| format!("listing Cycloid's inventory: {e}"))?;
+    Ok(resources
+        .into_iter()
+        .filter_map(|r| {
+            let name = r.name.unwrap_or_default();
+            (name.starts_with(naming::PREFIX) && !live.contains(name.as_str()))
+                .then_some(InventoryOrphan { id: r.id, name })
+        })
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,8 +15,38 @@ pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| format!("listing the project's resources: {e}"))?;
     let mut lines: Vec<String> = orphans.iter().map(|o| format!("  {o}")).collect();
+    let cycloid = crate::bridge::cycloid::operator_client(&config.bridge.cycloid)
+        .map_err(|e| config.invalid(e).to_string())?;
+    let mut inventory = Vec::new();
+    if let Some(cycloid) = &cycloid {
+        inventory = gc::find_inventory(&project, cycloid).await?;
+        lines.extend(inventory.iter().map(|o| format!("  {o}")));
+        if apply {
+            for o in &inventory {
+                cycloid
+                    .inventory()
+                    .delete(o.id)
+                    .await
+                    .map_err(|e| format!("deleting Cycloid inventory resource {}: {e}", o.id))?;
+            }
+            if !inventory.is_empty() {
+                lines.push(format!(
+                    "deleted {} Cycloid inventory resources of organisation {}",
+                    inventory.len(),
+                    cycloid.organization()
+                ));
+            }
+        }
+    }
     if orphans.is_empty() {
-        lines.push(format!("nothing to collect in project {}", project.id()));
+        if inventory.is_empty() || apply {
+            lines.push(format!("nothing to collect in project {}", project.id()));
+        } else {
+            lines.push(format!(
+                "{} Cycloid inventory resources to collect; nothing deleted (dry run): run `crusoe-ial gc --apply` to delete them",
+                inventory.len()
+            ));
+        }
         return Ok(lines);
     }
     if apply {

@@ -46,19 +46,27 @@ pub struct Teller {
     client: CycloidClient,
 }
 
+/// The HTTP client every Cycloid call shares.
+fn http_client(settings: &CycloidSettings) -> Result<reqwest::Client, SettingError> {
+    reqwest::Client::builder()
+        .timeout(Duration::from_millis(settings.timeout_ms))
+        .connect_timeout(Duration::from_millis(settings.timeout_ms.min(3000)))
+        // A redirect could carry the key to a host nobody allowed.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(crate::USER_AGENT)
+        .build()
+        .map_err(|e| SettingError::new("cycloid.url", format!("cannot build an HTTP client: {e}")))
+}
+
+/// A client of the operator's organisation, when `[cycloid]` configures one (for `gc`).
+pub fn operator_client(settings: &CycloidSettings) -> Result<Option<CycloidClient>, SettingError> {
+    Ok(Sink::new(settings)?.default)
+}
+
 impl Sink {
     pub fn new(settings: &CycloidSettings) -> Result<Self, SettingError> {
         settings.validate()?;
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(settings.timeout_ms))
-            .connect_timeout(Duration::from_millis(settings.timeout_ms.min(3000)))
-            // A redirect could carry the key to a host nobody allowed.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(crate::USER_AGENT)
-            .build()
-            .map_err(|e| {
-                SettingError::new("cycloid.url", format!("cannot build an HTTP client: {e}"))
-            })?;
+        let http = http_client(settings)?;
         let url =
             |key: &str, u: &str| settings::api_url(key, u).map_err(|e| SettingError::new(key, e));
         let default_url = url("cycloid.url", &settings.url)?;

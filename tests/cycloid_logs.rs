@@ -1,0 +1,118 @@
+//! What an operator sees when Cycloid will not take the story: drops counted by cause in
+//! `/metrics`, one log line per cause (not one per event), and never the Cycloid key. One test
+//! in this binary, so that the log lines counted are its own.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::harness::{test_settings, Harness};
+use common::quick_sim_config;
+use cycloid_sim::{Behaviour, CycloidSim, RunningCycloid};
+
+const ORG: &str = "acme-gpu";
+const KEY: &str = "cy-key-the-right-one-0042";
+const WRONG_KEY: &str = "cy-key-revoked-but-still-secret-9981";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn dropped_lines(logs: &Captured, cause: &str) -> usize {
+    String::from_utf8_lossy(&logs.0.lock().unwrap())
+        .lines()
+        .filter(|l| {
+            l.contains("a Cycloid delivery was dropped")
+                && l.contains(&format!("\"cause\":\"{cause}\""))
+        })
+        .count()
+}
+
+fn metric(text: &str, cause: &str) -> f64 {
+    let series = format!("ial_cycloid_dropped_total{{cause=\"{cause}\"}} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} is not in /metrics:\n{text}"))
+}
+
+async fn restarts(h: &Harness, server_id: &str, n: usize) {
+    for _ in 0..n {
+        Harness::data(
+            h.cycle(
+                "/v1/infrastructure/server/restart",
+                Harness::server_ref(server_id, "us-east1-a"),
+            )
+            .await,
+        );
+    }
+}
+
+#[tokio::test]
+async fn drops_are_counted_by_cause_logged_once_each_and_the_key_is_never_shown() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug")
+        .with_writer(move || writer.clone())
+        .init();
+    let cy = RunningCycloid::start(CycloidSim::new(ORG, KEY))
+        .await
+        .unwrap();
+
+    // A revoked key: every delivery is refused.
+    let mut settings = test_settings();
+    settings.cycloid.organization = Some(ORG.into());
+    settings.cycloid.api_key = Some(WRONG_KEY.to_string().into());
+    settings.cycloid.url = cy.url();
+    let h = Harness::start(quick_sim_config(), settings.clone()).await;
+    let ready = h.provision_ready("c1a.4x", "us-east1-a").await;
+    restarts(&h, &ready.server_id, 4).await;
+    // accepted, register, provisioned and four restarts.
+    for _ in 0..400 {
+        if cy.sim.received().iter().filter(|r| r.status == 401).count() >= 7 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let (_, text) = h.raw("GET", "/metrics", None).await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(metric(&text, "refused") >= 7.0, "{text}");
+    assert_eq!(dropped_lines(&logs, "refused"), 1);
+
+    // A Cycloid too slow for the queue: the queue fills and new work is dropped at once. (No
+    // delivery succeeds meanwhile, which would let the next drop be logged again.)
+    cy.sim
+        .set_behaviour(Behaviour::Slow(Duration::from_secs(60)));
+    settings.cycloid.api_key = Some(KEY.to_string().into());
+    settings.cycloid.queue = 1;
+    settings.cycloid.workers = 1;
+    settings.cycloid.timeout_ms = 30_000;
+    let h2 = Harness::start(quick_sim_config(), settings).await;
+    let ready = h2.provision_ready("c1a.4x", "us-east1-a").await;
+    restarts(&h2, &ready.server_id, 6).await;
+    let (_, text) = h2.raw("GET", "/metrics", None).await;
+    let text = text.as_str().unwrap().to_string();
+    assert!(metric(&text, "queue_full") >= 5.0, "{text}");
+    assert_eq!(dropped_lines(&logs, "queue_full"), 1);
+
+    let all = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    assert!(all.contains("a Cycloid delivery was dropped"));
+    for secret in [WRONG_KEY, KEY] {
+        assert!(!all.contains(secret), "{secret} is in the logs");
+        assert!(!text.contains(secret), "{secret} is in /metrics");
+    }
+}
