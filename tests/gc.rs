@@ -170,13 +170,21 @@ async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
                "custom_attributes": {"managed_by": managed_by, "crusoe_project": project}})
     };
     let gone = "cycle-deadbeefdeadbeefdeadbeef";
-    let gone_id = cy.sim.insert_resource(resource(gone, "crusoe-ial", PROJECT));
+    let gone_id = cy
+        .sim
+        .insert_resource(resource(gone, "crusoe-ial", PROJECT));
     cy.sim
         .insert_resource(resource(&ready.server_id, "crusoe-ial", PROJECT));
-    cy.sim
-        .insert_resource(resource("cycle-aaaabbbbccccddddeeeeffff", "someone-else", PROJECT));
-    cy.sim
-        .insert_resource(resource("cycle-aaaabbbbccccddddeeee0000", "crusoe-ial", "another-project"));
+    cy.sim.insert_resource(resource(
+        "cycle-aaaabbbbccccddddeeeeffff",
+        "someone-else",
+        PROJECT,
+    ));
+    cy.sim.insert_resource(resource(
+        "cycle-aaaabbbbccccddddeeee0000",
+        "crusoe-ial",
+        "another-project",
+    ));
 
     let run = |args: &'static [&'static str]| {
         let endpoint = h.sim.endpoint();
@@ -213,13 +221,19 @@ async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
         "{out}"
     );
     assert!(out.contains("dry run"), "{out}");
-    assert!(!out.contains(&ready.server_id) && !out.contains("ffff") && !out.contains("0000"), "{out}");
+    assert!(
+        !out.contains(&ready.server_id) && !out.contains("ffff") && !out.contains("0000"),
+        "{out}"
+    );
     assert!(!out.contains("cy-gc-key"), "{out}");
     assert_eq!(cy.sim.resources().len(), 4, "a dry run deletes nothing");
 
     let (code, out) = run(&["--apply"]).await;
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("deleted 1 Cycloid inventory resources"), "{out}");
+    assert!(
+        out.contains("deleted 1 Cycloid inventory resources"),
+        "{out}"
+    );
     let left: Vec<String> = cy
         .sim
         .resources()

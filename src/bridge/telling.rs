@@ -160,11 +160,15 @@ impl Bridge {
             some(&Some(req.cycle.server_id.clone())).or(server.cycle_server_id);
         let server = self.cycloid.recall(server);
         self.cycloid
+            .remember_ip(&t.hub, &ip.ip_id, &server.server_id);
+        self.cycloid
             .event(teller, &server, story::ip_allocated(&server, ip));
     }
 
     pub(super) fn tell_release(&self, teller: &Teller, t: &Tenant, req: &ReleaseIp) {
-        let mut server = from_id(&t.hub, req.server_id.as_deref().unwrap_or("unknown"));
+        // Cycle's release need not name the server; the replica that allocated knows it.
+        let owner = some(&req.server_id).or_else(|| self.cycloid.ip_owner(&t.hub, &req.ip_id));
+        let mut server = from_id(&t.hub, owner.as_deref().unwrap_or(""));
         server.location = some(&req.location_id);
         let server = self.cycloid.recall(server);
         self.cycloid

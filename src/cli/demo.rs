@@ -37,6 +37,62 @@ pub struct DemoArgs {
     /// Seed of the simulator.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Also tell a simulated Cycloid each step, and show its timeline and inventory requests.
+    #[arg(long)]
+    pub cycloid: bool,
+}
+
+const CYCLOID_ORG: &str = "demo-org";
+
+/// Waits for the sink to finish (the story is told after each answer), then prints what the
+/// simulated Cycloid received.
+async fn show_cycloid(cy: &cycloid_sim::RunningCycloid) {
+    let mut last = usize::MAX;
+    for _ in 0..50 {
+        let n = cy.sim.received().len();
+        if n == last && cy.sim.received().iter().all(|r| r.status != 0) {
+            break;
+        }
+        last = n;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!();
+    println!(
+        "Cycloid (simulated, {}) organisation {CYCLOID_ORG}:",
+        cy.url()
+    );
+    println!("  timeline");
+    for e in cy.sim.events() {
+        let tags: Vec<String> = e["tags"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|t| {
+                format!(
+                    "{}={}",
+                    t["key"].as_str().unwrap_or(""),
+                    t["value"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        println!(
+            "    {:<5} {}",
+            e["severity"].as_str().unwrap_or(""),
+            e["title"].as_str().unwrap_or("")
+        );
+        println!("          {}", e["message"].as_str().unwrap_or(""));
+        println!("          tags: {}", tags.join(" "));
+    }
+    println!("  inventory requests");
+    for r in cy
+        .sim
+        .received()
+        .iter()
+        .filter(|r| r.target.contains("/inventory"))
+    {
+        println!("    {:<6} {}  -> {}", r.method, r.target, r.status);
+    }
+    println!("  inventory now: {} resources", cy.sim.resources().len());
 }
 
 const HUB: &str = "65f1e2d3c4b5a69788796a5b";
@@ -459,6 +515,25 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let mut settings = BridgeSettings::default();
     settings.boot.ipxe_url = Some(image.url.clone());
     settings.boot.ipxe_sha256 = Some(image.sha256.clone());
+    let cycloid = if args.cycloid {
+        let key = format!("demo-{}", uuid::Uuid::new_v4());
+        match cycloid_sim::RunningCycloid::start(cycloid_sim::CycloidSim::new(CYCLOID_ORG, &key))
+            .await
+        {
+            Ok(cy) => {
+                settings.cycloid.organization = Some(CYCLOID_ORG.into());
+                settings.cycloid.api_key = Some(key.into());
+                settings.cycloid.url = cy.url();
+                Some(cy)
+            }
+            Err(e) => {
+                eprintln!("crusoe-ial demo: cannot start the Cycloid simulator: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
     let key = sim.keys[0].clone();
     let client = ClientSettings {
         endpoint: url::Url::parse(&sim.endpoint()).expect("the simulator's URL"),
@@ -505,6 +580,12 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     );
     println!("  Crusoe simulator  {}", sim.endpoint());
     println!("  bridge            {bridge_url}");
+    if let Some(cy) = &cycloid {
+        println!(
+            "  Cycloid simulator {} (organisation {CYCLOID_ORG})",
+            cy.url()
+        );
+    }
     println!(
         "  boot mode         ipxe, Cycle's iPXE image stood in by {} (the simulator boots no VM)",
         image.url
@@ -531,6 +612,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let mut steps = 0;
     let outcome = lifecycle(&cycle, &sim, &image, &mut steps).await;
     let calls: u64 = sim.sim.calls().values().sum();
+    if let Some(cy) = &cycloid {
+        show_cycloid(cy).await;
+    }
     println!();
     let code = match outcome {
         Ok(()) => {

@@ -302,6 +302,40 @@ fn the_bridge_token_is_read_from_the_environment_only() {
 }
 
 #[test]
+fn cycloid_takes_its_key_from_the_environment_only_and_wants_both_halves() {
+    let key = "cy-key-in-a-file-is-refused";
+    let f = file(&format!(
+        "[cycloid]\norganization = \"acme\"\napi_key = \"{key}\"\n"
+    ));
+    let err = Config::load(&Sources {
+        file: Some(f.path().into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("CY_API_KEY"), "{err}");
+    assert!(!err.to_string().contains(key), "{err}");
+
+    let c = Config::load(&with_env(&[("CY_ORG", "acme"), ("CY_API_KEY", key)])).unwrap();
+    assert_eq!(c.bridge.cycloid.organization.as_deref(), Some("acme"));
+    assert!(c.bridge.cycloid.api_key.is_some());
+    assert_eq!(c.bridge.cycloid.url, cycloid_sdk::DEFAULT_URL);
+
+    let err = Config::load(&with_env(&[("CY_ORG", "acme")])).unwrap_err();
+    assert!(err.to_string().contains("CY_API_KEY"), "{err}");
+    let err = Config::load(&with_env(&[("CY_API_KEY", key)])).unwrap_err();
+    assert!(err.to_string().contains("cycloid.organization"), "{err}");
+    assert!(!err.to_string().contains(key), "{err}");
+    let err = Config::load(&with_env(&[
+        ("CY_ORG", "Not Canonical"),
+        ("CY_API_KEY", key),
+    ]))
+    .unwrap_err();
+    assert!(err.to_string().contains("CY_ORG"), "{err}");
+    let err = Config::load(&with_env(&[("CY_API_URL", "ftp://cycloid.example")])).unwrap_err();
+    assert!(err.to_string().contains("CY_API_URL"), "{err}");
+}
+
+#[test]
 fn timeouts_from_file_and_environment() {
     let f = file("[crusoe]\nattempt_timeout_secs = 3\ncall_deadline_secs = 9\nmax_attempts = 2\n");
     let c = Config::load(&Sources {

@@ -177,7 +177,8 @@ pub fn matches(resource: &Value, filter: &Filter) -> bool {
     };
     match found {
         Some(Value::String(s)) => *s == filter.value,
-        Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string() == filter.value,
+        Some(Value::Number(n)) => filter.value.parse::<f64>().ok() == n.as_f64(),
+        Some(Value::Bool(b)) => filter.value == if *b { "true" } else { "false" },
         _ => false,
     }
 }

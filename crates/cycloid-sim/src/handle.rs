@@ -128,20 +128,20 @@ fn answer(
             "the key is not a member of this organization",
         );
     }
-    let json_body = || -> Result<Value, Response> {
+    let json_body = || -> Result<Value, (StatusCode, &'static str, String)> {
         let is_json = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
         if !is_json {
-            return Err(error(
+            return Err((
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
-                "the body must be application/json",
+                "the body must be application/json".into(),
             ));
         }
         serde_json::from_slice(body).map_err(|e| {
-            error(
+            (
                 StatusCode::BAD_REQUEST,
                 "bad_request",
                 format!("the body is not JSON: {e}"),
@@ -152,7 +152,7 @@ fn answer(
         ("POST", ["events"]) => {
             let body = match json_body() {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err((status, code, message)) => return error(status, code, message),
             };
             if let Err(e) = check::event(&body) {
                 return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e);
@@ -195,7 +195,7 @@ fn answer(
         ("POST", ["inventory", "resources"]) => {
             let body = match json_body() {
                 Ok(b) => b,
-                Err(r) => return r,
+                Err((status, code, message)) => return error(status, code, message),
             };
             if let Err(e) = check::resource(&body) {
                 return error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_body", e);

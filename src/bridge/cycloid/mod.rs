@@ -37,6 +37,8 @@ pub struct Sink {
     announced: moka::sync::Cache<String, ()>,
     /// What provision said of each server, for the calls that say less (on this replica).
     facts: moka::sync::Cache<String, Server>,
+    /// The server of each address allocated (release may not name it), on this replica.
+    ip_owners: moka::sync::Cache<String, String>,
     bad_config_warned: AtomicBool,
 }
 
@@ -103,6 +105,10 @@ impl Sink {
                 .time_to_live(Duration::from_secs(3600))
                 .build(),
             facts: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(24 * 3600))
+                .build(),
+            ip_owners: moka::sync::Cache::builder()
                 .max_capacity(100_000)
                 .time_to_idle(Duration::from_secs(24 * 3600))
                 .build(),
@@ -216,6 +222,16 @@ impl Sink {
             format!("{}/{}", server.hub, server.server_id),
             server.clone(),
         );
+    }
+
+    pub fn remember_ip(&self, hub: &str, ip_id: &str, server_id: &str) {
+        self.ip_owners
+            .insert(format!("{hub}/{ip_id}"), server_id.to_string());
+    }
+
+    /// The server an address was allocated to, if this replica allocated it.
+    pub fn ip_owner(&self, hub: &str, ip_id: &str) -> Option<String> {
+        self.ip_owners.get(&format!("{hub}/{ip_id}"))
     }
 
     /// `server` completed with what provision said of it, where this replica heard it.

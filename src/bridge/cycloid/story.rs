@@ -28,11 +28,10 @@ pub struct Server {
 
 impl Server {
     fn tags(&self) -> Vec<Tag> {
-        let mut tags = vec![
-            Tag::lossy("hub", &self.hub),
-            Tag::lossy("server_id", &self.server_id),
-        ];
+        let mut tags = vec![Tag::lossy("hub", &self.hub)];
+        let server_id = Some(self.server_id.clone());
         for (key, value) in [
+            ("server_id", &server_id),
             ("cycle_server_id", &self.cycle_server_id),
             ("location", &self.location),
             ("model", &self.model),
@@ -114,7 +113,7 @@ pub fn provisioned(s: &Server, status: &ProvisionStatusResponse) -> NewEvent {
         Severity::Info,
         format!("Server {} provisioned", s.server_id),
         format!(
-            "{} runs on Crusoe as {} {}: public IPv4 {ips}, MAC {}, VM {}. It now boots Cycle's iPXE image.",
+            "{} runs on Crusoe as {} ({}): public IPv4 {ips}, MAC {}, VM {}. It now boots Cycle's iPXE image.",
             s.cycle(),
             s.server_id,
             s.on(),
@@ -164,10 +163,10 @@ pub fn restarted(s: &Server) -> NewEvent {
         Severity::Info,
         format!("Server {} restarted", s.server_id),
         format!(
-            "{} ({} {}) was restarted on Crusoe; it boots Cycle's iPXE image again.",
-            s.cycle(),
+            "{} ({}), {}, was restarted on Crusoe; it boots Cycle's iPXE image again.",
             s.server_id,
-            s.on()
+            s.on(),
+            s.cycle()
         ),
     )
 }
@@ -177,10 +176,10 @@ pub fn decommissioned(s: &Server) -> NewEvent {
         Severity::Info,
         format!("Server {} decommissioned", s.server_id),
         format!(
-            "{} ({} {}) was deleted on Crusoe with its disks and addresses; nothing of it is billed any more.",
-            s.cycle(),
+            "{} ({}), {}, was deleted on Crusoe with its disks and addresses; nothing of it is billed any more.",
             s.server_id,
-            s.on()
+            s.on(),
+            s.cycle()
         ),
     )
 }

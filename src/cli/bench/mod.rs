@@ -56,6 +56,23 @@ pub struct BenchArgs {
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+    /// The bridge's Cycloid sink: `off`, or on with Cycloid `down` (nothing listens), `slow` (a
+    /// simulated Cycloid answering after 30 s, beyond the sink's 5 s timeout) or `up` (a
+    /// simulated Cycloid answering at once): what the sink costs Cycle's calls.
+    #[arg(long, value_enum, default_value_t = CycloidMode::Off)]
+    pub cycloid: CycloidMode,
+    /// The environment that points the bridges at the Cycloid of `cycloid`, set by `run`.
+    #[arg(skip)]
+    cycloid_env: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CycloidMode {
+    Off,
+    Down,
+    Slow,
+    Up,
 }
 
 impl BenchArgs {
@@ -195,7 +212,12 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
     Err("the simulator did not print its endpoint".into())
 }
 
-async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Proc, String> {
+async fn start_bridge(
+    sim: &Proc,
+    coalesce: bool,
+    refresh_ms: u64,
+    cycloid_env: &[(String, String)],
+) -> Result<Proc, String> {
     static STARTED: AtomicU64 = AtomicU64::new(0);
     let n = STARTED.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("crusoe-ial-bench-{}-{n}", std::process::id()));
@@ -231,6 +253,7 @@ async fn start_bridge(sim: &Proc, coalesce: bool, refresh_ms: u64) -> Result<Pro
         .env("RUST_LOG", "error,crusoe_ial::serve=info")
         .env("IAL_LOG_FORMAT", "json")
         .env("HOME", &dir)
+        .envs(cycloid_env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -470,7 +493,7 @@ fn client(args: &BenchArgs) -> reqwest::Client {
 
 async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> {
     let sim = start_sim(args, args.op_delay_ms).await?;
-    let bridge = start_bridge(&sim, coalesce, args.refresh_ms()).await?;
+    let bridge = start_bridge(&sim, coalesce, args.refresh_ms(), &args.cycloid_env).await?;
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
@@ -561,7 +584,7 @@ fn stale_answers(not_yet: &[(String, u64)], running_since: &BTreeMap<&str, u64>)
 async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
     // VMs take far longer than the run: every server stays in flight.
     let sim = start_sim(args, 3_600_000).await?;
-    let bridge = start_bridge(&sim, true, args.refresh_ms()).await?;
+    let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
@@ -579,10 +602,43 @@ async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
     })
 }
 
+/// Where the bridges' sink sends, for `mode`; the simulated Cycloid runs in this process.
+async fn cycloid_for(
+    mode: CycloidMode,
+) -> Result<(Vec<(String, String)>, Option<cycloid_sim::RunningCycloid>), String> {
+    const ORG: &str = "bench-org";
+    const KEY: &str = "bench-cycloid-key";
+    let (url, running) = match mode {
+        CycloidMode::Off => return Ok((Vec::new(), None)),
+        CycloidMode::Down => {
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+            let url = format!("http://{}", closed.local_addr().map_err(|e| e.to_string())?);
+            (url, None)
+        }
+        CycloidMode::Slow | CycloidMode::Up => {
+            let cy = cycloid_sim::RunningCycloid::start(cycloid_sim::CycloidSim::new(ORG, KEY))
+                .await
+                .map_err(|e| format!("cannot start the Cycloid simulator: {e}"))?;
+            if mode == CycloidMode::Slow {
+                cy.sim
+                    .set_behaviour(cycloid_sim::Behaviour::Slow(Duration::from_secs(30)));
+            }
+            (cy.url(), Some(cy))
+        }
+    };
+    let env = [("CY_ORG", ORG), ("CY_API_KEY", KEY), ("CY_API_URL", &url)]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Ok((env, running))
+}
+
 pub async fn run(args: BenchArgs) -> Result<Report, String> {
-    let args = args.effective();
+    let mut args = args.effective();
+    let (env, _cycloid) = cycloid_for(args.cycloid).await?;
+    args.cycloid_env = env;
     let sim = start_sim(&args, args.op_delay_ms).await?;
-    let bridge = start_bridge(&sim, true, args.refresh_ms()).await?;
+    let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
     let body =
         serde_json::to_vec(&json!({"auth": auth(), "request": null})).map_err(|e| e.to_string())?;
     let [locations, server_models] = catalog::load(
@@ -609,8 +665,8 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
     let a = args.effective();
     let mut out = String::new();
     out.push_str(&format!(
-        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections.\n\n",
-        a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections
+        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections, Cycloid sink {:?}.\n\n",
+        a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections, a.cycloid
     ));
     out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
     let row = |out: &mut String, name: &str, mode: &str, l: &Latencies| {
