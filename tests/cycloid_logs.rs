@@ -8,6 +8,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine;
 use common::harness::{test_settings, Harness};
 use common::quick_sim_config;
 use cycloid_sim::{Behaviour, CycloidSim, RunningCycloid};
@@ -15,6 +16,7 @@ use cycloid_sim::{Behaviour, CycloidSim, RunningCycloid};
 const ORG: &str = "acme-gpu";
 const KEY: &str = "cy-key-the-right-one-0042";
 const WRONG_KEY: &str = "cy-key-revoked-but-still-secret-9981";
+const HUB_KEY: &str = "cy-key-a-hubs-own-revoked-7777";
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -109,9 +111,40 @@ async fn drops_are_counted_by_cause_logged_once_each_and_the_key_is_never_shown(
     assert!(metric(&text, "queue_full") >= 5.0, "{text}");
     assert_eq!(dropped_lines(&logs, "queue_full"), 1);
 
+    // A hub's own key, in auth.config, refused: shown nowhere either.
+    let mut settings = test_settings();
+    settings.cycloid.allowed_urls = vec![cy.url()];
+    cy.sim.set_behaviour(Behaviour::Normal);
+    let mut h3 = Harness::start(quick_sim_config(), settings).await;
+    let doc = format!(
+        r#"{{"cycloid": {{"organization": "{ORG}", "api_key": "{HUB_KEY}", "url": "{}"}}}}"#,
+        cy.url()
+    );
+    h3.auth["config"] = base64::engine::general_purpose::STANDARD.encode(doc).into();
+    let ready = h3.provision_ready("c1a.4x", "us-east1-a").await;
+    restarts(&h3, &ready.server_id, 1).await;
+    for _ in 0..400 {
+        let hub_calls = cy
+            .sim
+            .received()
+            .iter()
+            .filter(|r| {
+                r.authorization.as_deref() == Some(&format!("Bearer {HUB_KEY}")[..])
+                    && r.status == 401
+            })
+            .count();
+        if hub_calls >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // One line for each bridge (each its own process in production).
+    assert_eq!(dropped_lines(&logs, "refused"), 2);
+
     let all = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
     assert!(all.contains("a Cycloid delivery was dropped"));
-    for secret in [WRONG_KEY, KEY] {
+    for secret in [WRONG_KEY, KEY, HUB_KEY] {
         assert!(!all.contains(secret), "{secret} is in the logs");
         assert!(!text.contains(secret), "{secret} is in /metrics");
     }

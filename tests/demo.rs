@@ -75,3 +75,45 @@ async fn a_failing_demo_names_its_step_and_exits_1() {
     assert!(out.contains("demo FAILED at step \"verify\""), "{out}");
     assert!(out.contains("503"), "{out}");
 }
+
+#[tokio::test]
+async fn with_cycloid_the_demo_shows_the_servers_story_in_order() {
+    let (code, out) = demo(&["--cycloid"]).await;
+    assert_eq!(code, 0, "{out}");
+    let timeline = out
+        .split("  timeline\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no timeline:\n{out}"));
+    let titles: Vec<&str> = timeline
+        .lines()
+        .take_while(|l| !l.starts_with("  inventory"))
+        .filter(|l| {
+            l.starts_with("    info") || l.starts_with("    warn") || l.starts_with("    err")
+        })
+        .map(|l| l[10..].trim())
+        .collect();
+    let expected = [
+        "accepted for provisioning",
+        "provisioned",
+        "allocated to",
+        "released",
+        "restarted",
+        "decommissioned",
+    ];
+    assert_eq!(titles.len(), expected.len(), "{out}");
+    for (title, part) in titles.iter().zip(expected) {
+        assert!(
+            title.contains(part),
+            "{title} is not the {part} event:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("POST   /organizations/demo-org/inventory/resources  -> 200"),
+        "{out}"
+    );
+    assert!(
+        out.contains("DELETE /organizations/demo-org/inventory/resources/1  -> 204"),
+        "{out}"
+    );
+    assert!(out.contains("inventory now: 0 resources"), "{out}");
+}
