@@ -72,17 +72,23 @@ pub struct App {
     router: Router,
     ial: IalOptions,
     metrics: Metrics,
+    bridge: Arc<Bridge>,
 }
+
+/// The longest the side channels may deliver what they hold after the last answer: within
+/// Kubernetes' default 30 s between SIGTERM and SIGKILL, with the requests' own grace.
+const DRAIN_MAX: Duration = Duration::from_secs(10);
 
 /// Builds the app. This is where the process's metrics recorder is installed, before anything
 /// records.
 pub fn app(settings: &AppSettings) -> Result<App, SettingError> {
-    let bridge = settings.bridge()?;
+    let bridge = Arc::new(settings.bridge()?);
     let metrics = crate::telemetry::metrics::install();
     Ok(App {
-        router: crate::ial::router(Arc::new(bridge), settings.ial, metrics),
+        router: crate::ial::router(bridge.clone(), settings.ial, metrics),
         ial: settings.ial,
         metrics,
+        bridge,
     })
 }
 
@@ -94,7 +100,8 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
 }
 
 /// Serves `app` on `listener`, over TLS when given, until `stop` resolves; then no new
-/// connection is accepted and requests in flight have `grace` to finish.
+/// connection is accepted, requests in flight have `grace` to finish, and the side channels
+/// (Cycloid) up to `grace` more, at most 10 s, to deliver what those requests queued.
 pub async fn serve_on(
     listener: TcpListener,
     app: App,
@@ -130,11 +137,15 @@ pub async fn serve_on(
     };
     // The stop watch and the metrics upkeep live as long as the server, not beyond it: tests
     // serve and drop many in one process.
-    tokio::select! {
+    let served = tokio::select! {
         served = served => served,
         never = stopping => match never {},
         never = app.metrics.upkeep() => match never {},
-    }
+    };
+    app.bridge
+        .drain(tokio::time::Instant::now() + grace.min(DRAIN_MAX))
+        .await;
+    served
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {

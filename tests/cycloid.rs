@@ -460,3 +460,69 @@ async fn a_failing_cycloid_changes_no_ial_answer_by_a_byte() {
         }
     }
 }
+
+#[cfg(unix)]
+#[tokio::test]
+async fn at_shutdown_the_story_already_queued_is_delivered_before_the_exit() {
+    let crusoe = common::start_sim(quick_sim_config()).await;
+    let cy = cycloid().await;
+    // Each Cycloid request takes 400 ms: the story of the provision (an event, a find and a
+    // create) is still being delivered when SIGTERM comes.
+    cy.sim
+        .set_behaviour(Behaviour::Slow(Duration::from_millis(400)));
+    let url = cy.url();
+    let (child, addr, _home) = common::serve_process_with(
+        "",
+        &[],
+        &[
+            ("CRUSOE_API_ENDPOINT", &crusoe.endpoint()),
+            ("CY_ORG", ORG),
+            ("CY_API_KEY", KEY),
+            ("CY_API_URL", &url),
+        ],
+    )
+    .await;
+    let http = reqwest::Client::new();
+    let call = |path: &'static str, request: Value| {
+        let http = http.clone();
+        let base = format!("http://{addr}");
+        async move {
+            let answer: Value = http
+                .post(format!("{base}{path}"))
+                .json(&json!({"auth": common::harness::default_auth(), "request": request}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["data"].clone()
+        }
+    };
+    let config = call(
+        "/v1/location/configure",
+        Harness::configure_request(LOCATION),
+    )
+    .await["configuration_latest"]
+        .clone();
+    let provisioned = call(
+        "/v1/infrastructure/server/provision",
+        Harness::provision_request(CYCLE_SERVER, MODEL, LOCATION, &config),
+    )
+    .await;
+    assert!(provisioned["server_id"].is_string(), "{provisioned}");
+    assert!(cy.sim.resources().is_empty(), "not delivered yet");
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
+        .await
+        .expect("serve stopped within the drain's bound")
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(cy.sim.events().len(), 1, "{:#?}", cy.sim.received());
+    assert_eq!(cy.sim.resources().len(), 1, "{:#?}", cy.sim.received());
+}

@@ -83,20 +83,31 @@ fn the_kubernetes_manifests_match_the_server() {
     std::fs::write(&file, config).unwrap();
     serve_accepts(file, dir.path()).unwrap();
     kind("Service");
-    // The Secret example names only variables the code reads.
-    let secret =
-        std::fs::read_to_string(root().join("deploy/kubernetes/secret-server-held.example.yaml"))
-            .unwrap();
-    let secret: serde_yaml_ng::Value = serde_yaml_ng::from_str(&secret).unwrap();
+    // The Secret examples name only variables the code reads, and the Deployment names them.
     let known: Vec<&str> = crusoe_ial::config::ENV_VARS
         .iter()
         .map(|v| v.name)
         .collect();
-    for key in secret["stringData"].as_mapping().unwrap().keys() {
-        assert!(
-            known.contains(&key.as_str().unwrap()),
-            "{key:?} is not read by the bridge"
+    let deployment =
+        std::fs::read_to_string(root().join("deploy/kubernetes/crusoe-ial.yaml")).unwrap();
+    for name in ["crusoe-ial-server-held", "crusoe-ial-cycloid"] {
+        let file = format!(
+            "deploy/kubernetes/{}.example.yaml",
+            name.replace("crusoe-ial-", "secret-")
         );
+        let secret = std::fs::read_to_string(root().join(&file)).unwrap();
+        let secret: serde_yaml_ng::Value = serde_yaml_ng::from_str(&secret).unwrap();
+        assert_eq!(secret["metadata"]["name"], name, "{file}");
+        assert!(
+            deployment.contains(&format!("secretRef: {{name: {name}}}")),
+            "{name}"
+        );
+        for key in secret["stringData"].as_mapping().unwrap().keys() {
+            assert!(
+                known.contains(&key.as_str().unwrap()),
+                "{key:?} in {file} is not read by the bridge"
+            );
+        }
     }
 }
 
@@ -115,6 +126,8 @@ fn the_dashboard_queries_only_exported_metrics() {
         m::OPERATION_WAITS,
         m::OPERATION_WAIT_DURATION,
         m::SERVERS_IN_FLIGHT,
+        m::CYCLOID_DELIVERED,
+        m::CYCLOID_DROPPED,
     ];
     let mut used = std::collections::BTreeSet::new();
     for panel in dashboard["panels"].as_array().unwrap() {

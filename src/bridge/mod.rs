@@ -160,6 +160,12 @@ impl Bridge {
         &self.settings
     }
 
+    /// At shutdown, after the last answer: lets the side channels deliver what they hold, until
+    /// `deadline`.
+    pub async fn drain(&self, deadline: tokio::time::Instant) {
+        self.cycloid.drain(deadline).await;
+    }
+
     fn tenant(&self, auth: Option<&Auth>) -> Result<Tenant, BridgeError> {
         let t = tenant::resolve(
             self.settings.credentials,

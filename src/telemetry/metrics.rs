@@ -37,6 +37,7 @@ pub const CYCLOID_DROP_CAUSES: &[&str] = &[
     "unavailable",
     "unreachable",
     "garbage",
+    "shutdown",
 ];
 
 const BUCKETS: &[f64] = &[
@@ -74,7 +75,7 @@ fn describe() {
     );
     describe_counter!(
         CYCLOID_DROPPED,
-        "Events and inventory changes given up, by cause (queue_full, refused, rejected, throttled, unavailable, unreachable, garbage)"
+        "Events and inventory changes given up, by cause (queue_full, refused, rejected, throttled, unavailable, unreachable, garbage, shutdown)"
     );
     describe_counter!(
         CYCLOID_RETRIES,

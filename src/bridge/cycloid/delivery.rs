@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -61,6 +62,22 @@ pub struct Delivery {
     per_shard: usize,
     retry: Retry,
     warned: Arc<Mutex<HashSet<&'static str>>>,
+    /// Work queued or being delivered, and a wake-up each time some finishes: for the drain at
+    /// shutdown.
+    pending: Arc<Pending>,
+}
+
+#[derive(Default)]
+struct Pending {
+    count: AtomicUsize,
+    finished: tokio::sync::Notify,
+}
+
+impl Pending {
+    fn done(&self) {
+        self.count.fetch_sub(1, Ordering::AcqRel);
+        self.finished.notify_waiters();
+    }
 }
 
 impl Delivery {
@@ -72,6 +89,27 @@ impl Delivery {
             per_shard: queue.div_ceil(workers).max(1),
             retry,
             warned: Arc::default(),
+            pending: Arc::default(),
+        }
+    }
+
+    /// Waits until everything queued is delivered or given up, or until `deadline`; what is
+    /// left then is dropped (cause `shutdown`). Returns how much was left.
+    pub async fn drain(&self, deadline: tokio::time::Instant) -> usize {
+        loop {
+            let finished = self.pending.finished.notified();
+            let left = self.pending.count.load(Ordering::Acquire);
+            if left == 0 {
+                return 0;
+            }
+            if tokio::time::timeout_at(deadline, finished).await.is_err() {
+                let left = self.pending.count.load(Ordering::Acquire);
+                if left > 0 {
+                    metrics::counter!(CYCLOID_DROPPED, "cause" => "shutdown")
+                        .increment(left as u64);
+                }
+                return left;
+            }
         }
     }
 
@@ -88,7 +126,9 @@ impl Delivery {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         job.order_key.hash(&mut h);
         let shard = &shards[(h.finish() as usize) % shards.len()];
+        self.pending.count.fetch_add(1, Ordering::AcqRel);
         if shard.try_send(job).is_err() {
+            self.pending.done();
             dropped(
                 &self.warned,
                 "queue_full",
@@ -107,7 +147,12 @@ impl Delivery {
             (0..self.workers)
                 .map(|_| {
                     let (tx, rx) = mpsc::channel(self.per_shard);
-                    runtime.spawn(work(rx, self.retry, self.warned.clone()));
+                    runtime.spawn(work(
+                        rx,
+                        self.retry,
+                        self.warned.clone(),
+                        self.pending.clone(),
+                    ));
                     tx
                 })
                 .collect()
@@ -119,9 +164,11 @@ async fn work(
     mut rx: mpsc::Receiver<Job>,
     retry: Retry,
     warned: Arc<Mutex<HashSet<&'static str>>>,
+    pending: Arc<Pending>,
 ) {
     while let Some(job) = rx.recv().await {
         deliver(&job, retry, &warned).await;
+        pending.done();
     }
 }
 

@@ -249,6 +249,17 @@ impl Sink {
         server
     }
 
+    /// At shutdown: lets the queue empty until `deadline`, then says what was left.
+    pub async fn drain(&self, deadline: tokio::time::Instant) {
+        let left = self.delivery.drain(deadline).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "stopping with Cycloid deliveries still queued: they are dropped (ial_cycloid_dropped_total{{cause=\"shutdown\"}}); `crusoe-ial gc` finds inventory they leave"
+            );
+        }
+    }
+
     /// Forgets what was announced of a server, so that its next life is told again.
     pub fn forget(&self, server: &Server) {
         for what in ["provisioned", "failed"] {
