@@ -14,6 +14,11 @@ use serde_json::json;
 const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
 
 async fn gc(endpoint: &str, args: &[&str]) -> (i32, String) {
+    gc_with(endpoint, args, &[]).await
+}
+
+/// [`gc`] with more environment (Cycloid's).
+async fn gc_with(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     let home = tempfile::tempdir().unwrap();
     let out = tokio::process::Command::new(BIN)
         .arg("gc")
@@ -24,6 +29,7 @@ async fn gc(endpoint: &str, args: &[&str]) -> (i32, String) {
         .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
         .env("CRUSOE_SECRET_KEY", SECRET)
         .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
         .await
@@ -186,35 +192,14 @@ async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
         "another-project",
     ));
 
-    let run = |args: &'static [&'static str]| {
-        let endpoint = h.sim.endpoint();
-        let url = cy.url();
-        async move {
-            let home = tempfile::tempdir().unwrap();
-            let out = tokio::process::Command::new(BIN)
-                .arg("gc")
-                .args(args)
-                .env_clear()
-                .env("HOME", home.path())
-                .env("CRUSOE_API_ENDPOINT", endpoint)
-                .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
-                .env("CRUSOE_SECRET_KEY", SECRET)
-                .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
-                .env("CY_ORG", "acme-gpu")
-                .env("CY_API_KEY", "cy-gc-key")
-                .env("CY_API_URL", url)
-                .output()
-                .await
-                .unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            (out.status.code().unwrap_or(-1), text)
-        }
-    };
-    let (code, out) = run(&[]).await;
+    let endpoint = h.sim.endpoint();
+    let url = cy.url();
+    let env = [
+        ("CY_ORG", "acme-gpu"),
+        ("CY_API_KEY", "cy-gc-key"),
+        ("CY_API_URL", url.as_str()),
+    ];
+    let (code, out) = gc_with(&endpoint, &[], &env).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains(&format!("Cycloid inventory resource {gone} (id {gone_id})")),
@@ -228,7 +213,7 @@ async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
     assert!(!out.contains("cy-gc-key"), "{out}");
     assert_eq!(cy.sim.resources().len(), 4, "a dry run deletes nothing");
 
-    let (code, out) = run(&["--apply"]).await;
+    let (code, out) = gc_with(&endpoint, &["--apply"], &env).await;
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("deleted 1 Cycloid inventory resources"),

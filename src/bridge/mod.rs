@@ -268,13 +268,19 @@ impl Provider for Bridge {
             )
         };
         let teller = self.teller(call.auth.as_ref());
-        let told = teller.as_ref().map(|_| call.request.clone());
+        // Polls are the hot path: keep only what the story reads, not the whole request.
+        let told = teller.as_ref().map(|_| {
+            (
+                call.request.server_id.clone(),
+                call.request.location_id.clone(),
+            )
+        });
         let result = match seen {
             vm_view::Seen::Vms(vms) => servers::provision_status(&t, call.request, name, vms).await,
             vm_view::Seen::JustCreated => Ok(servers::pending(call.request, name)),
         };
-        if let (Some(teller), Some(req)) = (&teller, &told) {
-            self.tell_status(teller, &t, req, &result);
+        if let (Some(teller), Some((server_id, location))) = (&teller, &told) {
+            self.tell_status(teller, &t, server_id, location, &result);
         }
         self.track(key, matches!(&result, Ok(r) if !r.provisioned));
         Ok(result?)

@@ -93,11 +93,12 @@ impl Bridge {
         &self,
         teller: &Teller,
         t: &Tenant,
-        req: &ProvisionStatus,
+        server_id: &str,
+        location: &Option<String>,
         result: &Result<ProvisionStatusResponse, BridgeError>,
     ) {
-        let mut server = from_id(&t.hub, &req.server_id);
-        server.location = some(&req.location_id);
+        let mut server = from_id(&t.hub, server_id);
+        server.location = some(location);
         let server = self.cycloid.recall(server);
         match result {
             Ok(r) if r.provisioned => {
