@@ -210,3 +210,271 @@ async fn an_older_configuration_is_migrated_adopting_what_it_named() {
         current["subnet_id"]
     );
 }
+
+/// The names of the data disks the server's VM holds, as the simulator renders the VM.
+fn vm_data_disks(h: &Harness, server_id: &str) -> Vec<String> {
+    let p = h.project();
+    let vm = p["vms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == server_id)
+        .unwrap_or_else(|| panic!("no VM {server_id}: {}", p["vms"]))
+        .clone();
+    vm["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["attachment_type"] == "data")
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Operations slow enough that a deletion is still running when Cycle calls again.
+fn slow_sim() -> crusoe_sim::SimConfig {
+    crusoe_sim::SimConfig {
+        op_delay: std::time::Duration::from_millis(800),
+        ..quick_sim_config()
+    }
+}
+
+async fn wait_until(mut done: impl FnMut() -> bool, what: &str) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("{what} did not happen");
+}
+
+#[tokio::test]
+async fn a_provision_retried_at_once_after_a_refused_one_gets_a_live_data_disk() {
+    let h = Harness::start(slow_sim(), test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let mut wrong = config.clone();
+    wrong["subnet_id"] = json!("00000000-0000-0000-0000-000000000000");
+    let refused = h
+        .cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "c1a.2x", "us-east1-a", &wrong),
+        )
+        .await;
+    assert_eq!(refused.0, 422, "{}", refused.1);
+
+    let provisioned = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "c1a.2x", "us-east1-a", &config),
+        )
+        .await,
+    );
+    let server = provisioned["server_id"].as_str().unwrap();
+    h.wait_provisioned(server, "us-east1-a", &config, &provisioned["extra"])
+        .await;
+    assert_eq!(vm_data_disks(&h, server), vec![format!("{server}-data")]);
+    assert!(
+        names(&h, "disks").contains(&format!("{server}-data")),
+        "{:?}",
+        names(&h, "disks")
+    );
+}
+
+#[tokio::test]
+async fn a_provision_retried_after_crusoe_failed_the_vm_never_gets_the_disk_being_deleted() {
+    let h = Harness::start(slow_sim(), test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let request = Harness::provision_request(CYCLE_SERVER, "c1a.2x", "us-east1-a", &config);
+    let disk = format!("cycle-{CYCLE_SERVER}-data");
+
+    // The stock is gone between the bridge's check and the VM: Crusoe fails the creation.
+    let provision = h.cycle("/v1/infrastructure/server/provision", request.clone());
+    let take_stock = async {
+        wait_until(|| names(&h, "disks").contains(&disk), "the data disk").await;
+        h.sim.sim.set_capacity("us-east1-a", "c1a.2x", 0).unwrap();
+    };
+    let (provisioned, ()) = tokio::join!(provision, take_stock);
+    let provisioned = Harness::data(provisioned);
+    let server = provisioned["server_id"].as_str().unwrap().to_string();
+    let status = Harness::status_request(&server, "us-east1-a", &config, &provisioned["extra"]);
+    let mut failed = None;
+    for _ in 0..100 {
+        let answer = h
+            .cycle("/v1/infrastructure/server/provision-status", status.clone())
+            .await;
+        if answer.0 != 200 {
+            failed = Some(answer);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let failed = failed.expect("provision-status reports the failed creation");
+    assert_eq!(failed.0, 409, "{}", failed.1);
+    assert_eq!(
+        failed.1["error"]["code"], "409.out-of-stock",
+        "{}",
+        failed.1
+    );
+
+    // Stock is back and Cycle provisions again at once.
+    h.sim.sim.set_capacity("us-east1-a", "c1a.2x", 5).unwrap();
+    let again = Harness::data(
+        h.cycle("/v1/infrastructure/server/provision", request)
+            .await,
+    );
+    h.wait_provisioned(&server, "us-east1-a", &config, &again["extra"])
+        .await;
+    // Long enough for any deletion started before to have finished.
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(vm_data_disks(&h, &server), vec![disk]);
+}
+
+#[tokio::test]
+async fn a_disk_another_replica_is_deleting_is_waited_for_and_replaced() {
+    let h = Harness::start(slow_sim(), test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let disk = format!("cycle-{CYCLE_SERVER}-data");
+    // What a failed provision on another replica leaves: the disk, being deleted.
+    let crusoe = common::sim_client(&h.sim).project(common::PROJECT);
+    let made = crusoe
+        .disks()
+        .create(&crusoe_sdk::types::CreateDiskRequest::persistent_ssd(
+            &disk,
+            "us-east1-a",
+            100,
+        ))
+        .await
+        .unwrap()
+        .wait(std::time::Duration::from_secs(5))
+        .await
+        .unwrap();
+    let old_id = made.result.unwrap()["id"].as_str().unwrap().to_string();
+    let _deleting = crusoe.disks().delete(&old_id).await.unwrap();
+
+    let provisioned = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/provision",
+            Harness::provision_request(CYCLE_SERVER, "c1a.2x", "us-east1-a", &config),
+        )
+        .await,
+    );
+    let server = provisioned["server_id"].as_str().unwrap();
+    h.wait_provisioned(server, "us-east1-a", &config, &provisioned["extra"])
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let held = vm_data_disks(&h, server);
+    assert_eq!(held, vec![disk.clone()]);
+    let ids: Vec<Value> = h.project()["disks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["name"] == disk.as_str())
+        .map(|d| d["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    assert_ne!(ids[0], old_id.as_str(), "a new disk, not the one deleted");
+}
+
+#[tokio::test]
+async fn a_vm_without_its_data_disk_is_never_reported_ready_and_gets_one_once_stopped() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let server = h.provision_ready("c1a.2x", "us-east1-a").await;
+    let name = server.server_id.as_str();
+    let crusoe = common::sim_client(&h.sim).project(common::PROJECT);
+    let five = std::time::Duration::from_secs(5);
+    let vm = &crusoe_ial_vm(&crusoe, name).await;
+    let disk_id = vm
+        .disks
+        .iter()
+        .find(|d| d.attachment_type == "data")
+        .unwrap()
+        .id
+        .clone();
+    use crusoe_sdk::types::{UpdateVmRequest, VmAction};
+    // Someone takes the disk away in Crusoe.
+    let stop = UpdateVmRequest::action(VmAction::Stop);
+    crusoe
+        .vms()
+        .update(&vm.id, &stop)
+        .await
+        .unwrap()
+        .wait(five)
+        .await
+        .unwrap();
+    crusoe
+        .vms()
+        .detach_disks(&vm.id, vec![disk_id.clone()])
+        .await
+        .unwrap()
+        .wait(five)
+        .await
+        .unwrap();
+    crusoe
+        .disks()
+        .delete(&disk_id)
+        .await
+        .unwrap()
+        .wait(five)
+        .await
+        .unwrap();
+    let start = UpdateVmRequest::action(VmAction::Start);
+    crusoe
+        .vms()
+        .update(&vm.id, &start)
+        .await
+        .unwrap()
+        .wait(five)
+        .await
+        .unwrap();
+
+    let status = Harness::status_request(
+        name,
+        "us-east1-a",
+        &server.config,
+        &server.provisioned["extra"],
+    );
+    let path = "/v1/infrastructure/server/provision-status";
+    // Once the status view has read the VM again (it refreshes every `status.refresh_ms`).
+    let mut answer = h.cycle(path, status.clone()).await;
+    for _ in 0..100 {
+        if answer.0 != 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        answer = h.cycle(path, status.clone()).await;
+    }
+    assert_eq!(answer.0, 409, "running without its disk: {}", answer.1);
+    let detail = answer.1["error"]["detail"].as_str().unwrap();
+    assert!(detail.contains(&format!("{name}-data")), "{detail}");
+
+    // Stopped, the bridge gives it a new disk and starts it.
+    crusoe
+        .vms()
+        .update(&vm.id, &stop)
+        .await
+        .unwrap()
+        .wait(five)
+        .await
+        .unwrap();
+    // Polls that still see it running, before the view reads it again, keep saying why.
+    let mut ready = Value::Null;
+    for _ in 0..200 {
+        let answer = h.cycle(path, status.clone()).await;
+        match answer.0 {
+            200 if answer.1["data"]["provisioned"] == true => {
+                ready = answer.1["data"].clone();
+                break;
+            }
+            200 | 409 => {}
+            _ => panic!("{}", answer.1),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(ready["auth"]["uuid"], server.status["auth"]["uuid"]);
+    assert_eq!(vm_data_disks(&h, name), vec![format!("{name}-data")]);
+}
+
+async fn crusoe_ial_vm(crusoe: &crusoe_sdk::ProjectClient, name: &str) -> crusoe_sdk::types::Vm {
+    let filter = crusoe_sdk::types::VmFilter::names([name]);
+    crusoe.vms().list(&filter).await.unwrap().remove(0)
+}

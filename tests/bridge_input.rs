@@ -287,3 +287,91 @@ async fn verify_is_an_error_not_false_when_crusoe_is_down() {
     assert_cycle_error(status, &answer, 503);
     assert_eq!(answer["error"]["code"], "503.provider-unavailable");
 }
+
+#[tokio::test]
+async fn crusoe_ids_cycle_sends_back_are_checked_before_any_crusoe_call_carries_them() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let before = mutating_calls(&h);
+    let provision = "/v1/infrastructure/server/provision";
+    let forged = |field: &str, value: Value| {
+        let mut c = config.clone();
+        c[field] = value;
+        c
+    };
+    let request = |c: &Value| Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", c);
+    for (config, pointer) in [
+        (
+            forged("subnet_id", json!("../../organizations/projects")),
+            "/request/location_configuration/subnet_id",
+        ),
+        (
+            forged("vpc_network_id", json!("n; rm -rf /")),
+            "/request/location_configuration/vpc_network_id",
+        ),
+        (
+            forged("firewall_rule_ids", json!(["{x}"])),
+            "/request/location_configuration/firewall_rule_ids/0",
+        ),
+        // Well formed, but no such subnet: refused before the data disk is made.
+        (
+            forged("subnet_id", json!("00000000-0000-0000-0000-000000000000")),
+            "/request/location_configuration/subnet_id",
+        ),
+    ] {
+        let (status, body) = h.cycle(provision, request(&config)).await;
+        assert_cycle_error(status, &body, 422);
+        assert_eq!(body["error"]["source"], pointer, "{body}");
+    }
+    let mut reserved = request(&config);
+    reserved["provision_options"] = json!({"reservation_id": "not-a-reservation"});
+    let (status, body) = h.cycle(provision, reserved).await;
+    assert_cycle_error(status, &body, 422);
+    assert_eq!(
+        body["error"]["source"],
+        "/request/provision_options/reservation_id"
+    );
+
+    let status_of = |extra: Value| {
+        Harness::status_request(
+            &format!("cycle-{CYCLE_SERVER}"),
+            "us-east1-a",
+            &config,
+            &extra,
+        )
+    };
+    let (status, body) = h
+        .cycle(
+            "/v1/infrastructure/server/provision-status",
+            status_of(json!({"vm_operation_id": "../../operations"})),
+        )
+        .await;
+    assert_cycle_error(status, &body, 422);
+    assert_eq!(body["error"]["source"], "/request/extra/vm_operation_id");
+
+    let mut current = config.clone();
+    current["subnet_id"] = json!("x/../y");
+    let (status, body) = h
+        .cycle(
+            "/v1/location/configure",
+            json!({"location_id": "us-east1-a", "version": "1", "configuration_current": current, "cycle": {"location_id": "l"}}),
+        )
+        .await;
+    assert_cycle_error(status, &body, 422);
+    assert_eq!(
+        body["error"]["source"],
+        "/request/configuration_current/subnet_id"
+    );
+
+    let release = json!({"kind": "ipv4", "ip_id": "x", "ip_assignment_id": "lb-not-a-uuid", "cidr": "1.2.3.4/32"});
+    let (status, body) = h.cycle("/v1/infrastructure/ip/release", release).await;
+    assert_cycle_error(status, &body, 422);
+    assert_eq!(body["error"]["source"], "/request/ip_assignment_id");
+
+    assert_eq!(
+        mutating_calls(&h),
+        before,
+        "Crusoe was asked to create or change nothing"
+    );
+    assert_eq!(h.billable(), (0, 0, 0));
+}

@@ -1104,3 +1104,35 @@ async fn each_family_polls_its_own_operations_endpoint() {
         assert_eq!(op.state, OperationState::Succeeded);
     }
 }
+
+#[tokio::test]
+async fn what_is_being_done_to_one_resource_is_listed_by_its_id() {
+    let server = MockServer::start().await;
+    let disk = "123e4567-e89b-12d3-a456-426614174000";
+    expect_call(
+        &server,
+        "GET",
+        &project("/storage/disks/operations"),
+        "resource_id=123e4567-e89b-12d3-a456-426614174000&state=IN_PROGRESS",
+        None,
+        json!({"items": [fixture("operation_in_progress.json")["operation"]]}),
+    )
+    .await;
+    let ops = client_for(&server)
+        .project(PROJECT)
+        .operations(OperationFamily::Disks)
+        .in_progress(disk)
+        .await
+        .unwrap();
+    assert_eq!(ops.len(), 1);
+    assert_eq!(ops[0].state, OperationState::InProgress);
+    let refused = client_for(&server)
+        .project(PROJECT)
+        .operations(OperationFamily::Disks)
+        .in_progress("../x")
+        .await;
+    assert!(
+        matches!(refused, Err(crusoe_sdk::CrusoeError::InvalidId(_))),
+        "{refused:?}"
+    );
+}

@@ -402,7 +402,23 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         8443
     );
 
-    // Detach and re-attach the data disk.
+    // Detach and re-attach the data disk, which Crusoe does on a stopped VM only.
+    let attach = c
+        .project(PROJECT)
+        .vms()
+        .attach_disks(&vm_id, vec![DiskAttachment::data_read_write(&disk_id)])
+        .await;
+    assert!(
+        matches!(attach, Err(CrusoeError::BadRequest(_))),
+        "{attach:?}"
+    );
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
+        .await
+        .unwrap();
+    wait(op).await;
     let op = c
         .project(PROJECT)
         .vms()
@@ -687,6 +703,10 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         (
             "getStorageDisksOperation",
             format!("{p}/storage/disks/operations/{disk_op}"),
+        ),
+        (
+            "listStorageDisksOperations",
+            format!("{p}/storage/disks/operations?resource_id={disk_id}&state=SUCCEEDED"),
         ),
         ("listVPCNetworks", format!("{p}/networking/vpc-networks")),
         (

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
+use super::ids;
 use super::lookup::{load_balancers_named, vms_named};
 use super::naming;
 use super::network::LocationConfig;
@@ -15,7 +16,6 @@ use super::settings::IpStrategy;
 use super::tenant::Tenant;
 use super::Bridge;
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
-use crusoe_sdk::ids::PathId;
 use crusoe_sdk::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
     UpdateVmRequest, Vm, VmState,
@@ -286,9 +286,9 @@ pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, Bri
             "/request/ip_assignment_id",
         ));
     };
-    PathId::parse("load balancer id", lb_id).map_err(|e| {
+    ids::uuid(lb_id, "/request/ip_assignment_id").map_err(|_| {
         BridgeError::invalid(
-            format!("/request/ip_assignment_id {}", e.reason),
+            "/request/ip_assignment_id must be lb-<Crusoe load balancer id> or vm-<Crusoe VM id>, as allocate answered",
             "/request/ip_assignment_id",
         )
     })?;
@@ -297,6 +297,11 @@ pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, Bri
         Err(CrusoeError::NotFound(_)) => return Ok(true),
         Err(e) => return Err(e).doing(|| format!("looking up load balancer {lb_id}")),
     };
+    // Allocate of the same name waits until the deletion is done, and never finds it half-gone.
+    let _guard = b
+        .locks
+        .lock(&format!("ip/{}/{}", t.project.id(), lb.name))
+        .await;
     // Only what this bridge made is ever deleted.
     if !lb.name.starts_with(naming::PREFIX) {
         return Err(BridgeError::invalid(

@@ -2,7 +2,7 @@
 //! nothing a Crusoe client has shown says whether those filters match exactly, by prefix, or are
 //! ignored, and a lookup that answered another resource could delete or image the wrong one.
 
-use crusoe_sdk::types::{LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
+use crusoe_sdk::types::{Disk, DiskFilter, LoadBalancer, LoadBalancerFilter, Vm, VmFilter};
 use crusoe_sdk::{CrusoeError, ProjectClient};
 
 /// The VMs named exactly `name`, oldest first (as Crusoe lists them).
@@ -24,4 +24,15 @@ pub async fn load_balancers_named(
     let mut lbs = project.load_balancers().list(&filter).await?;
     lbs.retain(|lb| lb.name == name);
     Ok(lbs)
+}
+
+/// The disks named exactly `name`.
+pub async fn disks_named(project: &ProjectClient, name: &str) -> Result<Vec<Disk>, CrusoeError> {
+    let filter = DiskFilter {
+        names: vec![name.to_string()],
+        ..Default::default()
+    };
+    let mut disks = project.disks().list(&filter).await?;
+    disks.retain(|d| d.name == name);
+    Ok(disks)
 }

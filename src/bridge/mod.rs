@@ -6,9 +6,11 @@ pub mod boot_images;
 mod catalog;
 mod create;
 pub mod cycloid;
+mod data_disk;
 pub mod error;
 pub mod gc;
 mod identity;
+mod ids;
 pub mod image_build;
 mod ips;
 mod locks;
@@ -27,8 +29,8 @@ use std::time::{Duration, Instant};
 use secrecy::SecretString;
 
 pub use boot::{check_script, generated_ssh_key, Boot, BootVars, Finish, IpxeImage};
+pub use data_disk::CYCLEOS_MIN_DISK_GB;
 pub use network::{LocationConfig, CONFIG_VERSION};
-pub use servers::CYCLEOS_MIN_DISK_GB;
 pub use settings::{BridgeSettings, RateLimitSettings};
 pub use tenant::ServerHeld;
 
@@ -276,7 +278,9 @@ impl Provider for Bridge {
             )
         });
         let result = match seen {
-            vm_view::Seen::Vms(vms) => servers::provision_status(&t, call.request, name, vms).await,
+            vm_view::Seen::Vms(vms) => {
+                servers::provision_status(self, &t, call.request, name, vms).await
+            }
             vm_view::Seen::JustCreated => Ok(servers::pending(call.request, name)),
         };
         if let (Some(teller), Some((server_id, location))) = (&teller, &told) {

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::create::{create_once, Created};
 use super::error::{BridgeError, Doing};
+use super::ids;
 use super::naming;
 use super::tenant::Tenant;
 use super::Bridge;
@@ -65,7 +66,18 @@ impl LocationConfig {
                 pointer,
             ));
         }
+        config.check_ids(pointer)?;
         Ok(config)
+    }
+
+    /// Every id is a Crusoe id before any call carries one (422 naming the first that is not).
+    fn check_ids(&self, pointer: &str) -> Result<(), BridgeError> {
+        ids::uuid(&self.vpc_network_id, &format!("{pointer}/vpc_network_id"))?;
+        ids::uuid(&self.subnet_id, &format!("{pointer}/subnet_id"))?;
+        for (i, rule) in self.firewall_rule_ids.iter().enumerate() {
+            ids::uuid(rule, &format!("{pointer}/firewall_rule_ids/{i}"))?;
+        }
+        Ok(())
     }
 
     /// The subnet's gateway: its first host address.
@@ -150,6 +162,9 @@ pub async fn configure(
         .as_ref()
         .and_then(|m| serde_json::from_value(Value::Object(m.clone())).ok())
         .filter(|c: &LocationConfig| c.location == location);
+    if let Some(c) = &current {
+        c.check_ids("/request/configuration_current")?;
+    }
     let config = match current {
         Some(c)
             if request.version.as_deref() == Some(CONFIG_VERSION)
@@ -482,10 +497,10 @@ mod tests {
     fn a_configuration_is_read_back_only_for_its_location() {
         let config = LocationConfig {
             location: "us-east1-a".into(),
-            vpc_network_id: "n".into(),
-            subnet_id: "s".into(),
+            vpc_network_id: "ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab".into(),
+            subnet_id: "123e4567-e89b-12d3-a456-426614174000".into(),
             subnet_cidr: "172.27.16.0/20".into(),
-            firewall_rule_ids: vec![],
+            firewall_rule_ids: vec!["F6EF489C-086E-458D-B812-7962964A28C9".into()],
         };
         let map = config.to_map();
         assert_eq!(
@@ -494,6 +509,14 @@ mod tests {
         );
         assert!(LocationConfig::from_request(Some(&map), "eu-iceland1-a", "/p").is_err());
         assert!(LocationConfig::from_request(None, "us-east1-a", "/p").is_err());
+        let mut forged = config.clone();
+        forged.subnet_id = "../../organizations/projects".into();
+        let err =
+            LocationConfig::from_request(Some(&forged.to_map()), "us-east1-a", "/p").unwrap_err();
+        assert!(
+            matches!(&err, BridgeError::InvalidInput { pointer: Some(p), .. } if p == "/p/subnet_id"),
+            "{err}"
+        );
         assert_eq!(config.gateway().unwrap().to_string(), "172.27.16.1");
     }
 }

@@ -13,8 +13,10 @@ use serde_json::{Map, Value};
 use super::boot::BootVars;
 use super::catalog::is_compatible;
 use super::create::{create_once, Created};
+use super::data_disk;
 use super::error::{BridgeError, Doing};
 use super::identity;
+use super::ids;
 use super::lookup::vms_named;
 use super::naming;
 use super::network::LocationConfig;
@@ -24,22 +26,14 @@ use crate::ial::types::{
     ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
     ServerRef,
 };
-use crusoe_sdk::ids::PathId;
 use crusoe_sdk::types::{
-    CreateDiskRequest, CreateVmRequest, Disk, DiskAttachment, DiskFilter, IpAddressesRequest,
-    NetworkInterfaceRequest, OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest,
-    Vm, VmAction, VmState,
+    CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest, NetworkInterfaceRequest,
+    OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, Vm, VmAction, VmState,
 };
 use crusoe_sdk::{Backoff, CrusoeError, OperationFamily, Pending};
 
-/// CycleOS takes 35 GB for its base volume and needs 45 GB in all.
-pub const CYCLEOS_MIN_DISK_GB: u32 = 45;
-/// Largest data disk a provision may ask for, in GiB.
-const MAX_STORAGE_GIB: u64 = 64 * 1024;
-
 const EXTRA_VM_NAME: &str = "vm_name";
 const EXTRA_VM_OPERATION: &str = "vm_operation_id";
-const EXTRA_DISK_OPERATION: &str = "disk_operation_id";
 
 /// The VMs that carry a name, oldest first.
 pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
@@ -58,13 +52,22 @@ pub struct VmStatus {
     pub created_at: String,
     pub mac_address: Option<String>,
     pub public_ipv4: Option<PublicIpv4Address>,
+    pub vm_type: String,
+    /// Whether it holds the server's data disk (`naming::data_disk_name`) as a data disk.
+    pub holds_data_disk: bool,
 }
 
 impl From<Vm> for VmStatus {
     fn from(vm: Vm) -> Self {
+        let data_disk = naming::data_disk_name(&vm.name);
         Self {
             mac_address: vm.mac_address().map(str::to_string),
             public_ipv4: vm.public_ipv4().cloned(),
+            holds_data_disk: vm
+                .disks
+                .iter()
+                .any(|d| d.attachment_type == "data" && d.name == data_disk),
+            vm_type: vm.vm_type,
             id: vm.id,
             name: vm.name,
             state: vm.state,
@@ -89,45 +92,13 @@ async fn keep_oldest(t: &Tenant, mut vms: Vec<VmStatus>) -> Option<VmStatus> {
     Some(oldest)
 }
 
-/// `provision_options` storage, in GB: `attached_storage_size` or `storage_size`, number or text.
-fn requested_storage(options: Option<&Map<String, Value>>) -> Result<Option<u64>, BridgeError> {
-    for key in ["attached_storage_size", "storage_size"] {
-        let pointer = format!("/request/provision_options/{key}");
-        let value = match options.and_then(|o| o.get(key)) {
-            None | Some(Value::Null) => continue,
-            Some(v) => v,
-        };
-        let gb = match value {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        }
-        .filter(|gb| *gb <= MAX_STORAGE_GIB)
-        .ok_or_else(|| {
-            BridgeError::invalid(
-                format!("{pointer} must be a whole number of GB up to {MAX_STORAGE_GIB}"),
-                &pointer,
-            )
-        })?;
-        if gb > 0 {
-            return Ok(Some(gb));
-        }
-    }
-    Ok(None)
-}
-
 fn reservation(options: Option<&Map<String, Value>>) -> Result<Option<String>, BridgeError> {
     match options.and_then(|o| o.get("reservation_id")) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
-        Some(Value::String(s)) => PathId::parse("reservation id", s)
-            .map(|id| Some(id.as_str().to_string()))
-            .map_err(|e| {
-                BridgeError::invalid(
-                    format!("/request/provision_options/reservation_id {}", e.reason),
-                    "/request/provision_options/reservation_id",
-                )
-            }),
+        Some(Value::String(s)) => {
+            ids::uuid(s, "/request/provision_options/reservation_id").map(|id| Some(id.to_string()))
+        }
         Some(_) => Err(BridgeError::invalid(
             "/request/provision_options/reservation_id must be a string",
             "/request/provision_options/reservation_id",
@@ -188,7 +159,7 @@ pub async fn provision(
         "/request/location_configuration",
     )?;
     let options = req.provision_options.as_ref();
-    let storage = requested_storage(options)?;
+    let storage = data_disk::requested_storage(options)?;
     if let Some(id) = reservation(options)? {
         // Crusoe's terraform provider stopped sending reservation_specification (2026-01) and
         // warns "The requested reservation_id was ignored by the backend": say so, send nothing.
@@ -198,15 +169,8 @@ pub async fn provision(
             "Crusoe ignores a reservation given at VM creation; the server is created on demand"
         );
     }
-    // CycleOS's storage is never the boot disk, which holds only iPXE: a type's `disk_gb` is its
-    // own local disks (0 on CPU types, NVMe on GPU types), and a data disk makes up for too few.
-    let too_small = model.disk_gb < i64::from(CYCLEOS_MIN_DISK_GB);
-    let disk_gib = match storage {
-        Some(gb) if too_small => Some(gb.max(u64::from(CYCLEOS_MIN_DISK_GB))),
-        Some(gb) => Some(gb),
-        None if too_small => Some(u64::from(b.settings.boot.data_disk_gib)),
-        None => None,
-    };
+    // CycleOS's storage is never the boot disk, which holds only iPXE.
+    let disk_gib = data_disk::needed_gib(model.disk_gb, storage, b.settings.boot.data_disk_gib);
     let startup_script = b.boot.render(&BootVars {
         hostname: req.hostname.trim(),
         server_name: &name,
@@ -259,8 +223,15 @@ pub async fn provision(
         )));
     }
 
+    check_subnet(t, &network, location).await?;
+
+    let deadline = Instant::now() + b.settings.timeouts.provision();
     let disk_id = match disk_gib {
-        Some(gib) => Some(ensure_disk(b, t, &name, location, gib, &mut extra).await?),
+        Some(gib) => Some(
+            data_disk::ensure(t, &name, location, gib, deadline, &mut extra)
+                .await?
+                .id,
+        ),
         None => None,
     };
     let request = CreateVmRequest {
@@ -310,8 +281,9 @@ pub async fn provision(
             Err(e).doing(|| format!("creating VM {name}"))
         }
         Err(e) => {
-            // No VM: its data disk would be billed for nothing.
-            delete_data_disk(t, &name).await;
+            // No VM: its data disk would be billed for nothing, and a retry must not find it
+            // half-deleted.
+            data_disk::delete_unattached(t, &name, deadline).await;
             if let (Some(images), CrusoeError::BadRequest(_) | CrusoeError::NotFound(_)) =
                 (&b.boot_images, &e)
             {
@@ -323,115 +295,49 @@ pub async fn provision(
     }
 }
 
-/// The server's data disk by name; created, and waited for, when missing.
-async fn ensure_disk(
-    b: &Bridge,
+/// The subnet Cycle's `location_configuration` names exists, in the location: otherwise the VM
+/// would be refused after its data disk was made.
+async fn check_subnet(
     t: &Tenant,
-    name: &str,
+    network: &LocationConfig,
     location: &str,
-    gib: u64,
-    extra: &mut Map<String, Value>,
-) -> Result<String, BridgeError> {
-    let disk_name = naming::data_disk_name(name);
-    if let Some(id) = oldest_disk(t, &disk_name).await? {
-        return Ok(id);
-    }
-    let gib = u32::try_from(gib).unwrap_or(u32::MAX);
-    let request = CreateDiskRequest::persistent_ssd(&disk_name, location, gib);
-    let by_name = DiskFilter {
-        names: vec![disk_name.clone()],
-        ..Default::default()
-    };
-    let created = create_once(
-        || t.project.disks().create(&request),
-        || async {
-            let disks = t.project.disks().list(&by_name).await?;
-            Ok(disks
-                .into_iter()
-                .min_by(|a, b| a.created_at.cmp(&b.created_at)))
-        },
-    )
-    .await
-    .doing(|| format!("creating disk {disk_name}"))?;
-    let op = match created {
-        Created::Accepted(op) => op,
-        Created::Found(disk) => return Ok(disk.id),
-    };
-    extra.insert(EXTRA_DISK_OPERATION.into(), op.operation_id.clone().into());
-    let done = op.wait(b.settings.timeouts.provision())
-        .await
-        .map_err(|e| match e {
-            CrusoeError::OperationTimeout { .. } => BridgeError::Timeout(format!(
-                "disk {disk_name} is still being created; Cycle's retry of provision continues from there"
-            )),
-            other => BridgeError::Crusoe {
-                doing: format!("creating disk {disk_name}"),
-                source: Box::new(other),
-            },
-        })?;
-    // The disk's id comes from the finished operation, as Crusoe's own clients read it (terraform
-    // and the CSI driver), not from the POST's metadata. Replicas may have raced: every one of
-    // them settles on the oldest disk of the name.
-    let made = done.result_as::<Disk>().ok().map(|d| d.id);
-    match (oldest_disk(t, &disk_name).await?, made) {
-        (Some(oldest), _) => Ok(oldest),
-        (None, Some(id)) => Ok(id),
-        (None, None) => Err(BridgeError::ProviderFailed(format!(
-            "Crusoe finished creating disk {disk_name} but names no disk"
-        ))),
+) -> Result<(), BridgeError> {
+    const POINTER: &str = "/request/location_configuration/subnet_id";
+    let id = &network.subnet_id;
+    match t.project.vpc_subnets().get(id).await {
+        Ok(subnet) if subnet.location == location => Ok(()),
+        Ok(subnet) => Err(BridgeError::invalid(
+            format!(
+                "subnet {id} is in {}, not {location}: run location configure for {location} again",
+                subnet.location
+            ),
+            POINTER,
+        )),
+        Err(CrusoeError::NotFound(_)) => Err(BridgeError::invalid(
+            format!(
+                "subnet {id} does not exist in project {}: run location configure for {location} again; nothing was created",
+                t.project.id()
+            ),
+            POINTER,
+        )),
+        Err(e) => Err(e).doing(|| format!("looking up subnet {id}")),
     }
 }
 
-/// The oldest disk of a name; younger unattached ones (left by a race) are deleted.
-async fn oldest_disk(t: &Tenant, disk_name: &str) -> Result<Option<String>, BridgeError> {
-    let filter = DiskFilter {
-        names: vec![disk_name.to_string()],
-        ..Default::default()
-    };
-    let mut disks = t
-        .project
-        .disks()
-        .list(&filter)
-        .await
-        .doing(|| format!("looking up disk {disk_name}"))?;
-    disks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
-    let mut disks = disks.into_iter();
-    let Some(oldest) = disks.next() else {
-        return Ok(None);
-    };
-    for younger in disks.filter(|d| d.attached_to.is_empty()) {
-        if let Err(e) = t.project.disks().delete(&younger.id).await {
-            tracing::warn!(disk = %disk_name, "could not delete a duplicate data disk: {e}");
-        }
+/// An operation id this bridge put in `extra`: absent, or a UUID (422 naming it otherwise).
+fn operation_id_hint<'a>(
+    extra: Option<&'a Map<String, Value>>,
+    key: &str,
+) -> Result<Option<&'a str>, BridgeError> {
+    let pointer = format!("/request/extra/{key}");
+    match extra.and_then(|e| e.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(id)) => ids::uuid(id, &pointer).map(Some),
+        Some(_) => Err(BridgeError::invalid(
+            format!("{pointer} must be a string"),
+            &pointer,
+        )),
     }
-    Ok(Some(oldest.id))
-}
-
-/// Deletes the server's data disks that no VM holds. Best effort: failures are logged, and
-/// decommission or `gc` finish the job.
-async fn delete_data_disk(t: &Tenant, name: &str) {
-    let disk_name = naming::data_disk_name(name);
-    let filter = DiskFilter {
-        names: vec![disk_name.clone()],
-        ..Default::default()
-    };
-    match t.project.disks().list(&filter).await {
-        Ok(disks) => {
-            for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-                if let Err(e) = t.project.disks().delete(&d.id).await {
-                    tracing::warn!(disk = %disk_name, "could not delete an unused data disk: {e}");
-                }
-            }
-        }
-        Err(e) => tracing::warn!(disk = %disk_name, "could not look up the data disk: {e}"),
-    }
-}
-
-fn operation_id_hint<'a>(extra: Option<&'a Map<String, Value>>, key: &str) -> Option<&'a str> {
-    extra
-        .and_then(|e| e.get(key))
-        .and_then(Value::as_str)
-        .filter(|id| PathId::parse("operation id", id).is_ok())
 }
 
 /// The answer for a server still being created.
@@ -446,6 +352,7 @@ pub fn pending(req: ProvisionStatus, name: String) -> ProvisionStatusResponse {
 
 /// Reports on a server from `vms`, the VMs of its name as just read (directly or coalesced).
 pub async fn provision_status(
+    b: &Bridge,
     t: &Tenant,
     req: ProvisionStatus,
     name: String,
@@ -459,7 +366,7 @@ pub async fn provision_status(
         extra,
     };
     let Some(vm) = keep_oldest(t, vms).await else {
-        return missing_vm(t, &name, req.extra.as_ref())
+        return missing_vm(b, t, &name, req.extra.as_ref())
             .await
             .map(|()| pending(extra.clone()));
     };
@@ -468,6 +375,9 @@ pub async fn provision_status(
         VmState::Running => {
             match (vm.mac_address.as_deref(), vm.public_ipv4.as_ref()) {
                 (Some(mac), Some(ip)) if ip.ip_type == "static" => {
+                    if let Some(gib) = missing_data_disk(b, t, &req, &vm).await? {
+                        return Err(running_without_data_disk(&name, &vm, gib));
+                    }
                     // What Cycle's iPXE will present; Cycle refuses a server whose identity differs.
                     let uuid =
                         identity::smbios_uuid(&vm.id).map_err(BridgeError::ProviderFailed)?;
@@ -486,7 +396,9 @@ pub async fn provision_status(
                 (_, Some(ip)) if ip.ip_type != "static" => {
                     // CycleOS needs the address to stay: make it static, report when it is.
                     let update = UpdateVmRequest::make_public_ip_static(&ip.id);
-                    match t.project.vms().update(&vm.id, &update).await {
+                    let updated = t.project.vms().update(&vm.id, &update).await;
+                    b.vm_view.invalidate(t, &name).await;
+                    match updated {
                         Ok(_) | Err(CrusoeError::Conflict(_)) => Ok(pending(extra)),
                         Err(e) => Err(e).doing(|| format!("making the address of {name} static")),
                     }
@@ -495,12 +407,20 @@ pub async fn provision_status(
             }
         }
         VmState::Stopped | VmState::Shutoff | VmState::Shutdown => {
-            match t
+            if let Some(gib) = missing_data_disk(b, t, &req, &vm).await? {
+                // Stopped, the VM can take its disk back (attaching needs a stopped VM); the next
+                // poll starts it.
+                restore_data_disk(b, t, &name, &vm, gib, &mut extra).await?;
+                return Ok(pending(extra));
+            }
+            let started = t
                 .project
                 .vms()
                 .update(&vm.id, &UpdateVmRequest::action(VmAction::Start))
-                .await
-            {
+                .await;
+            // The next poll must see the VM as it is now, not as the view last read it.
+            b.vm_view.invalidate(t, &name).await;
+            match started {
                 Ok(_) | Err(CrusoeError::Conflict(_)) => Ok(pending(extra)),
                 Err(e) => Err(e).doing(|| format!("starting {name}")),
             }
@@ -512,8 +432,71 @@ pub async fn provision_status(
     }
 }
 
+/// The size of the data disk the server needs and its VM does not hold; `None` when it holds it
+/// or needs none. Known from the VM's type and the storage Cycle asks for, as provision decided.
+async fn missing_data_disk(
+    b: &Bridge,
+    t: &Tenant,
+    req: &ProvisionStatus,
+    vm: &VmStatus,
+) -> Result<Option<u64>, BridgeError> {
+    if vm.holds_data_disk {
+        return Ok(None);
+    }
+    let snap = b.catalog.snapshot(t).await?;
+    let Some(model) = snap.vm_type(&vm.vm_type) else {
+        // A type this project no longer lists: what it holds cannot be judged.
+        return Ok(None);
+    };
+    let requested = data_disk::requested_storage(req.provision_options.as_ref())?;
+    Ok(data_disk::needed_gib(
+        model.disk_gb,
+        requested,
+        b.settings.boot.data_disk_gib,
+    ))
+}
+
+/// A running VM without its data disk is never reported ready: CycleOS would find no storage.
+/// Attaching needs a stopped VM, and stopping one that may be rewriting its boot disk could
+/// leave it unbootable, so the bridge says what is wrong and what to do.
+fn running_without_data_disk(name: &str, vm: &VmStatus, gib: u64) -> BridgeError {
+    BridgeError::Conflict(format!(
+        "server {name} (VM {}) does not hold its data disk {} ({gib} GiB), where CycleOS keeps its storage, so it is not reported ready. Decommission the server and provision it again; or stop the VM in Crusoe, and the next provision-status attaches a data disk and starts it",
+        vm.id,
+        naming::data_disk_name(name)
+    ))
+}
+
+/// Gives a stopped VM its data disk again: the disk of its name once settled, or a new one.
+async fn restore_data_disk(
+    b: &Bridge,
+    t: &Tenant,
+    name: &str,
+    vm: &VmStatus,
+    gib: u64,
+    extra: &mut Map<String, Value>,
+) -> Result<(), BridgeError> {
+    let _guard = b
+        .locks
+        .lock(&format!("server/{}/{name}", t.project.id()))
+        .await;
+    tracing::warn!(server = %name, vm = %vm.id, "the VM does not hold its data disk; attaching one before it starts");
+    let location = find_vms(t, name)
+        .await?
+        .into_iter()
+        .find(|v| v.id == vm.id)
+        .map(|v| v.location)
+        .ok_or_else(|| BridgeError::NotFound(format!("server {name} is gone")))?;
+    let deadline = Instant::now() + b.settings.timeouts.provision();
+    let disk = data_disk::ensure(t, name, &location, gib, deadline, extra).await?;
+    data_disk::attach(t, &vm.id, &disk, deadline).await?;
+    b.vm_view.invalidate(t, name).await;
+    Ok(())
+}
+
 /// No VM carries the name: still being created, failed, or gone.
 async fn missing_vm(
+    b: &Bridge,
     t: &Tenant,
     name: &str,
     extra: Option<&Map<String, Value>>,
@@ -524,7 +507,7 @@ async fn missing_vm(
             t.project.id()
         ))
     };
-    let Some(op_id) = operation_id_hint(extra, EXTRA_VM_OPERATION) else {
+    let Some(op_id) = operation_id_hint(extra, EXTRA_VM_OPERATION)? else {
         return Err(gone());
     };
     let op = match t.project.operations(OperationFamily::Vms).get(op_id).await {
@@ -535,7 +518,8 @@ async fn missing_vm(
     match op.state {
         OperationState::Pending | OperationState::InProgress => Ok(()),
         OperationState::Failed => {
-            delete_data_disk(t, name).await;
+            data_disk::delete_unattached(t, name, Instant::now() + b.settings.timeouts.provision())
+                .await;
             let (code, message) = op.failure();
             let detail = format!(
                 "Crusoe could not create {name}: {code}: {message}. Nothing billable was left behind"
@@ -683,28 +667,6 @@ mod tests {
 
     fn options(v: Value) -> Map<String, Value> {
         v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn storage_options_are_read_as_numbers_or_text() {
-        assert_eq!(requested_storage(None).unwrap(), None);
-        assert_eq!(
-            requested_storage(Some(&options(json!({"storage_size": 200})))).unwrap(),
-            Some(200)
-        );
-        assert_eq!(
-            requested_storage(Some(&options(json!({"attached_storage_size": "150"})))).unwrap(),
-            Some(150)
-        );
-        assert_eq!(
-            requested_storage(Some(&options(json!({"storage_size": 0})))).unwrap(),
-            None
-        );
-        let err = requested_storage(Some(&options(json!({"storage_size": "lots"})))).unwrap_err();
-        assert!(
-            matches!(err, BridgeError::InvalidInput { pointer: Some(ref p), .. } if p == "/request/provision_options/storage_size")
-        );
-        assert!(requested_storage(Some(&options(json!({"storage_size": -5})))).is_err());
     }
 
     #[test]

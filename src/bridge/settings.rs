@@ -365,12 +365,12 @@ impl BridgeSettings {
                 );
             }
         }
-        if self.boot.data_disk_gib < super::servers::CYCLEOS_MIN_DISK_GB {
+        if self.boot.data_disk_gib < super::data_disk::CYCLEOS_MIN_DISK_GB {
             return fail(
                 "bridge.boot.data_disk_gib",
                 format!(
                     "must be at least {} (CycleOS needs it)",
-                    super::servers::CYCLEOS_MIN_DISK_GB
+                    super::data_disk::CYCLEOS_MIN_DISK_GB
                 ),
             );
         }

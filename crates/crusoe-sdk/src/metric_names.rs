@@ -48,6 +48,7 @@ pub const OPERATIONS: &[&str] = &[
     "list_images",
     "list_load_balancers",
     "list_locations",
+    "list_operations",
     "list_project_quotas",
     "list_vm_types",
     "list_vms",

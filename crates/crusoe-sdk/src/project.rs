@@ -126,6 +126,21 @@ impl Operations<'_> {
             .await
     }
 
+    /// `list<Family>Operations` with `resource_id` and `state=IN_PROGRESS`: what is being done to
+    /// one resource now. Crusoe's records carry no state of their own for most families (a disk
+    /// being deleted is listed like any other), so this is how a client tells a resource that is
+    /// going away from one it may use.
+    pub async fn in_progress(&self, resource_id: &str) -> Result<Vec<Operation>, CrusoeError> {
+        let id = PathId::parse("resource_id", resource_id)?;
+        let path = self
+            .project
+            .path(&format!("/{}/operations", self.family.collection()))?;
+        let call = Call::new("list_operations", Method::GET, path)
+            .query("resource_id", id.as_str())
+            .query("state", "IN_PROGRESS");
+        self.project.client.execute_items(call).await
+    }
+
     /// An operation read elsewhere (stored, say, across a restart), to be followed here.
     pub fn pending(&self, operation: Operation) -> Pending {
         Pending {

@@ -1,8 +1,10 @@
 //! The simulator's routes: Crusoe's API under the base path (counted, faulted, signed), and the
 //! admin endpoints under their own prefix (none of that).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use axum::extract::Query;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, MethodRouter};
 use axum::Router;
@@ -10,7 +12,7 @@ use axum::Router;
 use super::handlers::kinds::{
     CUSTOM_IMAGES, DISKS, FIREWALL_RULES, LOAD_BALANCERS, NETWORKS, SUBNETS, VMS,
 };
-use super::handlers::project_call::{get_list, get_one, ResourceCall};
+use super::handlers::project_call::{get_list, get_one, ProjectCall, ResourceCall};
 use super::handlers::{catalog, compute, custom_images, networking, operations, storage};
 use super::http::{authenticate, count_calls, inject_faults, SimError};
 use super::world::Family;
@@ -30,6 +32,14 @@ const OPERATIONS: [(&str, Family); 7] = [
 
 fn operation_route(family: Family) -> MethodRouter<Arc<Sim>> {
     get(move |call: ResourceCall| async move { operations::get_operation(family, &call) })
+}
+
+fn operations_route(family: Family) -> MethodRouter<Arc<Sim>> {
+    get(
+        move |call: ProjectCall, q: Query<HashMap<String, String>>| async move {
+            operations::list_operations(family, &call, &q)
+        },
+    )
 }
 
 pub fn router(sim: Arc<Sim>) -> Router {
@@ -120,6 +130,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
     for (path, family) in OPERATIONS {
         let route = format!("{P}/{path}/operations/{{operation_id}}");
         api = api.route(&route, operation_route(family));
+        api = api.route(&format!("{P}/{path}/operations"), operations_route(family));
     }
     let api = api
         // The last layer added runs first: count, then faults, then the signature check.

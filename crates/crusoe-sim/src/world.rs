@@ -428,6 +428,26 @@ impl World {
             .map(Op::json)
     }
 
+    /// A family's operations in a project that have not expired, oldest first; only those on
+    /// `resource` and in `states` when given.
+    pub fn operations(
+        &self,
+        project: &str,
+        family: Family,
+        resource: Option<&str>,
+        states: &[String],
+    ) -> Vec<Value> {
+        let mut ops: Vec<&Op> = self
+            .ops
+            .values()
+            .filter(|op| op.project == project && op.family == family)
+            .filter(|op| resource.is_none_or(|r| op.resource_id == r))
+            .filter(|op| states.is_empty() || states.iter().any(|s| s == op.state))
+            .collect();
+        ops.sort_by_key(|op| op.due_ms);
+        ops.into_iter().map(Op::json).collect()
+    }
+
     pub fn pending_operations(&self) -> usize {
         self.ops
             .values()

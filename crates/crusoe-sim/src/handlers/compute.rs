@@ -503,11 +503,25 @@ pub async fn update_vm(call: ResourceCall, body: Bytes) -> SimResult {
     })
 }
 
+/// Crusoe's terraform provider attaches and detaches disks only on a stopped VM ("requires that
+/// the VM be stopped", `internal/vm/vm_resource.go`): the simulator refuses it on any other.
+fn stopped_check(vm: &Vm, what: &str) -> Result<(), SimError> {
+    if vm.state == VmState::Shutoff {
+        Ok(())
+    } else {
+        Err(SimError::bad_request(format!(
+            "{what} needs the instance to be STATE_SHUTOFF, it is {}",
+            vm.state.wire()
+        )))
+    }
+}
+
 pub async fn attach_disks(call: ResourceCall, body: Bytes) -> SimResult {
     let body = object(&body)?;
     let disks = parse_attachments(required_array(&body, "attach_disks")?, "attach_disks")?;
     call.start(&VMS, |p, vm| {
         busy_check(vm)?;
+        stopped_check(vm, "attach-disks")?;
         check_disks(p, &vm.location, &disks)?;
         Ok(Action::AttachDisks(disks))
     })
@@ -525,6 +539,7 @@ pub async fn detach_disks(call: ResourceCall, body: Bytes) -> SimResult {
         .collect::<Result<_, _>>()?;
     call.start(&VMS, |p, vm| {
         busy_check(vm)?;
+        stopped_check(vm, "detach-disks")?;
         for id in &ids {
             let attached = p.disks.get(id).is_some_and(|d| {
                 d.attached_to
