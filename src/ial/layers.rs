@@ -149,6 +149,7 @@ async fn measure(request: Request, next: Next) -> Response {
 pub fn observed(router: Router) -> Router {
     router.layer(
         ServiceBuilder::new()
+            .layer(from_fn(accept_request_id))
             .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
             .layer(
                 TraceLayer::new_for_http()
@@ -164,6 +165,36 @@ pub fn observed(router: Router) -> Router {
     )
 }
 
+/// Longest `x-request-id` kept.
+const MAX_REQUEST_ID: usize = 64;
+
+/// Whether a caller's `x-request-id` is an id: 1 to 64 letters, digits, `-`, `_`, `.` or `:`.
+fn is_request_id(value: &[u8]) -> bool {
+    !value.is_empty()
+        && value.len() <= MAX_REQUEST_ID
+        && value
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// Keeps the caller's `x-request-id` only when it is one id of safe characters; otherwise the
+/// header is dropped, a new id is made for the request, and the answer carries that one, so the
+/// caller learns which id its request was logged under.
+async fn accept_request_id(mut request: Request, next: Next) -> Response {
+    let headers = request.headers_mut();
+    let mut given = headers.get_all("x-request-id").iter();
+    let keep = match (given.next(), given.next()) {
+        (None, _) => true,
+        (Some(one), None) => is_request_id(one.as_bytes()),
+        (Some(_), Some(_)) => false,
+    };
+    if !keep {
+        headers.remove("x-request-id");
+        tracing::debug!("an x-request-id that is not a short id of safe characters was replaced");
+    }
+    next.run(request).await
+}
+
 /// Each request's span: its id (Cycle's `x-request-id` or a new one), method and path; the hub
 /// and server are recorded once the body is read.
 fn request_span(request: &Request) -> Span {
@@ -171,7 +202,8 @@ fn request_span(request: &Request) -> Span {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(64).collect::<String>())
+        .filter(|v| is_request_id(v.as_bytes()))
+        .map(str::to_string)
         .unwrap_or_default();
     tracing::info_span!(
         "request",
@@ -189,19 +221,21 @@ fn request_span(request: &Request) -> Span {
 async fn log_errors(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     if let Some(error) = response.extensions_mut().remove::<IalError>() {
+        // The detail may quote what the caller sent: a field, which the text format quotes and
+        // escapes (`telemetry::logfmt`), never the message.
         if error.status.is_server_error() {
             tracing::warn!(
                 status = error.status.as_u16(),
                 code = error.slug,
-                "answering Cycle with an error: {}",
-                error.detail
+                detail = %error.detail,
+                "answering Cycle with an error"
             );
         } else {
             tracing::info!(
                 status = error.status.as_u16(),
                 code = error.slug,
-                "answering Cycle with an error: {}",
-                error.detail
+                detail = %error.detail,
+                "answering Cycle with an error"
             );
         }
     }
