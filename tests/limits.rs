@@ -152,3 +152,83 @@ async fn the_http_server_refuses_a_flood_of_headers_before_reading_a_body() {
     assert!(text.starts_with("HTTP/1.1 431"), "{text}");
     still_serves(&addr).await;
 }
+
+#[tokio::test]
+async fn callers_that_trickle_their_bodies_are_cut_off_and_never_crowd_out_a_real_call() {
+    let sim = common::start_sim(quick_sim_config()).await;
+    let (_child, addr, _dir) = common::serve_process_with(
+        "max_in_flight = 16\nbody_read_timeout_secs = 2\n",
+        &[],
+        &[("CRUSOE_API_ENDPOINT", &sim.endpoint())],
+    )
+    .await;
+    // Far more slow callers than requests allowed in flight: each announces 100 000 bytes and
+    // sends one every 400 ms.
+    let started = Instant::now();
+    let slow: Vec<_> = (0..100)
+        .map(|_| {
+            let addr = addr.clone();
+            tokio::spawn(async move {
+                let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                s.write_all(
+                    b"POST /v1/infrastructure/server/provision-status HTTP/1.1\r\nhost: x\r\n\
+                      content-type: application/json\r\ncontent-length: 100000\r\n\r\n{",
+                )
+                .await
+                .unwrap();
+                let (mut read, mut write) = s.into_split();
+                let trickle = tokio::spawn(async move {
+                    while write.write_all(b" ").await.is_ok() {
+                        tokio::time::sleep(Duration::from_millis(400)).await;
+                    }
+                });
+                let mut answer = Vec::new();
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(10), read.read_to_end(&mut answer))
+                        .await;
+                trickle.abort();
+                (
+                    started.elapsed(),
+                    String::from_utf8_lossy(&answer).to_string(),
+                )
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    // Meanwhile Cycle's own calls are answered as usual.
+    let auth = json!({"api_key": common::ACCESS_KEY, "secret": common::SECRET, "namespace": common::PROJECT,
+                      "cycle": {"hub_name": "h", "hub_id": "65f1e2d3c4b5a69788796a5b"}});
+    for _ in 0..3 {
+        let asked = Instant::now();
+        let (status, body) = post_with_headers(
+            &format!("http://{addr}"),
+            &json!({"auth": auth, "request": null}),
+            &[],
+        )
+        .await;
+        assert_eq!(status, 200, "a real call during the attack: {body}");
+        assert!(
+            asked.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            asked.elapsed()
+        );
+    }
+
+    for task in slow {
+        let (when, answer) = task.await.unwrap();
+        assert!(
+            answer.starts_with("HTTP/1.1 408"),
+            "a trickled body gets 408: {answer:?}"
+        );
+        assert!(
+            answer.contains("408.body-timeout"),
+            "in Cycle's shape: {answer}"
+        );
+        assert!(
+            when >= Duration::from_millis(1900) && when < Duration::from_secs(5),
+            "cut off after about the 2 s body timeout: {when:?}"
+        );
+    }
+    still_serves(&addr).await;
+}

@@ -22,6 +22,7 @@ pub(super) struct Raw {
     pub max_header_bytes: Option<usize>,
     pub max_headers: Option<usize>,
     pub header_read_timeout_secs: Option<u64>,
+    pub body_read_timeout_secs: Option<u64>,
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     pub shutdown_grace_secs: Option<u64>,

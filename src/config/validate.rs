@@ -113,6 +113,10 @@ fn ial(raw: &Raw) -> Result<IalOptions, SettingError> {
     if let Some(n) = raw.max_headers {
         ial.max_headers = in_range("max_headers", n, 8..=1000)?;
     }
+    if let Some(secs) = raw.body_read_timeout_secs {
+        ial.body_read_timeout =
+            Duration::from_secs(in_range("body_read_timeout_secs", secs, 1..=300)?);
+    }
     if let Some(secs) = raw.header_read_timeout_secs {
         ial.header_read_timeout =
             Duration::from_secs(in_range("header_read_timeout_secs", secs, 1..=300)?);

@@ -6,10 +6,12 @@ use std::time::{Duration, Instant};
 
 use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::response::IntoResponse;
 use axum::response::Response;
 use axum::{BoxError, Router};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::load_shed::error::Overloaded;
 use tower::load_shed::LoadShedLayer;
@@ -25,8 +27,8 @@ use crate::telemetry::metrics as names;
 use super::{IalError, IalOptions};
 
 /// The IAL routes of `router` (those added so far) under their limits and measured. The last
-/// layer added runs first: measure, refuse oversized headers, shed load, bound the time, then
-/// read the body within its limit.
+/// layer added runs first: measure, refuse oversized headers, read the whole body within its size
+/// and time limits, then shed load, count the request in flight and bound its time.
 pub fn limited<S: Clone + Send + Sync + 'static>(
     router: Router<S>,
     options: &IalOptions,
@@ -35,6 +37,10 @@ pub fn limited<S: Clone + Send + Sync + 'static>(
     let headers = HeaderLimits {
         max_headers: options.max_headers,
         max_header_bytes: options.max_header_bytes,
+    };
+    let body = BodyLimits {
+        max_bytes: options.body_limit,
+        read_timeout: options.body_read_timeout,
     };
     router
         .layer(DefaultBodyLimit::max(options.body_limit))
@@ -51,6 +57,9 @@ pub fn limited<S: Clone + Send + Sync + 'static>(
                 .layer(GlobalConcurrencyLimitLayer::new(options.max_in_flight))
                 .layer(TimeoutLayer::new(timeout)),
         )
+        // Before the limits: a body still arriving holds no place among the requests in
+        // flight, so callers that trickle bodies cannot crowd out the others.
+        .route_layer(from_fn_with_state(body, read_body))
         .route_layer(from_fn_with_state(headers, check_headers))
         .route_layer(from_fn(measure))
 }
@@ -126,6 +135,81 @@ async fn check_headers(
         )));
     }
     Ok(next.run(request).await)
+}
+
+#[derive(Debug, Clone, Copy)]
+struct BodyLimits {
+    max_bytes: usize,
+    read_timeout: Duration,
+}
+
+/// Reads the whole body, within `body_limit_bytes` and `body_read_timeout_secs`, before the
+/// request is counted in flight. A caller that sends it too slowly gets 408 and the connection is
+/// closed (what is left of its body is never read); one too large, 413.
+async fn read_body(
+    State(limits): State<BodyLimits>,
+    request: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let too_large = || {
+        IalError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload-too-large",
+            "Payload too large",
+            format!(
+                "the request body is larger than this server accepts ({} bytes)",
+                limits.max_bytes
+            ),
+        )
+        .into_response()
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limits.max_bytes as u64) {
+        return Err(closing(too_large()));
+    }
+    let (parts, body) = request.into_parts();
+    let read = Limited::new(body, limits.max_bytes).collect();
+    let bytes = match tokio::time::timeout(limits.read_timeout, read).await {
+        Ok(Ok(collected)) => collected.to_bytes(),
+        Ok(Err(e)) if e.is::<LengthLimitError>() => return Err(closing(too_large())),
+        Ok(Err(e)) => {
+            return Err(IalError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid-body",
+                "Invalid body",
+                format!("the request body could not be read: {e}"),
+            )
+            .into_response())
+        }
+        Err(_) => {
+            let error = IalError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body-timeout",
+                "Request body too slow",
+                format!(
+                    "the request body did not arrive within {}s; send it at once, then retry",
+                    limits.read_timeout.as_secs()
+                ),
+            );
+            return Err(closing(error.into_response()));
+        }
+    };
+    Ok(next
+        .run(Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await)
+}
+
+/// An answer after which the connection is closed: the rest of the body it did not read would
+/// otherwise be taken for the next request.
+fn closing(mut response: Response) -> Response {
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// Counts and times each IAL request by route and status.

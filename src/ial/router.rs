@@ -85,6 +85,9 @@ pub struct IalOptions {
     pub max_headers: usize,
     /// Longest a client may take to send a request's headers; the connection is closed after.
     pub header_read_timeout: Duration,
+    /// Longest a client may take to send a request's body, once its headers are in: 408 and the
+    /// connection closed after. The body is read before the request counts in flight.
+    pub body_read_timeout: Duration,
 }
 
 impl Default for IalOptions {
@@ -97,6 +100,7 @@ impl Default for IalOptions {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
         }
     }
 }
