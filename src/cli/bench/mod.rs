@@ -17,6 +17,9 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod catalog;
+mod unknown;
+
+pub use unknown::{Phase, UnknownNamesResult};
 
 #[derive(Debug, Args, Clone)]
 pub struct BenchArgs {
@@ -53,6 +56,12 @@ pub struct BenchArgs {
     /// answered, so latency grows with this number once the cores are busy).
     #[arg(long, default_value_t = 16)]
     pub catalog_connections: usize,
+    /// Distinct names of servers that do not exist, polled beside real servers (`unknown-names`).
+    #[arg(long, default_value_t = 2000)]
+    pub unknown_names: usize,
+    /// Run one part only.
+    #[arg(long, value_enum)]
+    pub only: Option<Part>,
     /// Print the results as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -64,6 +73,19 @@ pub struct BenchArgs {
     /// The environment that points the bridges at the Cycloid of `cycloid`, set by `run`.
     #[arg(skip)]
     cycloid_env: Vec<(String, String)>,
+}
+
+/// The bench's parts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Part {
+    /// Catalogue reads.
+    Catalog,
+    /// A fleet provisioned and polled, per poll and coalesced.
+    Fleets,
+    /// Many servers in flight.
+    Memory,
+    /// A storm of polls for servers that do not exist.
+    UnknownNames,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -94,6 +116,7 @@ impl BenchArgs {
             catalog_secs: self.catalog_secs.min(1),
             concurrency: self.concurrency.min(8),
             catalog_connections: self.catalog_connections.min(4),
+            unknown_names: self.unknown_names.min(40),
             ..self.clone()
         }
     }
@@ -159,12 +182,19 @@ pub struct MemoryResult {
     pub bridge_peak_rss_mb: f64,
 }
 
+/// What was run: every part, or the one asked for with `--only`.
 #[derive(Debug, Serialize)]
 pub struct Report {
-    pub locations: Latencies,
-    pub server_models: Latencies,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub locations: Option<Latencies>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub server_models: Option<Latencies>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub fleets: Vec<FleetResult>,
-    pub memory: MemoryResult,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub memory: Option<MemoryResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unknown_names: Option<UnknownNamesResult>,
 }
 
 struct Proc {
@@ -637,27 +667,39 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     let mut args = args.effective();
     let (env, _cycloid) = cycloid_for(args.cycloid).await?;
     args.cycloid_env = env;
-    let sim = start_sim(&args, args.op_delay_ms).await?;
-    let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
-    let body =
-        serde_json::to_vec(&json!({"auth": auth(), "request": null})).map_err(|e| e.to_string())?;
-    let [locations, server_models] = catalog::load(
-        &bridge.addr,
-        body.into(),
-        args.catalog_connections,
-        Duration::from_secs(args.catalog_secs),
-    )
-    .await?;
-    drop((bridge, sim));
-    let per_poll = fleet(&args, false).await?;
-    let coalesced = fleet(&args, true).await?;
-    let memory = memory(&args).await?;
-    Ok(Report {
-        locations,
-        server_models,
-        fleets: vec![per_poll, coalesced],
-        memory,
-    })
+    let runs = |part: Part| args.only.is_none_or(|only| only == part);
+    let mut report = Report {
+        locations: None,
+        server_models: None,
+        fleets: Vec::new(),
+        memory: None,
+        unknown_names: None,
+    };
+    if runs(Part::Catalog) {
+        let sim = start_sim(&args, args.op_delay_ms).await?;
+        let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
+        let body = serde_json::to_vec(&json!({"auth": auth(), "request": null}))
+            .map_err(|e| e.to_string())?;
+        let [locations, server_models] = catalog::load(
+            &bridge.addr,
+            body.into(),
+            args.catalog_connections,
+            Duration::from_secs(args.catalog_secs),
+        )
+        .await?;
+        report.locations = Some(locations);
+        report.server_models = Some(server_models);
+    }
+    if runs(Part::Fleets) {
+        report.fleets = vec![fleet(&args, false).await?, fleet(&args, true).await?];
+    }
+    if runs(Part::Memory) {
+        report.memory = Some(memory(&args).await?);
+    }
+    if runs(Part::UnknownNames) {
+        report.unknown_names = Some(unknown::run(&args).await?);
+    }
+    Ok(report)
 }
 
 /// The report as Markdown tables.
@@ -675,8 +717,10 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
             l.requests, l.errors, l.per_second, l.p50_ms, l.p99_ms, l.max_ms
         ));
     };
-    row(&mut out, "locations (cached)", "-", &r.locations);
-    row(&mut out, "server-models (cached)", "-", &r.server_models);
+    if let (Some(locations), Some(models)) = (&r.locations, &r.server_models) {
+        row(&mut out, "locations (cached)", "-", locations);
+        row(&mut out, "server-models (cached)", "-", models);
+    }
     for f in &r.fleets {
         row(&mut out, "provision", &f.mode, &f.provision);
         row(&mut out, "provision-status", &f.mode, &f.status);
@@ -698,10 +742,38 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
             f.bridge_peak_rss_mb
         ));
     }
-    out.push_str(&format!(
-        "\nMemory: {} servers in flight (coalesced), {} polls, {} errors, bridge peak RSS {:.1} MB.\n",
-        r.memory.servers_in_flight, r.memory.polls, r.memory.errors, r.memory.bridge_peak_rss_mb
-    ));
+    if let Some(m) = &r.memory {
+        out.push_str(&format!(
+            "\nMemory: {} servers in flight (coalesced), {} polls, {} errors, bridge peak RSS {:.1} MB.\n",
+            m.servers_in_flight, m.polls, m.errors, m.bridge_peak_rss_mb
+        ));
+    }
+    if let Some(u) = &r.unknown_names {
+        out.push_str(&format!(
+            "\nUnknown names: {} names that no server has, polled {} times each beside {} real servers in flight.\n\n| phase | unknown polls | real polls | Crusoe calls | of which list-VMs | real poll p50 ms | real poll max ms | unknown poll p50 ms | unknown poll max ms |\n|---|---|---|---|---|---|---|---|---|\n",
+            u.unknown_names, u.rounds, u.real_servers
+        ));
+        for (name, p) in [
+            ("real servers alone", &u.control),
+            ("with the unknown names", &u.storm),
+        ] {
+            out.push_str(&format!(
+                "| {name} | {} | {} | {} | {} | {:.1} | {:.1} | {:.1} | {:.1} |\n",
+                p.unknown_polls,
+                p.real_polls,
+                p.crusoe_calls,
+                p.list_vms_calls,
+                p.real_poll.p50_ms,
+                p.real_poll.max_ms,
+                p.unknown_poll.p50_ms,
+                p.unknown_poll.max_ms
+            ));
+        }
+        out.push_str(&format!(
+            "\nCrusoe calls per unknown-name poll: {:.3}.\n",
+            u.crusoe_calls_per_unknown_poll
+        ));
+    }
     out
 }
 
