@@ -63,6 +63,27 @@ async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
             < naive["crusoe_calls_per_poll"].as_f64().unwrap(),
         "coalescing reads less: {coalesced}"
     );
+    let u = &r["unknown_names"];
+    let (names, rounds, real) = (
+        u["unknown_names"].as_u64().unwrap(),
+        u["rounds"].as_u64().unwrap(),
+        u["real_servers"].as_u64().unwrap(),
+    );
+    assert_eq!(names, 40, "{u}");
+    assert_eq!(u["control"]["unknown_polls"], 0, "{u}");
+    assert_eq!(u["storm"]["unknown_polls"], names * rounds, "{u}");
+    for phase in ["control", "storm"] {
+        assert_eq!(u[phase]["real_polls"], real * rounds, "{u}");
+    }
+    let extra = u["storm"]["crusoe_calls"].as_u64().unwrap() as f64
+        - u["control"]["crusoe_calls"].as_u64().unwrap() as f64;
+    assert!(
+        (u["crusoe_calls_per_unknown_poll"].as_f64().unwrap()
+            - extra.max(0.0) / (names * rounds) as f64)
+            .abs()
+            < 1e-9,
+        "the ratio is the storm's extra calls over its unknown polls: {u}"
+    );
     let memory = &r["memory"];
     assert_eq!(memory["servers_in_flight"], 50);
     assert_eq!(memory["polls"], 100, "two polls each");

@@ -209,3 +209,87 @@ async fn batched_reads_work_whether_crusoe_takes_several_names_or_one() {
         "a names filter that takes one name is noticed and counted"
     );
 }
+
+/// Polls for `names` (servers that do not exist), `at_once` at a time; each answered 404.
+async fn poll_unknown(h: &Harness, config: &Value, names: &[String], at_once: usize) {
+    for chunk in names.chunks(at_once) {
+        let answers = futures::future::join_all(chunk.iter().map(|name| {
+            h.cycle(
+                STATUS,
+                Harness::status_request(name, LOCATION, config, &serde_json::json!({})),
+            )
+        }))
+        .await;
+        for (status, answer) in answers {
+            assert_eq!(status, 404, "{answer}");
+        }
+    }
+}
+
+fn crusoe_calls(h: &Harness) -> u64 {
+    h.sim.sim.calls().values().sum()
+}
+
+async fn unknown_names_cost_little(names_match_one: bool) {
+    let mut settings = test_settings();
+    settings.status.coalesce = true;
+    settings.status.refresh_ms = REFRESH_MS;
+    let h = Harness::start(
+        SimConfig {
+            names_match_one,
+            ..common::quick_sim_config()
+        },
+        settings,
+    )
+    .await;
+    let real = h.provision_ready("c1a.4x", LOCATION).await;
+    let real_poll = Harness::status_request(
+        &real.server_id,
+        LOCATION,
+        &real.config,
+        &real.provisioned["extra"],
+    );
+    let unknown = |from: usize, n: usize| -> Vec<String> {
+        (from..from + n)
+            .map(|i| format!("cycle-{i:0>24x}"))
+            .collect()
+    };
+    // A hub that has polled hundreds of servers that do not exist.
+    poll_unknown(&h, &real.config, &unknown(0, 300), 50).await;
+
+    // One more, once the view is due for a refresh: a few calls, not one per name seen before.
+    tokio::time::sleep(Duration::from_millis(REFRESH_MS + 20)).await;
+    let before = crusoe_calls(&h);
+    poll_unknown(&h, &real.config, &unknown(1000, 1), 1).await;
+    let one = crusoe_calls(&h) - before;
+    assert!(
+        one <= 3,
+        "one poll of an unknown name cost {one} Crusoe calls: {:?}",
+        h.sim.sim.calls()
+    );
+
+    // The same names again, at once: remembered as unknown, they cost no read of their own.
+    let before = crusoe_calls(&h);
+    poll_unknown(&h, &real.config, &unknown(0, 300), 100).await;
+    let again = crusoe_calls(&h) - before;
+    assert!(
+        again <= 3,
+        "300 polls of known-unknown names cost {again} calls"
+    );
+
+    // A hundred new ones at once: a batch read per twenty names at most, plus shared listings.
+    let before = crusoe_calls(&h);
+    poll_unknown(&h, &real.config, &unknown(2000, 100), 100).await;
+    let storm = crusoe_calls(&h) - before;
+    assert!(storm <= 10, "100 new unknown names cost {storm} calls");
+
+    // And the real server is still reported, from the same view.
+    let answer = Harness::data(h.cycle(STATUS, real_poll).await);
+    assert_eq!(answer["provisioned"], true, "{answer}");
+}
+
+#[tokio::test]
+async fn polls_for_servers_that_do_not_exist_cost_a_few_crusoe_calls_however_many_came_before() {
+    unknown_names_cost_little(false).await;
+    unknown_names_cost_little(true).await;
+}

@@ -78,7 +78,7 @@ pub async fn ensure(
     extra: &mut Map<String, Value>,
 ) -> Result<Disk, BridgeError> {
     let disk_name = naming::data_disk_name(server);
-    if let Some(disk) = settled(t, &disk_name, deadline).await? {
+    if let Some(disk) = settled(t, &disk_name, None, deadline).await? {
         return Ok(disk);
     }
     let gib = u32::try_from(gib).unwrap_or(u32::MAX);
@@ -96,16 +96,18 @@ pub async fn ensure(
         Created::Accepted(op) => op,
         // A create whose answer was lost: it may still be in progress.
         Created::Found(_) => {
-            return settled(t, &disk_name, deadline).await?.ok_or_else(|| {
-                BridgeError::ProviderFailed(format!(
-                    "disk {disk_name} was made and is gone again; provision again"
-                ))
-            })
+            return settled(t, &disk_name, None, deadline)
+                .await?
+                .ok_or_else(|| {
+                    BridgeError::ProviderFailed(format!(
+                        "disk {disk_name} was made and is gone again; provision again"
+                    ))
+                })
         }
     };
     extra.insert(EXTRA_DISK_OPERATION.into(), op.operation_id.clone().into());
     let left = deadline.saturating_duration_since(Instant::now());
-    op.wait(left).await.map_err(|e| match e {
+    let done = op.wait(left).await.map_err(|e| match e {
         CrusoeError::OperationTimeout { .. } => BridgeError::Timeout(format!(
             "disk {disk_name} is still being created; Cycle's retry of provision continues from there"
         )),
@@ -114,19 +116,25 @@ pub async fn ensure(
             source: Box::new(other),
         },
     })?;
-    // Replicas may have raced: every one of them settles on the oldest disk of the name.
-    settled(t, &disk_name, deadline).await?.ok_or_else(|| {
-        BridgeError::ProviderFailed(format!(
-            "Crusoe finished creating disk {disk_name} but lists no such disk"
-        ))
-    })
+    // Replicas may have raced: every one of them settles on the oldest disk of the name. The
+    // id comes from the finished operation, as Crusoe's own clients read it.
+    let made = done.result_as::<Disk>().ok().map(|d| d.id);
+    settled(t, &disk_name, made.as_deref(), deadline)
+        .await?
+        .ok_or_else(|| {
+            BridgeError::ProviderFailed(format!(
+                "Crusoe finished creating disk {disk_name} but lists no such disk"
+            ))
+        })
 }
 
 /// The oldest disk of a name once no operation on it is in progress (one being deleted is waited
-/// for, and then gone); younger unattached copies, left by a race, are deleted.
+/// for, and then gone); younger unattached copies, left by a race, are deleted. `made` is a disk
+/// whose creation the caller has just seen finish: nothing else is being done to it.
 async fn settled(
     t: &Tenant,
     disk_name: &str,
+    made: Option<&str>,
     deadline: Instant,
 ) -> Result<Option<Disk>, BridgeError> {
     loop {
@@ -139,10 +147,14 @@ async fn settled(
             return Ok(None);
         };
         let operations = t.project.operations(OperationFamily::Disks);
-        let busy = operations
-            .in_progress(&oldest.id)
-            .await
-            .doing(|| format!("checking what is being done to disk {disk_name}"))?;
+        let busy = if made == Some(oldest.id.as_str()) {
+            Vec::new()
+        } else {
+            operations
+                .in_progress(&oldest.id)
+                .await
+                .doing(|| format!("checking what is being done to disk {disk_name}"))?
+        };
         if busy.is_empty() {
             for younger in disks.filter(|d| d.attached_to.is_empty()) {
                 if let Err(e) = t.project.disks().delete(&younger.id).await {

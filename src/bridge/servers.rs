@@ -9,6 +9,8 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use super::boot::BootVars;
 use super::catalog::is_compatible;
@@ -517,6 +519,11 @@ async fn missing_vm(
     };
     match op.state {
         OperationState::Pending | OperationState::InProgress => Ok(()),
+        // Made a moment ago, and read before it was listed: the next poll looks again.
+        OperationState::Succeeded if finished_lately(&op) => {
+            b.vm_view.exists(t, name).await;
+            Ok(())
+        }
         OperationState::Failed => {
             data_disk::delete_unattached(t, name, Instant::now() + b.settings.timeouts.provision())
                 .await;
@@ -536,6 +543,18 @@ async fn missing_vm(
         }
         _ => Err(gone()),
     }
+}
+
+/// Whether an operation finished within the time a name is taken as unknown.
+fn finished_lately(op: &crusoe_sdk::types::Operation) -> bool {
+    let Some(done) = op
+        .completed_at
+        .as_deref()
+        .and_then(|at| OffsetDateTime::parse(at, &Rfc3339).ok())
+    else {
+        return false;
+    };
+    (OffsetDateTime::now_utc() - done).unsigned_abs() < super::vm_view::UNKNOWN_FOR
 }
 
 pub async fn restart(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, BridgeError> {

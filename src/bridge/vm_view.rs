@@ -7,11 +7,17 @@
 //! - a server this bridge has just created is reported pending until the next refresh covers it,
 //!   without a read of its own: it cannot have finished booting in that time.
 //!
+//! - a name no VM has is remembered as unknown for a short while: polls for it cost no call and
+//!   it leaves the refreshes, so a storm of polls for servers that do not exist costs no more
+//!   than one read per name, and never a read of every name at once.
+//!
 //! Batches send `names=a,b,...`. Crusoe's OpenAPI says the filter takes "these names", but no
 //! Crusoe client has sent more than one; were Crusoe to match only one exact name, every server
-//! would look gone. So a name a batch misses is read on its own before it is reported gone, and a
-//! tenant for which that finds VMs a batch missed is read from then on by listing its whole
-//! project (paged), with a log line and a metric.
+//! would look gone. So until one call has answered for two names, a name a batch misses is
+//! looked for in a listing of the whole project (paged), shared by every read of the tenant for
+//! one refresh interval; a tenant whose listing finds VMs a batch missed is read from then on
+//! from that listing alone, with a log line and a metric. One poll therefore causes at most one
+//! batch read and one shared listing, whether its name exists or not.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +33,10 @@ use crusoe_sdk::types::VmFilter;
 
 /// A name not polled for this long leaves the view.
 const FORGET_AFTER: Duration = Duration::from_secs(120);
+/// How long a name no VM has is taken as unknown without reading Crusoe again.
+pub const UNKNOWN_FOR: Duration = Duration::from_secs(30);
+/// Unknown names remembered per tenant at most; beyond, a name is read again (still one batch).
+const MAX_UNKNOWN: usize = 100_000;
 /// List calls in flight at once during a refresh.
 const PARALLEL_CALLS: usize = 4;
 
@@ -59,6 +69,49 @@ struct TenantView {
     filling: tokio::sync::Mutex<()>,
     /// Crusoe's `names` filter proved to take one name only: read the whole project instead.
     whole_project: AtomicBool,
+    /// Crusoe's `names` filter answered for two names in one call: a name a batch misses is gone.
+    several_names: AtomicBool,
+    /// Names no VM had when last read, and when.
+    unknown: Mutex<HashMap<String, Instant>>,
+    /// The last listing of the whole project, by name, and when it was read; one at a time.
+    listing: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Vec<VmStatus>>>)>>,
+}
+
+impl TenantView {
+    fn is_unknown(&self, name: &str) -> bool {
+        self.unknown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .is_some_and(|at| at.elapsed() < UNKNOWN_FOR)
+    }
+
+    /// Remembers the names of `read` that no VM has, and stops polling-driven reads of them.
+    fn note_unknown(&self, read: &[String], found: &HashMap<String, Vec<VmStatus>>) {
+        let now = Instant::now();
+        let gone: Vec<&String> = read.iter().filter(|n| !found.contains_key(*n)).collect();
+        if gone.is_empty() {
+            return;
+        }
+        let mut unknown = self.unknown.lock().unwrap_or_else(|e| e.into_inner());
+        if unknown.len() + gone.len() > MAX_UNKNOWN {
+            unknown.retain(|_, at| at.elapsed() < UNKNOWN_FOR);
+        }
+        let mut wanted = self.wanted.lock().unwrap_or_else(|e| e.into_inner());
+        for name in gone {
+            wanted.remove(name);
+            if unknown.len() < MAX_UNKNOWN {
+                unknown.insert(name.clone(), now);
+            }
+        }
+    }
+
+    fn forget_unknown(&self, name: &str) {
+        self.unknown
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
+    }
 }
 
 pub struct VmView {
@@ -73,20 +126,28 @@ async fn read(
     view: &TenantView,
     names: &[String],
     batch: usize,
+    refresh: Duration,
 ) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
-    if view.whole_project.load(Ordering::Relaxed) {
-        return read_whole_project(t, names).await;
+    if names.is_empty() {
+        return Ok(HashMap::new());
     }
-    let mut vms = read_batches(t, names, batch).await?;
-    if batch > 1 && names.len() > 1 {
-        let missed: Vec<String> = names
+    if view.whole_project.load(Ordering::Relaxed) {
+        let all = listing(t, view, refresh).await?;
+        return Ok(names
             .iter()
-            .filter(|n| !vms.contains_key(*n))
-            .cloned()
-            .collect();
+            .filter_map(|n| all.get(n).map(|vms| (n.clone(), vms.clone())))
+            .collect());
+    }
+    let mut vms = read_batches(t, view, names, batch).await?;
+    if batch > 1 && names.len() > 1 && !view.several_names.load(Ordering::Relaxed) {
+        let missed: Vec<&String> = names.iter().filter(|n| !vms.contains_key(*n)).collect();
         if !missed.is_empty() {
-            // Gone, or missed by a filter that takes one name: each is read on its own first.
-            let found = read_batches(t, &missed, 1).await?;
+            // Gone, or missed by a filter that takes one name: the shared listing says which.
+            let all = listing(t, view, refresh).await?;
+            let found: Vec<(String, Vec<VmStatus>)> = missed
+                .into_iter()
+                .filter_map(|n| all.get(n).map(|v| (n.clone(), v.clone())))
+                .collect();
             if !found.is_empty() && !view.whole_project.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
                     project = %t.project.id(),
@@ -101,32 +162,46 @@ async fn read(
     Ok(vms)
 }
 
-/// Every VM of the project (paged), kept for `names`.
-async fn read_whole_project(
+/// Every VM of the project this bridge named (paged), by name: read at most once per `refresh`
+/// for all the tenant's reads, which wait for one listing in progress rather than start their own.
+async fn listing(
     t: &Tenant,
-    names: &[String],
-) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
-    let wanted: HashSet<&str> = names.iter().map(String::as_str).collect();
-    let all = t
+    view: &TenantView,
+    refresh: Duration,
+) -> Result<Arc<HashMap<String, Vec<VmStatus>>>, BridgeError> {
+    let mut last = view.listing.lock().await;
+    if let Some((at, all)) = last.as_ref() {
+        if at.elapsed() < refresh {
+            return Ok(Arc::clone(all));
+        }
+    }
+    let started = Instant::now();
+    let listed = t
         .project
         .vms()
         .list(&VmFilter::default())
         .await
         .doing(|| "listing the project's VMs".into())?;
-    let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
-    for vm in all.into_iter().filter(|v| wanted.contains(v.name.as_str())) {
-        vms.entry(vm.name.clone())
+    let mut all: HashMap<String, Vec<VmStatus>> = HashMap::new();
+    for vm in listed
+        .into_iter()
+        .filter(|v| v.name.starts_with(super::naming::PREFIX))
+    {
+        all.entry(vm.name.clone())
             .or_default()
             .push(VmStatus::from(vm));
     }
-    for list in vms.values_mut() {
+    for list in all.values_mut() {
         list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
     }
-    Ok(vms)
+    let all = Arc::new(all);
+    *last = Some((started, Arc::clone(&all)));
+    Ok(all)
 }
 
 async fn read_batches(
     t: &Tenant,
+    view: &TenantView,
     names: &[String],
     batch: usize,
 ) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
@@ -145,8 +220,14 @@ async fn read_batches(
         .try_collect()
         .await?;
     let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
-    for vm in pages.into_iter().flatten() {
-        vms.entry(vm.name.clone()).or_default().push(vm);
+    for page in pages {
+        let first = page.first().map(|v| v.name.clone());
+        if page.iter().any(|v| Some(&v.name) != first.as_ref()) {
+            view.several_names.store(true, Ordering::Relaxed);
+        }
+        for vm in page {
+            vms.entry(vm.name.clone()).or_default().push(vm);
+        }
     }
     // Each page is oldest first; across pages, keep that order. A pushed-to list has room for
     // four: give back what one VM per name does not use.
@@ -186,6 +267,14 @@ impl VmView {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .insert(name.to_string(), now);
+        view.forget_unknown(name);
+        view.snapshot.write().await.covered.remove(name);
+    }
+
+    /// Forgets that no VM had `name` (Crusoe says it made one): the next poll reads it.
+    pub async fn exists(&self, t: &Tenant, name: &str) {
+        let view = self.view(t);
+        view.forget_unknown(name);
         view.snapshot.write().await.covered.remove(name);
     }
 
@@ -201,6 +290,9 @@ impl VmView {
 
     pub async fn vms(&self, t: &Tenant, name: &str) -> Result<Seen, BridgeError> {
         let view = self.view(t);
+        if view.is_unknown(name) {
+            return Ok(Seen::Vms(Vec::new()));
+        }
         view.wanted
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -243,7 +335,21 @@ impl VmView {
             wanted.keys().cloned().collect()
         };
         let started = Instant::now();
-        let vms = read(t, view, &names, self.batch).await?;
+        let vms = read(t, view, &names, self.batch, self.refresh).await?;
+        let just_created: HashSet<String> = view
+            .created
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .keys()
+            .cloned()
+            .collect();
+        // A VM this bridge has just asked for may not be listed yet: not unknown.
+        let settled: Vec<String> = names
+            .iter()
+            .filter(|n| !just_created.contains(*n))
+            .cloned()
+            .collect();
+        view.note_unknown(&settled, &vms);
         let covered: HashSet<String> = names.into_iter().collect();
         // Covered now: no longer just created. (A name created during the read stays.)
         view.created
@@ -267,16 +373,27 @@ impl VmView {
                 return Ok(Seen::Vms(snap.vms.get(name).cloned().unwrap_or_default()));
             }
         }
-        let missing: Vec<String> = {
+        // This name, and polled names waiting to be read with it: one batch, never more.
+        let waiting: Vec<String> = {
             let snap = view.snapshot.read().await;
             let wanted = view.wanted.lock().unwrap_or_else(|e| e.into_inner());
             wanted
                 .keys()
-                .filter(|n| !snap.covered.contains(*n))
+                .filter(|n| n.as_str() != name && !snap.covered.contains(*n))
+                .take(self.batch * 4)
                 .cloned()
                 .collect()
         };
-        let found = read(t, view, &missing, self.batch).await?;
+        let missing: Vec<String> = std::iter::once(name.to_string())
+            .chain(
+                waiting
+                    .into_iter()
+                    .filter(|n| !view.is_unknown(n))
+                    .take(self.batch - 1),
+            )
+            .collect();
+        let found = read(t, view, &missing, self.batch, self.refresh).await?;
+        view.note_unknown(&missing, &found);
         let mut snap = view.snapshot.write().await;
         let answer = found.get(name).cloned().unwrap_or_default();
         for n in missing {
