@@ -40,6 +40,9 @@ const MAX_UNKNOWN: usize = 100_000;
 /// List calls in flight at once during a refresh.
 const PARALLEL_CALLS: usize = 4;
 
+/// VMs by name, each name's oldest first.
+type ByName = HashMap<String, Vec<VmStatus>>;
+
 /// What the view knows of a server.
 pub enum Seen {
     /// The VMs of its name, oldest first (none: Crusoe has no VM of that name).
@@ -74,7 +77,7 @@ struct TenantView {
     /// Names no VM had when last read, and when.
     unknown: Mutex<HashMap<String, Instant>>,
     /// The last listing of the whole project, by name, and when it was read; one at a time.
-    listing: tokio::sync::Mutex<Option<(Instant, Arc<HashMap<String, Vec<VmStatus>>>)>>,
+    listing: tokio::sync::Mutex<Option<(Instant, Arc<ByName>)>>,
 }
 
 impl TenantView {
@@ -168,7 +171,7 @@ async fn listing(
     t: &Tenant,
     view: &TenantView,
     refresh: Duration,
-) -> Result<Arc<HashMap<String, Vec<VmStatus>>>, BridgeError> {
+) -> Result<Arc<ByName>, BridgeError> {
     let mut last = view.listing.lock().await;
     if let Some((at, all)) = last.as_ref() {
         if at.elapsed() < refresh {

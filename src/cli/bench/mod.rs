@@ -710,7 +710,9 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
         "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections, Cycloid sink {:?}.\n\n",
         a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections, a.cycloid
     ));
-    out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
+    if r.locations.is_some() || !r.fleets.is_empty() {
+        out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
+    }
     let row = |out: &mut String, name: &str, mode: &str, l: &Latencies| {
         out.push_str(&format!(
             "| {name} | {mode} | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} |\n",
@@ -725,22 +727,24 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
         row(&mut out, "provision", &f.mode, &f.provision);
         row(&mut out, "provision-status", &f.mode, &f.status);
     }
-    out.push_str("\n| status mode | servers provisioned | polls | Crusoe calls while polling | calls per poll | report delay p50 ms | report delay max ms | stale answers (most for one server) | bridge peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n");
-    for f in &r.fleets {
-        out.push_str(&format!(
-            "| {} | {}/{} | {} | {} | {:.3} | {:.0} | {:.0} | {} ({}) | {:.1} |\n",
-            f.mode,
-            f.provisioned,
-            f.servers,
-            f.status.requests,
-            f.crusoe_calls_while_polling,
-            f.crusoe_calls_per_poll,
-            f.report_delay_p50_ms,
-            f.report_delay_max_ms,
-            f.stale_answers,
-            f.stale_answers_max_per_server,
-            f.bridge_peak_rss_mb
-        ));
+    if !r.fleets.is_empty() {
+        out.push_str("\n| status mode | servers provisioned | polls | Crusoe calls while polling | calls per poll | report delay p50 ms | report delay max ms | stale answers (most for one server) | bridge peak RSS MB |\n|---|---|---|---|---|---|---|---|---|\n");
+        for f in &r.fleets {
+            out.push_str(&format!(
+                "| {} | {}/{} | {} | {} | {:.3} | {:.0} | {:.0} | {} ({}) | {:.1} |\n",
+                f.mode,
+                f.provisioned,
+                f.servers,
+                f.status.requests,
+                f.crusoe_calls_while_polling,
+                f.crusoe_calls_per_poll,
+                f.report_delay_p50_ms,
+                f.report_delay_max_ms,
+                f.stale_answers,
+                f.stale_answers_max_per_server,
+                f.bridge_peak_rss_mb
+            ));
+        }
     }
     if let Some(m) = &r.memory {
         out.push_str(&format!(
