@@ -160,6 +160,9 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let grace = config.shutdown_grace;
     // Before the line below: whoever reads it may signal at once.
     let stop = stopping(grace);
+    if let Some(advice) = crusoe_sdk::endpoint_advice(&config.crusoe.client.endpoint) {
+        tracing::warn!("{advice}");
+    }
     // With port 0 this line is the only place the port is told: `listening_on` reads it back.
     tracing::info!(
         listen = %listener.local_addr()?,

@@ -93,7 +93,7 @@ async fn server_held_credentials_need_the_token_and_use_the_operators_project() 
 
 #[tokio::test]
 async fn server_held_mode_without_a_token_or_credentials_does_not_start() {
-    let pool = ClientPool::new(fast_settings("http://127.0.0.1:9/v1alpha5")).unwrap();
+    let pool = ClientPool::new(fast_settings("http://127.0.0.1:9/v1")).unwrap();
     let no_token = BridgeSettings {
         credentials: CredentialsMode::ServerHeld,
         ..test_settings()

@@ -68,12 +68,12 @@ async fn check_reports_project_locations_and_types() {
     let server = MockServer::start().await;
     for (p, f) in [
         (
-            format!("/v1alpha5/organizations/projects/{PROJECT}"),
+            format!("/v1/organizations/projects/{PROJECT}"),
             "project.json",
         ),
-        ("/v1alpha5/locations".to_string(), "locations.json"),
+        ("/v1/locations".to_string(), "locations.json"),
         (
-            format!("/v1alpha5/projects/{PROJECT}/compute/vms/types"),
+            format!("/v1/projects/{PROJECT}/compute/vms/types"),
             "vm_types.json",
         ),
     ] {
@@ -85,7 +85,7 @@ async fn check_reports_project_locations_and_types() {
             .mount(&server)
             .await;
     }
-    let out = check_with(crusoe_env(&format!("{}/v1alpha5", server.uri()))).await;
+    let out = check_with(crusoe_env(&format!("{}/v1", server.uri()))).await;
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("cycle-prod"), "{}", out.stdout);
     assert!(out.stdout.contains("us-east1-a"));
@@ -104,7 +104,7 @@ async fn check_with_a_wrong_secret_says_so_in_one_line_and_exits_1() {
         .mount(&server)
         .await;
     let wrong_secret = "AAAAAAAAAAAAAAAAAAAAAA";
-    let mut env = crusoe_env(&format!("{}/v1alpha5", server.uri()));
+    let mut env = crusoe_env(&format!("{}/v1", server.uri()));
     env[2].1 = wrong_secret.to_string();
     let out = check_with(env).await;
     assert_eq!(out.code, 1, "{}", out.all());
@@ -127,7 +127,7 @@ async fn check_against_an_unreachable_endpoint_says_so_and_exits_1() {
         .local_addr()
         .unwrap()
         .port();
-    let out = check_with(crusoe_env(&format!("http://127.0.0.1:{port}/v1alpha5"))).await;
+    let out = check_with(crusoe_env(&format!("http://127.0.0.1:{port}/v1"))).await;
     assert_eq!(out.code, 1, "{}", out.all());
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
@@ -146,7 +146,7 @@ async fn check_without_access_to_the_project_names_the_project() {
         ))
         .mount(&server)
         .await;
-    let out = check_with(crusoe_env(&format!("{}/v1alpha5", server.uri()))).await;
+    let out = check_with(crusoe_env(&format!("{}/v1", server.uri()))).await;
     assert_eq!(out.code, 1);
     assert!(
         out.stderr
@@ -182,7 +182,7 @@ async fn check_reads_crusoes_own_profile_file() {
     std::fs::write(
         &file,
         format!(
-            "[default]\naccess_key_id = \"{}\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"{PROJECT}\"\napi_endpoint = \"{}/v1alpha5\"\n",
+            "[default]\naccess_key_id = \"{}\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"{PROJECT}\"\napi_endpoint = \"{}/v1\"\n",
             common::ACCESS_KEY,
             server.uri()
         ),
@@ -209,7 +209,7 @@ async fn invalid_configuration_stops_start_up_with_one_line_naming_the_field() {
         ),
         (
             "CRUSOE_API_ENDPOINT",
-            "ftp://example/v1alpha5",
+            "ftp://example/v1",
             "CRUSOE_API_ENDPOINT",
         ),
     ] {
@@ -501,5 +501,49 @@ async fn an_unusable_tls_key_stops_start_up_without_showing_it() {
         only_cert.stderr.contains("needs its key"),
         "{}",
         only_cert.stderr
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_under_v1alpha5_keeps_working_and_serve_and_check_say_to_move_once() {
+    let sim = common::start_sim(common::quick_sim_config()).await;
+    assert!(sim.endpoint().ends_with("/v1"), "{}", sim.endpoint());
+    let legacy = sim.endpoint().replace("/v1", "/v1alpha5");
+
+    let out = check_with(crusoe_env(&legacy)).await;
+    let stdout = &out.stdout;
+    assert_eq!(out.code, 0, "{stdout}{}", out.stderr);
+    assert!(
+        stdout.contains("note:") && stdout.contains("https://api.cloud.crusoe.ai/v1 "),
+        "{stdout}"
+    );
+    let current = check_with(crusoe_env(&sim.endpoint())).await;
+    assert!(!current.stdout.contains("note:"), "{}", current.stdout);
+
+    let (_child, addr, _home, lines) =
+        common::serve_process_logged("", &[], &[("CRUSOE_API_ENDPOINT", &legacy)]).await;
+    let advice: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("/v1alpha5 prefix"))
+        .collect();
+    assert_eq!(advice.len(), 1, "said once: {lines:#?}");
+    assert!(advice[0].contains("\"level\":\"WARN\""), "{}", advice[0]);
+    let auth =
+        serde_json::json!({"api_key": common::ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("http://{addr}/v1/auth/verify"))
+        .json(&serde_json::json!({"auth": auth, "request": null}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(answer["data"]["valid"], true, "{answer}");
+    let calls = sim.sim.calls();
+    assert_eq!(
+        calls.get("GET /organizations/projects/{project_id}"),
+        Some(&3),
+        "both checks and serve's verify reached the simulator: {calls:?}"
     );
 }

@@ -25,11 +25,11 @@ const VM_ID: &str = "ca39e669-47ee-456b-968d-303234fbf99f";
 const OP_ID: &str = "F6EF489C-086E-458D-B812-7962964A28C9";
 
 fn vm_path() -> String {
-    format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances/{VM_ID}")
+    format!("/v1/projects/{PROJECT}/compute/vms/instances/{VM_ID}")
 }
 
 fn op_path() -> String {
-    format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances/operations/{OP_ID}")
+    format!("/v1/projects/{PROJECT}/compute/vms/instances/operations/{OP_ID}")
 }
 
 async fn answer_vm_with(server: &MockServer, response: ResponseTemplate, times: u64) {
@@ -210,7 +210,7 @@ async fn the_call_deadline_bounds_retries() {
                 Duration::from_millis(2),
             ),
         },
-        ..fast_settings(&format!("{}/v1alpha5", server.uri()))
+        ..fast_settings(&format!("{}/v1", server.uri()))
     };
     let client = CrusoeClient::new(settings, common::credentials()).unwrap();
     let err = client.project(PROJECT).vms().get(VM_ID).await.unwrap_err();
@@ -231,7 +231,7 @@ async fn no_connection_is_a_connect_error_after_retries() {
         .unwrap()
         .port();
     let client = CrusoeClient::new(
-        fast_settings(&format!("http://127.0.0.1:{port}/v1alpha5")),
+        fast_settings(&format!("http://127.0.0.1:{port}/v1")),
         common::credentials(),
     )
     .unwrap();
@@ -559,7 +559,7 @@ async fn an_operation_already_finished_is_not_polled() {
 #[test]
 fn no_debug_or_error_output_carries_the_secret() {
     let client = CrusoeClient::new(
-        fast_settings("http://127.0.0.1:9/v1alpha5"),
+        fast_settings("http://127.0.0.1:9/v1"),
         common::credentials(),
     )
     .unwrap();
@@ -571,7 +571,7 @@ fn no_debug_or_error_output_carries_the_secret() {
 }
 
 fn vms_path() -> String {
-    format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances")
+    format!("/v1/projects/{PROJECT}/compute/vms/instances")
 }
 
 fn create_request() -> CreateVmRequest {

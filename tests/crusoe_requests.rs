@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-/// Expects exactly one signed call with this method, path (below `/v1alpha5`), query and, when
+/// Expects exactly one signed call with this method, path (below `/v1`), query and, when
 /// given, JSON body; answers `answer`.
 async fn expect_call(
     server: &MockServer,
@@ -22,7 +22,7 @@ async fn expect_call(
     answer: Value,
 ) {
     let mut mock = Mock::given(method(http_method))
-        .and(path(format!("/v1alpha5{rel_path}")))
+        .and(path(format!("/v1{rel_path}")))
         .and(ExactQuery(query))
         .and(SignedCorrectly);
     if let Some(body) = body {

@@ -150,9 +150,8 @@ fn every_fixture_matches_crusoes_openapi() {
         eprintln!("skipped: ../shared is absent, so Crusoe's OpenAPI cannot be read");
         return;
     };
-    let swagger = common::swagger::Swagger::load(
-        &shared.join("reference/crusoe/crusoe-v1alpha5-swagger.json"),
-    );
+    let swagger =
+        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let mut failures = Vec::new();
     for (name, operation, _) in FIXTURES {
         if let Some(operation) = operation {
@@ -236,9 +235,8 @@ fn the_schema_check_itself_catches_drift() {
         eprintln!("skipped: ../shared is absent");
         return;
     };
-    let swagger = common::swagger::Swagger::load(
-        &shared.join("reference/crusoe/crusoe-v1alpha5-swagger.json"),
-    );
+    let swagger =
+        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let schema = swagger.response_schema("getInstance");
     let mut vm = common::fixture("vm.json");
     vm.as_object_mut().unwrap().remove("maintenance_policy");

@@ -61,7 +61,7 @@ fn count(sim: &RunningSim, kind: &str) -> usize {
 fn vms_created(sim: &RunningSim) -> u64 {
     sim.sim
         .calls()
-        .get("POST /v1alpha5/projects/{project_id}/compute/vms/instances")
+        .get("POST /v1/projects/{project_id}/compute/vms/instances")
         .copied()
         .unwrap_or(0)
 }

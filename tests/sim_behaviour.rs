@@ -111,7 +111,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
     let (status, body) = signed_raw(
         &base,
         "GET",
-        "/v1alpha5/locations",
+        "/v1/locations",
         None,
         now - time::Duration::minutes(10),
     )
@@ -124,7 +124,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
     let (status, _) = signed_raw(
         &base,
         "GET",
-        "/v1alpha5/locations",
+        "/v1/locations",
         None,
         now - time::Duration::minutes(4),
     )
@@ -145,7 +145,7 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
     // Signed over the canonical query but sent in another order: Crusoe refuses it.
     let ts = crusoe_sdk::signing::format_timestamp(now);
     let key = crusoe_sdk::signing::SigningKey::from_secret_key(common::SECRET).unwrap();
-    let path = format!("/v1alpha5/projects/{PROJECT}/compute/vms/instances");
+    let path = format!("/v1/projects/{PROJECT}/compute/vms/instances");
     let auth = crusoe_sdk::signing::authorization(
         common::ACCESS_KEY,
         &key,
@@ -458,7 +458,7 @@ async fn required_fields_and_crusoes_rules_are_checked() {
     let sim = start_sim(quick_sim_config()).await;
     let base = format!("http://{}", sim.addr);
     let now = time::OffsetDateTime::now_utc();
-    let p = format!("/v1alpha5/projects/{PROJECT}");
+    let p = format!("/v1/projects/{PROJECT}");
     for (path, body, expect) in [
         (
             format!("{p}/compute/vms/instances"),
@@ -715,7 +715,7 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     let base = format!("http://{}", sim.addr);
-    let p = format!("/v1alpha5/projects/{PROJECT}");
+    let p = format!("/v1/projects/{PROJECT}");
     let vm = create_running(&c, "builder").await;
     let os_disk = vm
         .disks
@@ -835,7 +835,7 @@ async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
     let (status, answer) = signed_raw(
         &format!("http://{}", sim.addr),
         "POST",
-        &format!("/v1alpha5/projects/{PROJECT}/networking/vpc-firewall-rules"),
+        &format!("/v1/projects/{PROJECT}/networking/vpc-firewall-rules"),
         Some(json!({"name": "lb-rule", "vpc_network_id": net.id, "action": "ALLOW", "direction": "INGRESS", "protocols": ["tcp"], "sources": [{"cidr": "0.0.0.0/0"}], "destinations": [{"resource_id": net.id}]})),
         time::OffsetDateTime::now_utc(),
     )

@@ -515,14 +515,13 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         eprintln!("skipped: ../shared is absent, so Crusoe's OpenAPI cannot be read");
         return;
     };
-    let swagger = common::swagger::Swagger::load(
-        &shared.join("reference/crusoe/crusoe-v1alpha5-swagger.json"),
-    );
+    let swagger =
+        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     let base = format!("http://{}", sim.addr);
     let now = time::OffsetDateTime::now_utc;
-    let p = format!("/v1alpha5/projects/{PROJECT}");
+    let p = format!("/v1/projects/{PROJECT}");
 
     let mut answers: Vec<(&str, String, Value)> = Vec::new();
     let call =
@@ -669,15 +668,15 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
     for (op, path) in [
         (
             "getProject",
-            format!("/v1alpha5/organizations/projects/{PROJECT}"),
+            format!("/v1/organizations/projects/{PROJECT}"),
         ),
-        ("listLocations", "/v1alpha5/locations".to_string()),
+        ("listLocations", "/v1/locations".to_string()),
         (
             "listSliceCapacities",
-            "/v1alpha5/capacities?location=us-east1-a".to_string(),
+            "/v1/capacities?location=us-east1-a".to_string(),
         ),
-        ("listImages", "/v1alpha5/compute/images".to_string()),
-        ("getImage", format!("/v1alpha5/compute/images/{image_id}")),
+        ("listImages", "/v1/compute/images".to_string()),
+        ("getImage", format!("/v1/compute/images/{image_id}")),
         ("listCustomImages", format!("{p}/compute/custom-images")),
         (
             "getCustomImagesOperation",

@@ -62,7 +62,7 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
         !lines.concat().contains(SECRET),
         "a given secret is not echoed: {lines:?}"
     );
-    let admin = endpoint.replace("/v1alpha5", "/_sim");
+    let admin = endpoint.replace("/v1", "/_sim");
     let c = CrusoeClient::new(common::fast_settings(&endpoint), common::credentials()).unwrap();
 
     let op = c

@@ -69,11 +69,15 @@ pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
 
     let mut type_names: Vec<&str> = types.iter().map(|t| t.product_name.as_str()).collect();
     type_names.sort_unstable();
-    Ok(vec![
-        format!("endpoint:  {endpoint}"),
+    let mut lines = vec![format!("endpoint:  {endpoint}")];
+    if let Some(advice) = crusoe_sdk::endpoint_advice(&crusoe.client.endpoint) {
+        lines.push(format!("note:      {advice}"));
+    }
+    lines.extend([
         format!("project:   {} ({}) found", project.name, project.id),
         format!("locations: {} ({})", locations.len(), locations.join(", ")),
         format!("VM types:  {} ({})", types.len(), type_names.join(", ")),
         "check passed".into(),
-    ])
+    ]);
+    Ok(lines)
 }

@@ -17,8 +17,8 @@ pub struct SimulateArgs {
     /// Without any, one is generated and printed.
     #[arg(long = "key", value_name = "ACCESS:SECRET:PROJECT", value_parser = KeyPair::parse)]
     pub keys: Vec<KeyPair>,
-    /// Path prefix of the API.
-    #[arg(long, default_value = "/v1alpha5")]
+    /// Path prefix of the API it advertises; it also serves the same API under `/v1alpha5`.
+    #[arg(long, default_value = "/v1")]
     pub base_path: String,
     /// Seed for ids, addresses and fault draws.
     #[arg(long, default_value_t = 0)]

@@ -55,23 +55,20 @@ fn defaults_without_anything() {
 #[test]
 fn environment_wins_over_file_which_wins_over_profile() {
     let home = home_with_crusoe_config(&format!(
-        "[default]\naccess_key_id = \"PROFILEKEY\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"profile-project\"\napi_endpoint = \"https://profile.example/v1alpha5\"\n"
+        "[default]\naccess_key_id = \"PROFILEKEY\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"profile-project\"\napi_endpoint = \"https://profile.example/v1\"\n"
     ));
     let f = file("listen = \"127.0.0.1:9000\"\n[crusoe]\ndefault_project = \"file-project\"\n");
     let sources = Sources {
         file: Some(f.path().into()),
         env: env(&[
-            ("CRUSOE_API_ENDPOINT", "http://127.0.0.1:1/v1alpha5"),
+            ("CRUSOE_API_ENDPOINT", "http://127.0.0.1:1/v1"),
             ("IAL_LISTEN", ""),
         ]),
         home: Some(home.path().into()),
         flags: ServeFlags::default(),
     };
     let c = Config::load(&sources).unwrap();
-    assert_eq!(
-        c.crusoe.client.endpoint.as_str(),
-        "http://127.0.0.1:1/v1alpha5"
-    );
+    assert_eq!(c.crusoe.client.endpoint.as_str(), "http://127.0.0.1:1/v1");
     assert_eq!(c.crusoe.project_id.as_deref(), Some("file-project"));
     assert_eq!(c.crusoe.credentials.unwrap().access_key_id(), "PROFILEKEY");
     assert_eq!(c.listen.port(), 9000, "an empty IAL_LISTEN counts as unset");
@@ -197,9 +194,9 @@ fn errors_name_the_field_and_never_the_secret() {
 fn invalid_values_are_refused_with_their_source() {
     for (var, value) in [
         ("IAL_LISTEN", "localhost"),
-        ("CRUSOE_API_ENDPOINT", "ftp://x/v1alpha5"),
+        ("CRUSOE_API_ENDPOINT", "ftp://x/v1"),
         ("CRUSOE_API_ENDPOINT", "not a url"),
-        ("CRUSOE_API_ENDPOINT", "https://user:pw@x/v1alpha5"),
+        ("CRUSOE_API_ENDPOINT", "https://user:pw@x/v1"),
         ("CRUSOE_DEFAULT_PROJECT", "../other"),
         ("IAL_LOG_FORMAT", "xml"),
         ("IAL_ENVELOPE", "naked"),
@@ -362,7 +359,7 @@ fn sample(var: &EnvVar) -> &'static str {
         "IAL_LISTEN" => "127.0.0.1:7777",
         "IAL_LOG_FORMAT" => "json",
         "IAL_ENVELOPE" => "bare",
-        "CRUSOE_API_ENDPOINT" => "https://api.example/v1alpha5",
+        "CRUSOE_API_ENDPOINT" => "https://api.example/v1",
         "CRUSOE_ACCESS_KEY_ID" => "KEY",
         "CRUSOE_SECRET_KEY" => SECRET,
         "CRUSOE_DEFAULT_PROJECT" => "ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab",

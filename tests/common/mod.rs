@@ -17,7 +17,7 @@ use wiremock::{Match, MockServer, Request};
 pub const ACCESS_KEY: &str = "R7p5XctCQMuGlpVBmVdqzA";
 pub const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
 pub const PROJECT: &str = "ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab";
-pub const BASE_PATH: &str = "/v1alpha5";
+pub const BASE_PATH: &str = "/v1";
 
 pub fn fixture_text(name: &str) -> String {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -193,6 +193,21 @@ pub async fn serve_process_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (tokio::process::Child, String, tempfile::TempDir) {
+    let (child, addr, dir, _) = serve_process_logged(config, args, env).await;
+    (child, addr, dir)
+}
+
+/// [`serve_process_with`], and the log lines `serve` wrote before its "serving" line.
+pub async fn serve_process_logged(
+    config: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (
+    tokio::process::Child,
+    String,
+    tempfile::TempDir,
+    Vec<String>,
+) {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let dir = tempfile::tempdir().unwrap();
@@ -231,5 +246,5 @@ pub async fn serve_process_with(
     };
     // Keep reading: a full pipe would stop the server at its next log line.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr.to_string(), dir)
+    (child, addr.to_string(), dir, before)
 }

@@ -16,7 +16,27 @@ use super::error::{ApiError, CrusoeError};
 use super::signing::{self, SigningKey, TIMESTAMP_HEADER};
 use crate::metric_names as names;
 
-pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1alpha5";
+pub const DEFAULT_ENDPOINT: &str = "https://api.cloud.crusoe.ai/v1";
+
+/// What to tell whoever configured `endpoint`, when it is one Crusoe has moved on from: the
+/// `/v1alpha5` prefix, or the old host `api.crusoecloud.com`. Crusoe's terraform provider (1.0.0,
+/// `internal/common/config.go`, `migrateEndpoint`) rewrites `https://api.crusoecloud.com/v1alpha5`
+/// and `…/v1` to [`DEFAULT_ENDPOINT`]; this client keeps the endpoint it was given (where
+/// credentials go is its user's choice, and Crusoe still answers there) and only says so.
+pub fn endpoint_advice(endpoint: &Url) -> Option<String> {
+    let old_host = endpoint.host_str() == Some("api.crusoecloud.com");
+    let old_prefix = endpoint.path().trim_end_matches('/').ends_with("/v1alpha5");
+    (old_host || old_prefix).then(|| {
+        format!(
+            "the Crusoe endpoint {endpoint} is {}; Crusoe's generally available API is {DEFAULT_ENDPOINT} (the same calls, signed the same way): move to it",
+            match (old_host, old_prefix) {
+                (true, true) => "on the old host and the old /v1alpha5 prefix",
+                (true, false) => "on the old host api.crusoecloud.com",
+                _ => "the old /v1alpha5 prefix",
+            }
+        )
+    })
+}
 
 /// What the SDK calls itself when the caller names nothing else.
 pub const DEFAULT_USER_AGENT: &str = concat!("crusoe-sdk/", env!("CARGO_PKG_VERSION"));
@@ -123,7 +143,7 @@ impl std::fmt::Debug for Credentials {
 /// Settings shared by every client built from them.
 #[derive(Debug, Clone)]
 pub struct ClientSettings {
-    /// Base URL including `/v1alpha5`.
+    /// Base URL including the API's prefix (`/v1`).
     pub endpoint: Url,
     /// Longest wait for one attempt.
     pub attempt_timeout: Duration,
@@ -530,6 +550,22 @@ mod tests {
     use crate::profile::Profile;
 
     const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
+
+    #[test]
+    fn old_endpoints_get_advice_and_current_ones_none() {
+        let advice = |u: &str| endpoint_advice(&Url::parse(u).unwrap());
+        assert_eq!(advice(DEFAULT_ENDPOINT), None);
+        assert_eq!(advice("http://127.0.0.1:9090/v1"), None);
+        for old in [
+            "https://api.cloud.crusoe.ai/v1alpha5",
+            "https://api.crusoecloud.com/v1alpha5",
+            "https://api.crusoecloud.com/v1",
+            "http://127.0.0.1:9090/v1alpha5/",
+        ] {
+            let said = advice(old).unwrap_or_else(|| panic!("{old}"));
+            assert!(said.contains(DEFAULT_ENDPOINT), "{said}");
+        }
+    }
 
     #[test]
     fn a_profile_gives_a_key_pair_none_or_a_clear_error_naming_the_missing_half() {

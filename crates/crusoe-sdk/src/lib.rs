@@ -1,4 +1,5 @@
-//! A typed, signing client for the part of Crusoe Cloud's v1alpha5 API that provisions compute:
+//! A typed, signing client for the part of Crusoe Cloud's API (`/v1`, the generally available one;
+//! `/v1alpha5` has the same paths) that provisions compute:
 //! VMs, disks, VPC networks, subnets and firewall rules, external load balancers, custom images,
 //! and the catalogue (locations, VM types, capacities, images). It knows nothing of Cycle.
 //!
@@ -54,8 +55,8 @@ pub mod types;
 pub use api::OperationFamily;
 pub use backoff::{default_operation_polling, Backoff, RetryPolicy};
 pub use client::{
-    ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient, ACCESS_KEY_ID_VAR,
-    DEFAULT_ENDPOINT, DEFAULT_USER_AGENT, SECRET_KEY_VAR,
+    endpoint_advice, ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient,
+    ACCESS_KEY_ID_VAR, DEFAULT_ENDPOINT, DEFAULT_USER_AGENT, SECRET_KEY_VAR,
 };
 pub use error::{is_out_of_stock_code, ApiError, CrusoeError};
 pub use project::{Operations, Pending, ProjectClient};

@@ -192,6 +192,26 @@ mod tests {
         );
     }
 
+    /// The GA API's prefix is signed as sent, like any path. The expected value was computed
+    /// with Python's `hmac` from CRUSOE.md's recipe (which gives vector 1 above from the same code).
+    #[test]
+    fn a_v1_path_is_signed_as_sent() {
+        let got = sign_as_sent(&format!(
+            "/v1/projects/{P}/compute/vms/instances/operations/F6EF489C-086E-458D-B812-7962964A28C9"
+        ));
+        assert_eq!(
+            got,
+            "Bearer 1.0:R7p5XctCQMuGlpVBmVdqzA:kV8DBBHqUSWF7v0D3gRKs2rDznNpyDGY1_PmPO3auD0"
+        );
+        let got = sign_as_sent(&format!(
+            "/v1/projects/{P}/compute/vms/instances?sort=created_at&limit=20&ids=a%2Cb"
+        ));
+        assert_eq!(
+            got,
+            "Bearer 1.0:R7p5XctCQMuGlpVBmVdqzA:GzU-PKrmNz0RGneuK0ekI9Tn2mAHfMXE6jRw869ssU0"
+        );
+    }
+
     #[test]
     fn published_vector_2_query_is_sorted_before_signing() {
         let raw = "sort=created_at&limit=20&states=STATE_RUNNING";

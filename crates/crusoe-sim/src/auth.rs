@@ -213,6 +213,17 @@ mod tests {
         .is_ok());
     }
 
+    /// A `/v1` path is signed as sent: the same signature checked under the other prefix fails.
+    #[test]
+    fn a_v1_path_is_checked_as_sent() {
+        let v1 = "/v1/projects/ab4a6b00-aa5f-408e-a9fb-ac6de5eb45ab/compute/vms/instances/operations/F6EF489C-086E-458D-B812-7962964A28C9";
+        let signed =
+            "Bearer 1.0:R7p5XctCQMuGlpVBmVdqzA:kV8DBBHqUSWF7v0D3gRKs2rDznNpyDGY1_PmPO3auD0";
+        assert_eq!(check(v1, None, signed, TS, at()), Ok(KEY.to_string()));
+        let elsewhere = v1.replace("/v1/", "/v1alpha5/");
+        assert!(check(&elsewhere, None, signed, TS, at()).is_err());
+    }
+
     #[test]
     fn refuses_a_query_sent_out_of_canonical_order() {
         let err = check(

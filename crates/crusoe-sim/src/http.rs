@@ -184,8 +184,15 @@ pub async fn count_calls(State(sim): State<Arc<Sim>>, request: Request, next: Ne
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| request.uri().path().to_string());
-    let route = route
-        .strip_prefix(&sim.base_path)
+    let route = sim
+        .base_paths
+        .iter()
+        .filter(|p| !p.is_empty())
+        .find_map(|p| {
+            route
+                .strip_prefix(p.as_str())
+                .filter(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
         .unwrap_or(&route)
         .to_string();
     sim.count(format!("{} {route}", request.method()));

@@ -1,5 +1,5 @@
 //! A faithful Crusoe simulator: the same paths, JSON shapes, error body and signature check as
-//! Crusoe's v1alpha5 API, with asynchronous operations, stock, and injectable faults. It is a
+//! Crusoe's API (`/v1`, and the same under `/v1alpha5`), with asynchronous operations, stock, and injectable faults. It is a
 //! second, independent reading of Crusoe's OpenAPI: it shares no wire types and no signing code
 //! with the `crusoe-sdk` crate (the crate graph keeps it so), so each side catches the other's mistakes.
 
@@ -86,8 +86,11 @@ impl KeyPair {
 
 #[derive(Debug, Clone)]
 pub struct SimConfig {
-    /// Path prefix of the API, e.g. `/v1alpha5`.
+    /// Path prefix of the API the simulator advertises: `/v1`, Crusoe's GA API.
     pub base_path: String,
+    /// Further prefixes it serves the same API under: `/v1alpha5`, which Crusoe still serves and
+    /// older configurations name.
+    pub legacy_base_paths: Vec<String>,
     pub keys: Vec<KeyPair>,
     /// Seeds ids, addresses and fault draws.
     pub seed: u64,
@@ -109,7 +112,8 @@ pub struct SimConfig {
 impl Default for SimConfig {
     fn default() -> Self {
         Self {
-            base_path: "/v1alpha5".into(),
+            base_path: "/v1".into(),
+            legacy_base_paths: vec!["/v1alpha5".into()],
             keys: Vec::new(),
             seed: 0,
             op_delay: Duration::from_millis(500),
@@ -127,6 +131,8 @@ pub struct Sim {
     world: Mutex<World>,
     calls: Mutex<BTreeMap<String, u64>>,
     pub base_path: String,
+    /// Every prefix the API is served under, the advertised one first.
+    pub base_paths: Vec<String>,
     pub max_skew_secs: i64,
     pub names_match_one: bool,
 }
@@ -149,6 +155,15 @@ impl Sim {
             world: Mutex::new(world),
             calls: Mutex::new(BTreeMap::new()),
             base_path: config.base_path.trim_end_matches('/').to_string(),
+            base_paths: std::iter::once(&config.base_path)
+                .chain(&config.legacy_base_paths)
+                .map(|p| p.trim_end_matches('/').to_string())
+                .fold(Vec::new(), |mut all, p| {
+                    if !all.contains(&p) {
+                        all.push(p);
+                    }
+                    all
+                }),
             max_skew_secs: config.max_skew_secs,
             names_match_one: config.names_match_one,
         })
@@ -253,7 +268,7 @@ impl RunningSim {
         })
     }
 
-    /// The API base URL, e.g. `http://127.0.0.1:PORT/v1alpha5`.
+    /// The API base URL, e.g. `http://127.0.0.1:PORT/v1`.
     pub fn endpoint(&self) -> String {
         format!("http://{}{}", self.addr, self.sim.base_path)
     }

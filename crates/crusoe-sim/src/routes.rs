@@ -141,7 +141,10 @@ pub fn router(sim: Arc<Sim>) -> Router {
     let api = if sim.base_path.is_empty() {
         api
     } else {
-        Router::new().nest(&sim.base_path, api)
+        sim.base_paths
+            .iter()
+            .filter(|p| !p.is_empty())
+            .fold(Router::new(), |all, prefix| all.nest(prefix, api.clone()))
     };
     api.merge(admin::router())
         .fallback(|| async { SimError::not_found("route") })

@@ -232,7 +232,7 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
         if let Some(endpoint) = line.strip_prefix("export CRUSOE_API_ENDPOINT=") {
             let addr = endpoint
                 .trim_start_matches("http://")
-                .trim_end_matches("/v1alpha5")
+                .trim_end_matches("/v1")
                 .to_string();
             // Keep reading: a closed pipe would kill the simulator at its next line.
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
@@ -272,10 +272,7 @@ async fn start_bridge(
             "--listen",
             "127.0.0.1:0",
         ])
-        .env(
-            "CRUSOE_API_ENDPOINT",
-            format!("http://{}/v1alpha5", sim.addr),
-        )
+        .env("CRUSOE_API_ENDPOINT", format!("http://{}/v1", sim.addr))
         .env(
             "IAL_STATUS_READS",
             if coalesce { "coalesced" } else { "per-poll" },

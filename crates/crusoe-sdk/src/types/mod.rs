@@ -1,4 +1,4 @@
-//! Crusoe's wire types, named as in its OpenAPI (v1alpha5). Required fields are plain fields,
+//! Crusoe's wire types, named as in its OpenAPI (v1; v1alpha5's are the same with another suffix). Required fields are plain fields,
 //! optional ones `Option`; unknown fields are ignored so that additions on Crusoe's side do not
 //! break the bridge.
 
