@@ -605,7 +605,7 @@ async fn disks_list_get_create_delete() {
         "POST",
         &project("/storage/disks"),
         "",
-        Some(json!({"name": "cycle-x-data", "location": "us-east1-a", "size": "100GiB", "type": "persistent-ssd", "block_size": 4096})),
+        Some(json!({"name": "cycle-x-data", "location": "us-east1-a", "size": "100GiB", "type": "persistent-ssd"})),
         fixture("operation_in_progress.json"),
     )
     .await;

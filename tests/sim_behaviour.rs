@@ -117,8 +117,9 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
     )
     .await;
     assert_eq!(
-        (status, body["code"].as_str()),
-        (401, Some("bad_credential"))
+        (status, body["code"].as_str(), body["message"].as_str()),
+        (401, Some("401"), Some("bad_credential")),
+        "the status in `code`, the slug in `message`, as Crusoe's OpenAPI shows"
     );
     assert!(body["reason"].as_str().unwrap().contains("clock"));
     let (status, _) = signed_raw(
@@ -393,7 +394,7 @@ async fn networks_must_be_private_and_subnets_inside_them() {
         .await
         .unwrap_err();
     assert!(
-        matches!(err, CrusoeError::BadRequest(ref a) if a.message.contains("RFC 1918")),
+        matches!(err, CrusoeError::BadRequest(ref a) if a.detail().contains("RFC 1918")),
         "{err:?}"
     );
     let net = c
@@ -493,9 +494,12 @@ async fn required_fields_and_crusoes_rules_are_checked() {
     ] {
         let (status, answer) = signed_raw(&base, "POST", &path, Some(body), now).await;
         assert_eq!(status, 400, "{answer}");
-        assert_eq!(answer["code"], "bad_request");
+        assert_eq!(
+            (&answer["code"], &answer["message"]),
+            (&json!("400"), &json!("bad_request"))
+        );
         assert!(
-            answer["message"].as_str().unwrap().contains(expect),
+            answer["reason"].as_str().unwrap().contains(expect),
             "{answer}"
         );
         assert!(answer["error_id"].is_string());
@@ -736,7 +740,7 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
         .await
     {
         Err(CrusoeError::Conflict(api)) => {
-            assert!(api.message.contains("STATE_RUNNING"), "{api:?}")
+            assert!(api.detail().contains("STATE_RUNNING"), "{api:?}")
         }
         other => panic!("a running VM's disk must be refused: {other:?}"),
     }
@@ -751,7 +755,7 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
     )
     .await;
     assert_eq!(
-        (status, answer["message"].as_str()),
+        (status, answer["reason"].as_str()),
         (400, Some("missing required field: DiskID"))
     );
 
@@ -784,7 +788,7 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
     from_image.location = "us-northcentral1-a".into();
     match c.project(PROJECT).vms().create(&from_image).await {
         Err(CrusoeError::BadRequest(api)) => assert!(
-            api.message.contains("not available in us-northcentral1-a"),
+            api.detail().contains("not available in us-northcentral1-a"),
             "{api:?}"
         ),
         other => panic!("an image is used only where it was made: {other:?}"),

@@ -782,7 +782,7 @@ async fn a_wrong_secret_is_refused_as_crusoe_refuses_it() {
     match err {
         CrusoeError::BadCredentials(api) => {
             assert_eq!(api.status, 401);
-            assert_eq!(api.code, "bad_credential");
+            assert_eq!(api.slug(), "bad_credential");
             assert!(api.error_id.is_some());
         }
         other => panic!("{other:?}"),

@@ -214,3 +214,45 @@ fn crusoe_error(doing: &str, source: &CrusoeError) -> IalError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crusoe_sdk::ApiError;
+
+    fn answered(status: u16, body: &str) -> IalError {
+        let source = CrusoeError::from_api(ApiError::from_body(status, body.as_bytes()));
+        IalError::from(BridgeError::Crusoe {
+            doing: "creating VM cycle-x".into(),
+            source: Box::new(source),
+        })
+    }
+
+    #[test]
+    fn out_of_stock_is_409_whichever_field_crusoe_puts_the_slug_in() {
+        for body in [
+            r#"{"code":"400","message":"out_of_stock"}"#,
+            r#"{"code":"out_of_stock","message":"no h100 left in us-east1-a"}"#,
+            r#"{"code":"400","message":"rpc error: code = ResourceExhausted desc = out_of_stock"}"#,
+        ] {
+            let e = answered(400, body);
+            assert_eq!(
+                (e.status, e.slug),
+                (StatusCode::CONFLICT, "out-of-stock"),
+                "{body}"
+            );
+        }
+        let e = answered(400, r#"{"code":"400","message":"bad_request"}"#);
+        assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    #[test]
+    fn the_detail_cycle_reads_drops_crusoes_rpc_wrapper() {
+        let e = answered(
+            404,
+            r#"{"code":"not_found","message":"rpc error: code = NotFound desc = subnet abc not found"}"#,
+        );
+        assert!(e.detail.contains("subnet abc not found"), "{}", e.detail);
+        assert!(!e.detail.contains("rpc error"), "{}", e.detail);
+    }
+}

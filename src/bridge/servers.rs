@@ -531,7 +531,7 @@ async fn missing_vm(
             let detail = format!(
                 "Crusoe could not create {name}: {code}: {message}. Nothing billable was left behind"
             );
-            Err(if crusoe_sdk::is_out_of_stock_code(&code) {
+            Err(if crusoe_sdk::is_out_of_stock(&code, &message) {
                 BridgeError::OutOfStock(format!(
                     "{detail}; choose another model or location, or retry later"
                 ))

@@ -1,5 +1,12 @@
 //! Crusoe's error model: the body `{code, message, error_id, reason}` plus the HTTP status,
 //! sorted into the cases a caller acts on differently.
+//!
+//! The body comes in two shapes. Crusoe's OpenAPI (v1 and v1alpha5 alike) documents the status in
+//! `code` and a slug in `message` (`{"code":"429","message":"too_many_requests"}`); its own clients
+//! read a slug from `code` (terraform compares `code` with `internal_error`, the packer plugin with
+//! `out_of_stock`) and words from `message`, sometimes wrapped as `rpc error: code = … desc = …`,
+//! which terraform's `UnpackAPIError` drops. [`ApiError::slug`] and [`ApiError::detail`] read
+//! either shape.
 
 use std::time::Duration;
 
@@ -20,13 +27,19 @@ pub struct ApiError {
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "HTTP {}", self.status)?;
-        if !self.code.is_empty() {
-            write!(f, " {}", self.code)?;
+        let slug = self.slug();
+        if !slug.is_empty() {
+            write!(f, " {slug}")?;
         }
-        if !self.message.is_empty() {
-            write!(f, ": {}", self.message)?;
+        let detail = self.detail();
+        if !detail.is_empty() {
+            write!(f, ": {detail}")?;
         }
-        if let Some(reason) = self.reason.as_deref().filter(|r| !r.is_empty()) {
+        if let Some(reason) = self
+            .reason
+            .as_deref()
+            .filter(|r| !r.is_empty() && *r != detail)
+        {
             write!(f, " ({reason})")?;
         }
         if let Some(id) = self.error_id.as_deref().filter(|r| !r.is_empty()) {
@@ -83,17 +96,65 @@ impl ApiError {
         }
     }
 
-    /// An error answer of lack of stock (see [`is_out_of_stock_code`]).
+    /// `message` without the `rpc error: code = … desc = ` wrapper: as terraform's
+    /// `UnpackAPIError` reads it, what follows the one ` desc = `, when there is exactly one.
+    pub fn message_text(&self) -> &str {
+        unwrapped(&self.message)
+    }
+
+    /// The symbolic outcome (`out_of_stock`, `bad_credential`, …) wherever Crusoe put it: in
+    /// `code`, or in `message` beside the status in `code`. Empty when neither holds one.
+    pub fn slug(&self) -> &str {
+        if is_slug(&self.code) {
+            &self.code
+        } else if is_slug(self.message_text()) {
+            self.message_text()
+        } else {
+            ""
+        }
+    }
+
+    /// What happened, in words: the message (unwrapped) unless it is only the slug, then the
+    /// reason.
+    pub fn detail(&self) -> &str {
+        let message = self.message_text();
+        if !message.is_empty() && message != self.slug() {
+            message
+        } else {
+            self.reason.as_deref().unwrap_or_default()
+        }
+    }
+
+    /// An error answer of lack of stock (see [`is_out_of_stock`]).
     fn is_capacity(&self) -> bool {
-        is_out_of_stock_code(&self.code)
+        is_out_of_stock(&self.code, &self.message)
     }
 }
 
-/// The one test of "out of stock", for error answers and failed operations alike: Crusoe's code
-/// `out_of_stock` (CRUSOE.md; the packer plugin compares a failed operation's code with exactly
-/// that). No client has shown another spelling, so none is guessed.
-pub fn is_out_of_stock_code(code: &str) -> bool {
-    code.eq_ignore_ascii_case("out_of_stock")
+pub(crate) fn unwrapped(message: &str) -> &str {
+    let mut parts = message.split(" desc = ");
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(_), Some(rest), None) => rest,
+        _ => message,
+    }
+}
+
+/// A slug: lower-case words joined by `_` (a status number is not one).
+fn is_slug(text: &str) -> bool {
+    text.bytes().any(|b| b.is_ascii_lowercase())
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The one test of "out of stock", for error answers and failed operations alike: the slug
+/// `out_of_stock` (the packer plugin compares a failed operation's code with exactly that), in
+/// `code` or, as Crusoe's OpenAPI lays errors out, in `message`. No client has shown another
+/// spelling, so none is guessed.
+pub fn is_out_of_stock(code: &str, message: &str) -> bool {
+    [code, unwrapped(message)]
+        .iter()
+        .any(|s| s.trim().eq_ignore_ascii_case("out_of_stock"))
 }
 
 /// Every way a call to Crusoe can fail. New cases may come with new calls, so matches need a
@@ -246,7 +307,7 @@ impl CrusoeError {
     pub fn is_out_of_stock(&self) -> bool {
         match self {
             CrusoeError::OutOfStock(_) => true,
-            CrusoeError::OperationFailed { code, .. } => is_out_of_stock_code(code),
+            CrusoeError::OperationFailed { code, message, .. } => is_out_of_stock(code, message),
             _ => false,
         }
     }
@@ -321,6 +382,20 @@ mod tests {
             );
             assert!(failed(code).is_out_of_stock(), "{code}");
         }
+        // As Crusoe's OpenAPI lays errors out: the status in `code`, the slug in `message`.
+        let documented = ApiError::from_body(400, br#"{"code":"400","message":"out_of_stock"}"#);
+        assert!(CrusoeError::from_api(documented).is_out_of_stock());
+        let wrapped = ApiError::from_body(
+            400,
+            br#"{"code":"400","message":"rpc error: code = ResourceExhausted desc = out_of_stock"}"#,
+        );
+        assert!(CrusoeError::from_api(wrapped).is_out_of_stock());
+        let failed_so = CrusoeError::OperationFailed {
+            operation_id: "op".into(),
+            code: "400".into(),
+            message: "out_of_stock".into(),
+        };
+        assert!(failed_so.is_out_of_stock());
         for code in ["stock_check_failed", "capacity_reserved", "internal_error"] {
             assert!(
                 !CrusoeError::from_api(api(400, code)).is_out_of_stock(),
@@ -355,6 +430,22 @@ mod tests {
         );
         let numeric = ApiError::from_body(401, br#"{"code":401,"message":"bad_credential"}"#);
         assert_eq!(numeric.code, "401");
+        assert_eq!(numeric.slug(), "bad_credential");
+        assert_eq!(numeric.to_string(), "HTTP 401 bad_credential");
+        let documented = ApiError::from_body(
+            429,
+            br#"{"code":"429","message":"too_many_requests","reason":"slow down"}"#,
+        );
+        assert_eq!(documented.slug(), "too_many_requests");
+        assert_eq!(
+            documented.to_string(),
+            "HTTP 429 too_many_requests: slow down"
+        );
+        let wrapped = ApiError::from_body(
+            404,
+            br#"{"code":"not_found","message":"rpc error: code = NotFound desc = vm abc not found"}"#,
+        );
+        assert_eq!(wrapped.to_string(), "HTTP 404 not_found: vm abc not found");
         let html = ApiError::from_body(502, &b"<html>\n".repeat(100));
         assert!(html.message.len() <= BODY_EXCERPT);
         assert!(!html.message.contains('\n'));

@@ -58,5 +58,5 @@ pub use client::{
     endpoint_advice, ClientPool, ClientSettings, Credentials, CredentialsError, CrusoeClient,
     ACCESS_KEY_ID_VAR, DEFAULT_ENDPOINT, DEFAULT_USER_AGENT, SECRET_KEY_VAR,
 };
-pub use error::{is_out_of_stock_code, ApiError, CrusoeError};
+pub use error::{is_out_of_stock, ApiError, CrusoeError};
 pub use project::{Operations, Pending, ProjectClient};

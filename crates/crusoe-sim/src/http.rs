@@ -17,7 +17,9 @@ use super::auth::{self, SignedRequest};
 use super::world::RequestFault;
 use super::Sim;
 
-/// Crusoe's error body `{code, message, error_id, reason}` with a status.
+/// Crusoe's error body as its OpenAPI documents it: the status in `code`, the slug in `message`
+/// (`{"code":"429","message":"too_many_requests"}`), and here the words in `reason` and an
+/// `error_id`, both fields of its `ErrorBody`.
 #[derive(Debug)]
 pub struct SimError {
     pub status: StatusCode,
@@ -55,7 +57,7 @@ impl SimError {
     pub fn forbidden() -> Self {
         Self::new(
             StatusCode::FORBIDDEN,
-            "permission_denied",
+            "unauthorized",
             "you do not have permission to access this resource",
         )
     }
@@ -74,14 +76,13 @@ impl SimError {
 
 impl IntoResponse for SimError {
     fn into_response(self) -> Response {
-        let mut body = json!({
-            "code": self.code,
-            "message": self.message,
+        let reason = self.reason.unwrap_or(self.message);
+        let body = json!({
+            "code": self.status.as_u16().to_string(),
+            "message": self.code,
+            "reason": reason,
             "error_id": uuid::Uuid::new_v4().to_string(),
         });
-        if let Some(reason) = self.reason {
-            body["reason"] = reason.into();
-        }
         (self.status, Json(body)).into_response()
     }
 }

@@ -49,7 +49,9 @@ pub struct CreateDiskRequest {
 }
 
 impl CreateDiskRequest {
-    /// A persistent SSD of `size_gib` GiB with 4096-byte blocks.
+    /// A persistent SSD of `size_gib` GiB. No block size is sent: every persistent disk has
+    /// 512-byte blocks and Crusoe ignores one given on create (terraform-provider-crusoe
+    /// 2c4a455, 2026-06-30, "any value set here is ignored").
     pub fn persistent_ssd(
         name: impl Into<String>,
         location: impl Into<String>,
@@ -60,7 +62,7 @@ impl CreateDiskRequest {
             location: Some(location.into()),
             size: Some(format!("{size_gib}GiB")),
             disk_type: Some("persistent-ssd".into()),
-            block_size: Some(4096),
+            block_size: None,
             snapshot_id: None,
         }
     }

@@ -63,7 +63,8 @@ impl Operation {
         T::deserialize(self.result.clone().unwrap_or(serde_json::Value::Null))
     }
 
-    /// `{code, message}` of a FAILED operation's result.
+    /// `{code, message}` of a FAILED operation's result, the message without an `rpc error: …
+    /// desc = ` wrapper.
     pub fn failure(&self) -> (String, String) {
         let field = |k: &str| {
             self.result
@@ -75,7 +76,8 @@ impl Operation {
                 })
                 .unwrap_or_default()
         };
-        (field("code"), field("message"))
+        let message = field("message");
+        (field("code"), crate::error::unwrapped(&message).to_string())
     }
 }
 

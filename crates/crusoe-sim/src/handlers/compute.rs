@@ -343,7 +343,7 @@ pub async fn create_vm(call: ProjectCall, body: Bytes) -> SimResult {
                 location: location.clone(),
                 size: format!("{}GiB", 128.max(spec.disk_gb.min(1024))),
                 disk_type: "persistent-ssd".into(),
-                block_size: 4096,
+                block_size: 512,
                 serial,
                 created_at: now.clone(),
                 updated_at: now.clone(),

@@ -4,7 +4,6 @@ use std::collections::HashMap;
 
 use axum::body::Bytes;
 use axum::extract::Query;
-use serde_json::Value;
 
 use super::kinds::DISKS;
 use super::project_call::{ProjectCall, ResourceCall};
@@ -68,13 +67,14 @@ pub async fn create_disk(call: ProjectCall, body: Bytes) -> SimResult {
             "type must be persistent-ssd or shared-volume",
         ));
     }
-    let block_size = match body.get("block_size") {
-        None | Some(Value::Null) => 4096,
-        Some(v) => match v.as_i64() {
-            Some(b @ (512 | 4096)) => b,
-            _ => return Err(SimError::bad_request("block_size must be 512 or 4096")),
-        },
-    };
+    // The OpenAPI still documents 512 or 4096; since 2026-06-30 every persistent disk has
+    // 512-byte blocks and a value given is ignored (terraform-provider-crusoe 2c4a455).
+    if let Some(v) = body.get("block_size").filter(|v| !v.is_null()) {
+        if !matches!(v.as_i64(), Some(512 | 4096)) {
+            return Err(SimError::bad_request("block_size must be 512 or 4096"));
+        }
+    }
+    let block_size = 512;
     call.run(|w| {
         let id = w.new_id();
         let serial = w.new_serial();
