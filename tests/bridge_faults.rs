@@ -205,3 +205,38 @@ async fn a_creation_crusoe_fails_is_reported_with_its_cause_and_leaves_nothing_b
     );
     assert_eq!(h.billable(), (0, 0, 0));
 }
+
+/// Crusoe refusing to delete a running VM, and answering 409 to a deletion in the second after a
+/// VM's state changed (the packer plugin's two readings): decommission still ends with nothing.
+#[tokio::test]
+async fn decommission_succeeds_when_crusoe_wants_vms_stopped_and_conflicts_right_after_a_change() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let server = h.provision_ready("c1a.4x", "us-east1-a").await;
+    h.sim
+        .sim
+        .set_faults(Faults {
+            delete_needs_stopped_vm: true,
+            delete_conflict_after_change_ms: 1500,
+            ..Default::default()
+        })
+        .unwrap();
+    let done = Harness::data(
+        h.cycle(
+            "/v1/infrastructure/server/decommission",
+            Harness::server_ref(&server.server_id, "us-east1-a"),
+        )
+        .await,
+    );
+    assert_eq!(done, json!(true));
+    assert_eq!(h.billable(), (0, 0, 0), "{}", h.project());
+    let calls = h.sim.sim.calls();
+    assert!(
+        calls["PATCH /projects/{project_id}/compute/vms/instances/{vm_id}"] >= 1,
+        "the running VM was stopped first: {calls:?}"
+    );
+    assert!(
+        calls["DELETE /projects/{project_id}/compute/vms/instances/{vm_id}"] >= 3,
+        "refused running, refused right after stopping, then deleted: {calls:?}"
+    );
+    assert!(h.retries().is_empty(), "{:?}", h.retries());
+}

@@ -228,3 +228,38 @@ async fn gc_finds_the_cycloid_inventory_a_crash_left_and_only_that() {
     assert_eq!(left.len(), 3, "{left:?}");
     assert!(!left.contains(&gone.to_string()), "{left:?}");
 }
+
+/// An image builder left running, in a Crusoe that refuses to delete running VMs and answers 409
+/// right after a state change: `gc --apply` stops it and deletes it.
+#[tokio::test]
+async fn gc_deletes_a_running_builder_when_crusoe_wants_it_stopped_first() {
+    let h = Harness::start(quick_sim_config(), test_settings()).await;
+    let c = sim_client(&h.sim);
+    let op = c
+        .project(PROJECT)
+        .vms()
+        .create(&CreateVmRequest {
+            name: "crusoe-ial-image-builder-0123456789ab-us-east1-a".into(),
+            vm_type: "c1a.2x".into(),
+            location: "us-east1-a".into(),
+            ssh_public_key: "ssh-ed25519 AAAA".into(),
+            image: Some("ubuntu22.04:latest".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    op.wait(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(h.project()["vms"][0]["state"], "STATE_RUNNING");
+    h.sim
+        .sim
+        .set_faults(crusoe_sim::Faults {
+            delete_needs_stopped_vm: true,
+            delete_conflict_after_change_ms: 1500,
+            ..Default::default()
+        })
+        .unwrap();
+    let (code, out) = gc(&h.sim.endpoint(), &["--apply"]).await;
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("deleted 1 of 1"), "{out}");
+    assert_eq!(h.count("vms"), 0, "{}", h.project());
+}

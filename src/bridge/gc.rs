@@ -2,7 +2,7 @@
 //! or a load balancer left by a crash between two steps, or a duplicate from a race.
 
 use std::collections::HashSet;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::naming;
 use crusoe_sdk::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
@@ -132,16 +132,18 @@ pub async fn delete(
     let mut deleted = 0;
     for o in orphans {
         let op = match o.kind {
-            Kind::DataDisk => project.disks().delete(&o.id).await,
-            Kind::LoadBalancer => project.load_balancers().delete(&o.id).await,
-            Kind::ImageBuilder => project.vms().delete(&o.id).await,
+            Kind::DataDisk => project.disks().delete(&o.id).await.map(Some),
+            Kind::LoadBalancer => project.load_balancers().delete(&o.id).await.map(Some),
+            Kind::ImageBuilder => {
+                super::vm_delete::delete_vm(project, &o.id, Instant::now() + wait).await
+            }
         };
         match op {
-            Ok(op) => {
+            Ok(Some(op)) => {
                 op.wait(wait).await?;
                 deleted += 1;
             }
-            Err(CrusoeError::NotFound(_)) => {}
+            Ok(None) | Err(CrusoeError::NotFound(_)) => {}
             Err(e) => return Err(e),
         }
     }

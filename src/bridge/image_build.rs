@@ -297,13 +297,14 @@ async fn remove_builder(
         if vms.is_empty() {
             return Ok(());
         }
+        let deadline = started + spec.operation_timeout;
         for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match project.vms().delete(&vm.id).await {
-                Ok(op) => {
+            match super::vm_delete::delete_vm(project, &vm.id, deadline).await {
+                Ok(Some(op)) => {
                     op.wait(spec.operation_timeout).await.map_err(cannot)?;
                 }
-                // Busy (another operation) or gone meanwhile: look again.
-                Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
+                // Gone meanwhile, or still busy at the deadline: look again.
+                Ok(None) | Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
                 Err(e) => return Err(cannot(e)),
             }
         }

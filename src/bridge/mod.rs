@@ -22,6 +22,7 @@ mod servers;
 pub mod settings;
 mod telling;
 mod tenant;
+mod vm_delete;
 mod vm_view;
 
 use std::time::{Duration, Instant};

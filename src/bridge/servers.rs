@@ -23,6 +23,7 @@ use super::lookup::vms_named;
 use super::naming;
 use super::network::LocationConfig;
 use super::tenant::Tenant;
+use super::vm_delete;
 use super::Bridge;
 use crate::ial::types::{
     ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
@@ -619,9 +620,10 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
             break;
         }
         for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match t.project.vms().delete(&vm.id).await {
-                Ok(op) => wait_op(op, deadline, &format!("deleting VM {name}")).await?,
-                Err(CrusoeError::Conflict(_)) | Err(CrusoeError::NotFound(_)) => {}
+            match vm_delete::delete_vm(&t.project, &vm.id, deadline).await {
+                Ok(Some(op)) => wait_op(op, deadline, &format!("deleting VM {name}")).await?,
+                // Gone, or still busy when the deadline came: the loop looks again or times out.
+                Ok(None) | Err(CrusoeError::Conflict(_)) => {}
                 Err(e) => return Err(e).doing(|| format!("deleting VM {name}")),
             }
         }

@@ -53,6 +53,12 @@ pub struct SimulateArgs {
     /// Share of guests whose startup script's power-off never comes.
     #[arg(long, default_value_t = 0.0)]
     pub stuck_guest_rate: f64,
+    /// Refuse (400) to delete a VM that is not stopped.
+    #[arg(long)]
+    pub delete_needs_stopped_vm: bool,
+    /// Answer 409 to a VM's deletion within this many milliseconds of its last change.
+    #[arg(long, default_value_t = 0)]
+    pub delete_conflict_after_change_ms: u64,
     /// Report MAC addresses in upper case.
     #[arg(long)]
     pub upper_case_macs: bool,
@@ -72,6 +78,8 @@ impl SimulateArgs {
             operation_failure_rate: self.operation_failure_rate,
             stuck_operation_rate: self.stuck_operation_rate,
             stuck_guest_rate: self.stuck_guest_rate,
+            delete_needs_stopped_vm: self.delete_needs_stopped_vm,
+            delete_conflict_after_change_ms: self.delete_conflict_after_change_ms,
         };
         faults.validate()?;
         if !self.base_path.is_empty() && !self.base_path.starts_with('/') {

@@ -64,6 +64,8 @@ pub struct Vm {
     pub image: String,
     /// When it reached running, in Unix milliseconds (for measuring how soon it is reported).
     pub running_since_ms: Option<u64>,
+    /// When its last operation finished or its guest powered it off.
+    pub changed_at: Option<std::time::Instant>,
 }
 
 #[derive(Debug, Clone)]

@@ -36,6 +36,14 @@ pub struct Faults {
     pub stuck_operation_rate: f64,
     /// Guests whose startup script asks for a power-off that never comes (the script failed).
     pub stuck_guest_rate: f64,
+    /// DELETE of a VM that is not `STATE_SHUTOFF` is refused with 400, as a packer plugin commit
+    /// says Crusoe does (modal-labs/packer-plugin-crusoe 414a312; Crusoe's terraform provider
+    /// deletes running VMs).
+    pub delete_needs_stopped_vm: bool,
+    /// DELETE of a VM within this many milliseconds of its last change (an operation finishing,
+    /// its guest powering off) is answered 409, as the packer plugin saw right after
+    /// `STATE_SHUTOFF` (60b0774).
+    pub delete_conflict_after_change_ms: u64,
 }
 
 impl Faults {
@@ -504,6 +512,7 @@ impl World {
                 if vm.busy_with.as_deref() == Some(id) {
                     vm.busy_with = None;
                 }
+                vm.changed_at = Some(Instant::now());
             }
         }
         let stored = self.ops.get_mut(id).expect("op exists");
@@ -551,6 +560,7 @@ impl World {
             return;
         };
         vm.state = VmState::Shutoff;
+        vm.changed_at = Some(Instant::now());
         vm.updated_at = timestamp();
         if !vm.public_ip.is_static {
             if let Some(ip) = vm.public_ip.address.take() {

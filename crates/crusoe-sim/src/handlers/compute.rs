@@ -396,6 +396,7 @@ pub async fn create_vm(call: ProjectCall, body: Bytes) -> SimResult {
                     .or(custom_image.clone())
                     .unwrap_or_else(|| "ubuntu22.04:latest".into()),
                 running_since_ms: None,
+                changed_at: None,
             },
         );
         let fate = if in_stock {
@@ -437,8 +438,29 @@ fn vm_mut<'w>(w: &'w mut World, call: &ResourceCall) -> Result<&'w mut Vm, SimEr
 
 pub async fn delete_vm(call: ResourceCall) -> SimResult {
     call.run(|w| {
+        let (needs_stop, settle_ms) = (
+            w.faults.delete_needs_stopped_vm,
+            w.faults.delete_conflict_after_change_ms,
+        );
         let vm = vm_mut(w, &call)?;
         busy_check(vm)?;
+        // Two readings of Crusoe by the packer plugin, as faults: a VM must be stopped before it
+        // is deleted (414a312), and a DELETE in the same second as a state change conflicts
+        // (60b0774).
+        if needs_stop && vm.state != VmState::Shutoff {
+            return Err(SimError::bad_request(format!(
+                "the instance must be stopped before it is deleted; it is {}",
+                vm.state.wire()
+            )));
+        }
+        if vm
+            .changed_at
+            .is_some_and(|at| at.elapsed() < std::time::Duration::from_millis(settle_ms))
+        {
+            return Err(SimError::conflict(
+                "the instance's last change is still being finalized",
+            ));
+        }
         let previous = vm.state;
         vm.state = VmState::Deleting;
         VMS.start_op(w, &call.project_id, &call.id, Action::DeleteVm { previous })
