@@ -46,6 +46,10 @@ pub struct BenchArgs {
     /// Latency the simulator adds to every call, in milliseconds.
     #[arg(long, default_value_t = 0)]
     pub sim_latency_ms: u64,
+    /// The simulator reads list-VMs' `names` as one exact name (a reading no Crusoe client rules
+    /// out), so the bridge cannot batch status reads by name.
+    #[arg(long)]
+    pub names_match_one: bool,
     /// Seconds of catalogue load.
     #[arg(long, default_value_t = 5)]
     pub catalog_secs: u64,
@@ -221,6 +225,7 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
             "--latency-ms",
             &args.sim_latency_ms.to_string(),
         ])
+        .args(args.names_match_one.then_some("--names-match-one"))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -704,8 +709,10 @@ pub fn markdown(r: &Report, args: &BenchArgs) -> String {
     let a = args.effective();
     let mut out = String::new();
     out.push_str(&format!(
-        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms, {} connections provisioning, {} s of catalogue load on {} connections, Cycloid sink {:?}.\n\n",
-        a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms, a.concurrency, a.catalog_secs, a.catalog_connections, a.cycloid
+        "Settings: {} servers per fleet, {} held for memory, poll interval {} ms, coalesced refresh {} ms, VM creation {} ms, simulator latency {} ms{}, {} connections provisioning, {} s of catalogue load on {} connections, Cycloid sink {:?}.\n\n",
+        a.servers, a.memory_servers, a.poll_interval_ms, a.refresh_ms(), a.op_delay_ms, a.sim_latency_ms,
+        if a.names_match_one { ", `names` matching one name" } else { "" },
+        a.concurrency, a.catalog_secs, a.catalog_connections, a.cycloid
     ));
     if r.locations.is_some() || !r.fleets.is_empty() {
         out.push_str("| endpoint | mode | requests | errors | req/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|---|---|---|\n");
