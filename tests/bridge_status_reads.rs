@@ -293,3 +293,58 @@ async fn polls_for_servers_that_do_not_exist_cost_a_few_crusoe_calls_however_man
     unknown_names_cost_little(false).await;
     unknown_names_cost_little(true).await;
 }
+
+/// Once a server's one VM has been read by name, the view reads it by its id, which Crusoe's own
+/// autoscaler sends several at a time: a Crusoe whose `names` filter takes one name only no longer
+/// costs a listing of the whole project at every refresh.
+#[tokio::test]
+async fn polled_servers_are_read_by_id_once_their_vm_is_known() {
+    for names_match_one in [false, true] {
+        let mut settings = test_settings();
+        settings.status.coalesce = true;
+        settings.status.refresh_ms = 50;
+        let h = Harness::start(
+            SimConfig {
+                names_match_one,
+                ..common::quick_sim_config()
+            },
+            settings,
+        )
+        .await;
+        let config = h.configure(LOCATION).await["configuration_latest"].clone();
+        let mut polls = Vec::new();
+        for cycle_server in ["5f1e2d3c4b5a69788796a5d1", "5f1e2d3c4b5a69788796a5d2"] {
+            let p = Harness::data(
+                h.cycle(
+                    "/v1/infrastructure/server/provision",
+                    Harness::provision_request(cycle_server, "c1a.4x", LOCATION, &config),
+                )
+                .await,
+            );
+            let id = p["server_id"].as_str().unwrap().to_string();
+            h.wait_provisioned(&id, LOCATION, &config, &p["extra"])
+                .await;
+            polls.push(Harness::status_request(&id, LOCATION, &config, &p["extra"]));
+        }
+        // Steady polling, as Cycle does until it stops: a refresh every 50 ms.
+        let before = h.sim.sim.vm_lists();
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            for poll in &polls {
+                let answer = Harness::data(h.cycle(STATUS, poll.clone()).await);
+                assert_eq!(answer["provisioned"], true, "{answer}");
+            }
+        }
+        let after = h.sim.sim.vm_lists();
+        let grew = |k: &str| after.get(k).unwrap_or(&0) - before.get(k).unwrap_or(&0);
+        assert!(
+            grew("ids") >= 5,
+            "names_match_one {names_match_one}: {after:?}"
+        );
+        assert_eq!(
+            (grew("names"), grew("unfiltered")),
+            (0, 0),
+            "names_match_one {names_match_one}: refreshes read by id only: {before:?} → {after:?}"
+        );
+    }
+}

@@ -11,6 +11,12 @@
 //!   it leaves the refreshes, so a storm of polls for servers that do not exist costs no more
 //!   than one read per name, and never a read of every name at once.
 //!
+//! - a name whose one VM a read by name has found is read by that VM's id from then on
+//!   (`ids=a,b,...`, as Crusoe's own autoscaler sends several at once, `crusoe_manager.go`), the
+//!   name being the fallback when an id read misses it. A name's first read on a replica is always
+//!   by name, not by the id in the create operation: that read is what finds a duplicate VM that
+//!   racing replicas made, and removes it.
+//!
 //! Batches send `names=a,b,...`. Crusoe's OpenAPI says the filter takes "these names", but no
 //! Crusoe client has sent more than one; were Crusoe to match only one exact name, every server
 //! would look gone. So until one call has answered for two names, a name a batch misses is
@@ -76,6 +82,8 @@ struct TenantView {
     several_names: AtomicBool,
     /// Names no VM had when last read, and when.
     unknown: Mutex<HashMap<String, Instant>>,
+    /// The id of the one VM of each polled name, once a read by name has found exactly one.
+    ids: Mutex<HashMap<String, String>>,
     /// The last listing of the whole project, by name, and when it was read; one at a time.
     listing: tokio::sync::Mutex<Option<(Instant, Arc<ByName>)>>,
 }
@@ -123,8 +131,78 @@ pub struct VmView {
     tenants: moka::sync::Cache<[u8; 32], Arc<TenantView>>,
 }
 
-/// The VMs of `names`, by name, whichever meaning Crusoe gives `names`.
+/// The VMs of `names`, by name. With `by_id`, the names whose one VM the view has seen are read
+/// by that VM's id (`ids=a,b,…`, as Crusoe's autoscaler sends it), the others, and any an id read
+/// misses, by name; what a read by name finds teaches the view the ids for next time.
 async fn read(
+    t: &Tenant,
+    view: &TenantView,
+    names: &[String],
+    batch: usize,
+    refresh: Duration,
+    by_id: bool,
+) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+    let (known, mut rest): (Vec<(String, String)>, Vec<String>) = if by_id {
+        let ids = view.ids.lock().unwrap_or_else(|e| e.into_inner());
+        let mut known = Vec::new();
+        let mut rest = Vec::new();
+        for name in names {
+            match ids.get(name) {
+                Some(id) => known.push((name.clone(), id.clone())),
+                None => rest.push(name.clone()),
+            }
+        }
+        (known, rest)
+    } else {
+        (Vec::new(), names.to_vec())
+    };
+    let mut vms = HashMap::new();
+    if !known.is_empty() {
+        let (found, missed) = read_by_ids(t, &known, batch).await?;
+        vms.extend(found);
+        rest.extend(missed);
+    }
+    let by_name = read_by_names(t, view, &rest, batch, refresh).await?;
+    {
+        let mut ids = view.ids.lock().unwrap_or_else(|e| e.into_inner());
+        for name in &rest {
+            match by_name.get(name).map(Vec::as_slice) {
+                Some([one]) => ids.insert(name.clone(), one.id.clone()),
+                _ => ids.remove(name),
+            };
+        }
+    }
+    vms.extend(by_name);
+    Ok(vms)
+}
+
+/// The VMs of `(name, id)` pairs read by id, and the names whose VM was not found so. A VM whose
+/// name is not the one expected of its id is not taken: an id never speaks for another server.
+async fn read_by_ids(
+    t: &Tenant,
+    known: &[(String, String)],
+    batch: usize,
+) -> Result<(HashMap<String, Vec<VmStatus>>, Vec<String>), BridgeError> {
+    let ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
+    let read = read_batches(t, None, &ids, batch, VmFilter::ids).await?;
+    let mut found = HashMap::new();
+    let mut missed = Vec::new();
+    for (name, id) in known {
+        match read
+            .get(name)
+            .and_then(|vms| vms.iter().find(|v| &v.id == id))
+        {
+            Some(vm) => {
+                found.insert(name.clone(), vec![vm.clone()]);
+            }
+            None => missed.push(name.clone()),
+        }
+    }
+    Ok((found, missed))
+}
+
+/// The VMs of `names`, by name, whichever meaning Crusoe gives `names`.
+async fn read_by_names(
     t: &Tenant,
     view: &TenantView,
     names: &[String],
@@ -141,7 +219,7 @@ async fn read(
             .filter_map(|n| all.get(n).map(|vms| (n.clone(), vms.clone())))
             .collect());
     }
-    let mut vms = read_batches(t, view, names, batch).await?;
+    let mut vms = read_batches(t, Some(view), names, batch, VmFilter::names).await?;
     if batch > 1 && names.len() > 1 && !view.several_names.load(Ordering::Relaxed) {
         let missed: Vec<&String> = names.iter().filter(|n| !vms.contains_key(*n)).collect();
         if !missed.is_empty() {
@@ -202,19 +280,22 @@ async fn listing(
     Ok(all)
 }
 
+/// The VMs `filter` selects for each batch of `keys` (names or ids), by name. Given the view, a
+/// call that answers for two names tells it that Crusoe's `names` filter takes several.
 async fn read_batches(
     t: &Tenant,
-    view: &TenantView,
-    names: &[String],
+    view: Option<&TenantView>,
+    keys: &[String],
     batch: usize,
+    filter: fn(Vec<String>) -> VmFilter,
 ) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
-    let batches: Vec<Vec<String>> = names.chunks(batch.max(1)).map(<[String]>::to_vec).collect();
+    let batches: Vec<Vec<String>> = keys.chunks(batch.max(1)).map(<[String]>::to_vec).collect();
     let pages: Vec<Vec<VmStatus>> = stream::iter(batches)
         .map(|chunk: Vec<String>| async move {
             let count = chunk.len();
             t.project
                 .vms()
-                .list(&VmFilter::names(chunk))
+                .list(&filter(chunk))
                 .await
                 .map(|page| page.into_iter().map(VmStatus::from).collect())
                 .doing(|| format!("listing the VMs of {count} servers"))
@@ -225,7 +306,7 @@ async fn read_batches(
     let mut vms: HashMap<String, Vec<VmStatus>> = HashMap::new();
     for page in pages {
         let first = page.first().map(|v| v.name.clone());
-        if page.iter().any(|v| Some(&v.name) != first.as_ref()) {
+        if let Some(view) = view.filter(|_| page.iter().any(|v| Some(&v.name) != first.as_ref())) {
             view.several_names.store(true, Ordering::Relaxed);
         }
         for vm in page {
@@ -338,7 +419,14 @@ impl VmView {
             wanted.keys().cloned().collect()
         };
         let started = Instant::now();
-        let vms = read(t, view, &names, self.batch, self.refresh).await?;
+        {
+            let polled: HashSet<&String> = names.iter().collect();
+            view.ids
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .retain(|n, _| polled.contains(n));
+        }
+        let vms = read(t, view, &names, self.batch, self.refresh, true).await?;
         let just_created: HashSet<String> = view
             .created
             .lock()
@@ -395,7 +483,8 @@ impl VmView {
                     .take(self.batch - 1),
             )
             .collect();
-        let found = read(t, view, &missing, self.batch, self.refresh).await?;
+        // A name's first read is by name: it is what finds duplicates a race left.
+        let found = read(t, view, &missing, self.batch, self.refresh, false).await?;
         view.note_unknown(&missing, &found);
         let mut snap = view.snapshot.write().await;
         let answer = found.get(name).cloned().unwrap_or_default();

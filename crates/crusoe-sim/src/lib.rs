@@ -135,6 +135,8 @@ pub struct Sim {
     pub base_paths: Vec<String>,
     pub max_skew_secs: i64,
     pub names_match_one: bool,
+    /// List-VMs calls by the filter they used: `ids`, `names`, or neither (`unfiltered`).
+    vm_lists: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 impl Sim {
@@ -166,7 +168,25 @@ impl Sim {
                 }),
             max_skew_secs: config.max_skew_secs,
             names_match_one: config.names_match_one,
+            vm_lists: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// List-VMs calls so far, by the filter they used (`ids`, `names`, `unfiltered`).
+    pub fn vm_lists(&self) -> BTreeMap<&'static str, u64> {
+        self.vm_lists
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn count_vm_list(&self, filter: &'static str) {
+        *self
+            .vm_lists
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(filter)
+            .or_default() += 1;
     }
 
     /// The world, even if a handler panicked while holding it: the simulator keeps serving.

@@ -48,6 +48,12 @@ pub async fn list_vms(call: ProjectCall, Query(q): Query<HashMap<String, String>
     if call.sim().names_match_one {
         names = q.get("names").into_iter().cloned().collect();
     }
+    call.sim()
+        .count_vm_list(match (ids.is_empty(), names.is_empty()) {
+            (false, _) => "ids",
+            (true, false) => "names",
+            (true, true) => "unfiltered",
+        });
     let states: Vec<String> = list_param(q.get("states"))
         .into_iter()
         .map(|s| {
