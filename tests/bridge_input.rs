@@ -136,6 +136,21 @@ async fn every_kind_of_bad_input_is_a_cycle_shaped_4xx_and_creates_nothing() {
             422,
             "/request/provision_options/storage_size",
         ),
+        (
+            "encrypted storage, which Crusoe cannot be asked for",
+            with("/provision_options", json!({"encrypt_storage": true})),
+            422,
+            "/request/provision_options/encrypt_storage",
+        ),
+        (
+            "a hypervisor this bridge does not offer",
+            with(
+                "/model_features",
+                json!({"raid": null, "hypervisor": true, "extra": null}),
+            ),
+            422,
+            "/request/model_features/hypervisor",
+        ),
     ];
     for (what, request, want, pointer) in cases {
         let (status, body) = h.cycle(provision, request).await;

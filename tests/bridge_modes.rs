@@ -388,3 +388,53 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
         "no update sent to a VM that does not run"
     );
 }
+
+#[tokio::test]
+async fn with_nested_virtualization_on_models_offer_a_hypervisor_and_a_provision_asking_gets_it() {
+    let mut settings = test_settings();
+    settings.nested_virtualization = true;
+    let h = Harness::start(quick_sim_config(), settings).await;
+    let models = Harness::data(
+        h.cycle("/v1/infrastructure/provider/server-models", Value::Null)
+            .await,
+    );
+    let hypervisor = |name: &str| {
+        models["models"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["provider"]["model_id"] == name)
+            .unwrap_or_else(|| panic!("no model {name}"))["specs"]["features"]["hypervisor"]
+            .clone()
+    };
+    assert_eq!(hypervisor("c1a.4x"), json!(true));
+    assert_eq!(hypervisor("h100-80gb-sxm-ib.8x"), json!(false));
+
+    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
+    let mut request = Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config);
+    request["model_features"]["hypervisor"] = json!(true);
+    Harness::data(
+        h.cycle("/v1/infrastructure/server/provision", request)
+            .await,
+    );
+    let vm = &h.project()["vms"][0];
+    assert_eq!(
+        vm["virtualization_features"]["nested_virtualization"],
+        json!(true),
+        "{vm}"
+    );
+    // A type Crusoe advises against is refused, naming the field.
+    let mut sxm = Harness::provision_request(
+        "5f1e2d3c4b5a69788796a5e9",
+        "h100-80gb-sxm-ib.8x",
+        "us-east1-a",
+        &config,
+    );
+    sxm["model_features"]["hypervisor"] = json!(true);
+    let (status, body) = h.cycle("/v1/infrastructure/server/provision", sxm).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["error"]["source"],
+        "/request/model_features/hypervisor"
+    );
+}

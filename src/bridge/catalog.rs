@@ -73,6 +73,7 @@ pub struct Catalog {
     prices: BTreeMap<String, Price>,
     vram: BTreeMap<String, i64>,
     allowed: BTreeSet<String>,
+    nested_virtualization: bool,
     cache: Cache<[u8; 32], Arc<Entry>>,
 }
 
@@ -82,6 +83,26 @@ pub fn is_compatible(t: &VmType) -> bool {
 }
 
 impl Catalog {
+    /// Why Cycle may not run VMs inside a server of this type (its `hypervisor` feature), or
+    /// `None` when it may: Crusoe's nested virtualization, when the operator has turned it on, on a
+    /// type that can run CycleOS and that Crusoe does not advise against (its support FAQ,
+    /// "Nested Virtualization on Crusoe Cloud": not on H100-SXM or A100-SXM types; every SXM type
+    /// is left out, none being listed as fine).
+    pub fn no_hypervisor(&self, t: &VmType) -> Option<String> {
+        if !self.nested_virtualization {
+            Some("this bridge does not offer nested virtualization (bridge.nested_virtualization is off)".into())
+        } else if !is_compatible(t) {
+            Some(format!("{} cannot run CycleOS", t.product_name))
+        } else if t.product_name.to_ascii_lowercase().contains("sxm") {
+            Some(format!(
+                "Crusoe advises against nested virtualization on SXM types such as {}",
+                t.product_name
+            ))
+        } else {
+            None
+        }
+    }
+
     pub fn new(settings: &BridgeSettings) -> Self {
         let mut locations = BUILT_IN.locations.clone();
         locations.extend(settings.locations.clone());
@@ -96,6 +117,7 @@ impl Catalog {
                 .map(|(k, v)| (k.to_ascii_lowercase(), *v))
                 .collect(),
             allowed: settings.allowed_locations.iter().cloned().collect(),
+            nested_virtualization: settings.nested_virtualization,
             cache: Cache::builder()
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(settings.catalog_ttl_secs))
@@ -264,9 +286,12 @@ impl Catalog {
             .cloned()
             .collect();
         let gpu = (t.num_gpu > 0).then(|| Gpu {
-            count: t.num_gpu,
+            count: unsigned(t.num_gpu),
             cores: None,
-            vram_gb: self.vram.get(&t.gpu_type.to_ascii_lowercase()).copied(),
+            vram_gb: self
+                .vram
+                .get(&t.gpu_type.to_ascii_lowercase())
+                .map(|v| unsigned(*v)),
             gpu_type: t.gpu_type.clone(),
             shared: Some(false),
             extra: None,
@@ -274,7 +299,7 @@ impl Catalog {
         let storage = if t.disk_gb > 0 {
             vec![Storage {
                 count: 1,
-                size_gb: t.disk_gb,
+                size_gb: unsigned(t.disk_gb),
                 storage_type: t.disk_type.clone(),
                 extra: None,
             }]
@@ -301,7 +326,7 @@ impl Catalog {
             drivers: None,
             specs: Specs {
                 cpu: Cpu {
-                    count: t.cpu_cores,
+                    count: unsigned(t.cpu_cores),
                     cores: None,
                     threads: None,
                     cpu_type: t.cpu_type.clone(),
@@ -310,7 +335,7 @@ impl Catalog {
                 },
                 gpu,
                 memory: Memory {
-                    size_gb: t.memory_gb,
+                    size_gb: unsigned(t.memory_gb),
                     memory_type: t.memory_type.clone(),
                     extra: None,
                 },
@@ -322,7 +347,7 @@ impl Catalog {
                 }],
                 features: SpecFeatures {
                     raid: None,
-                    hypervisor: Some(false),
+                    hypervisor: Some(self.no_hypervisor(t).is_none()),
                     extra: None,
                 },
             },
@@ -331,12 +356,18 @@ impl Catalog {
                 class: Some(class_of(&t.product_name)),
                 model_id: t.product_name.clone(),
                 locations,
-                availability_zones: Map::new(),
+                availability_zones: BTreeMap::new(),
             },
             pricing,
             compatible: is_compatible(t),
         }
     }
+}
+
+/// A count or size from Crusoe as Cycle's Go types hold it (`uint`): a negative one, which no real
+/// type has, is shown as 0 rather than failing Cycle's decoding of every model.
+fn unsigned<T: TryFrom<i64> + Default>(value: i64) -> T {
+    T::try_from(value).unwrap_or_default()
 }
 
 /// `h100-80gb-sxm-ib.8x` → `h100`; `c1a.16x` → `c1a`.
@@ -382,6 +413,44 @@ mod tests {
         assert_eq!(p.hourly, 31_200);
         assert_eq!(p.monthly, 31_200 * 730);
         assert!(c.price("unknown.1x").is_none());
+    }
+
+    #[test]
+    fn counts_and_sizes_are_unsigned_as_cycles_go_types_hold_them() {
+        let c = Catalog::new(&BridgeSettings::default());
+        let mut odd = vm_type("c1a.4x", "amd", 16, 0, "");
+        odd.cpu_cores = -2;
+        odd.disk_gb = -1;
+        let snap = Snapshot {
+            locations: vec![],
+            types: vec![odd],
+            capacities: vec![],
+        };
+        let model = serde_json::to_value(&c.models(&snap)[0]).unwrap();
+        assert_eq!(model["specs"]["cpu"]["count"], 0);
+        assert_eq!(model["specs"]["storage"], serde_json::json!([]));
+        assert!(model["provider"]["availability_zones"].is_object());
+    }
+
+    #[test]
+    fn the_hypervisor_feature_is_offered_only_when_turned_on_and_not_on_sxm_types() {
+        let off = Catalog::new(&BridgeSettings::default());
+        let on = Catalog::new(&BridgeSettings {
+            nested_virtualization: true,
+            ..Default::default()
+        });
+        let cpu = vm_type("c1a.4x", "amd", 16, 0, "");
+        let l40s = vm_type("l40s-48gb.10x", "amd", 147, 10, "L40S");
+        let sxm = vm_type("h100-80gb-sxm-ib.8x", "intel", 1440, 8, "H100");
+        let arm = vm_type("gh200.1x", "arm", 480, 1, "GH200");
+        assert!(off
+            .no_hypervisor(&cpu)
+            .unwrap()
+            .contains("nested_virtualization"));
+        assert_eq!(on.no_hypervisor(&cpu), None);
+        assert_eq!(on.no_hypervisor(&l40s), None);
+        assert!(on.no_hypervisor(&sxm).unwrap().contains("SXM"));
+        assert!(on.no_hypervisor(&arm).is_some());
     }
 
     #[test]

@@ -31,7 +31,8 @@ use crate::ial::types::{
 };
 use crusoe_sdk::types::{
     CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest, NetworkInterfaceRequest,
-    OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, Vm, VmAction, VmState,
+    OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, VirtualizationFeatures,
+    Vm, VmAction, VmState,
 };
 use crusoe_sdk::{Backoff, CrusoeError, OperationFamily, Pending};
 
@@ -109,6 +110,24 @@ fn reservation(options: Option<&Map<String, Value>>) -> Result<Option<String>, B
     }
 }
 
+/// Cycle's `encrypt_storage`: Crusoe's API has no per-disk encryption setting (none in its
+/// OpenAPI v1, none in terraform or client-go), and no Crusoe statement that its disks are
+/// encrypted at rest was found, so a request for it is refused rather than silently dropped.
+fn refuse_encryption(options: Option<&Map<String, Value>>) -> Result<(), BridgeError> {
+    const POINTER: &str = "/request/provision_options/encrypt_storage";
+    match options.and_then(|o| o.get("encrypt_storage")) {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(()),
+        Some(Value::Bool(true)) => Err(BridgeError::invalid(
+            format!("{POINTER}: Crusoe offers no disk encryption this bridge can ask for, and does not say its disks are encrypted at rest; provision without it, or use a provider that can"),
+            POINTER,
+        )),
+        Some(_) => Err(BridgeError::invalid(
+            format!("{POINTER} must be true, false or null"),
+            POINTER,
+        )),
+    }
+}
+
 pub async fn provision(
     b: &Bridge,
     t: &Tenant,
@@ -156,6 +175,19 @@ pub async fn provision(
             "/request/model_id",
         ));
     }
+    let hypervisor = req
+        .model_features
+        .as_ref()
+        .and_then(|f| f.hypervisor)
+        .unwrap_or(false);
+    if hypervisor {
+        if let Some(why) = b.catalog.no_hypervisor(model) {
+            return Err(BridgeError::invalid(
+                format!("/request/model_features/hypervisor cannot be met: {why}"),
+                "/request/model_features/hypervisor",
+            ));
+        }
+    }
     let network = LocationConfig::from_request(
         req.location_configuration.as_ref(),
         location,
@@ -163,6 +195,7 @@ pub async fn provision(
     )?;
     let options = req.provision_options.as_ref();
     let storage = data_disk::requested_storage(options)?;
+    refuse_encryption(options)?;
     if let Some(id) = reservation(options)? {
         // Crusoe's terraform provider stopped sending reservation_specification (2026-01) and
         // warns "The requested reservation_id was ignored by the backend": say so, send nothing.
@@ -260,6 +293,10 @@ pub async fn provision(
             .map(|id| vec![DiskAttachment::data_read_write(id)]),
         // Crusoe installs its agent by default; the boot disk will hold only iPXE.
         install_crusoe_watch_agent: Some(false),
+        // Set at creation only: Crusoe's update takes no virtualization features.
+        virtualization_features: hypervisor.then_some(VirtualizationFeatures {
+            nested_virtualization: Some(true),
+        }),
         ..Default::default()
     };
     let created = create_once(

@@ -234,6 +234,9 @@ pub struct BridgeSettings {
     pub locations: BTreeMap<String, LocationInfo>,
     /// Price overrides by VM type.
     pub prices: BTreeMap<String, Price>,
+    /// Offer Cycle's `hypervisor` feature through Crusoe's nested virtualization. Off by default:
+    /// Crusoe enables it per account on request, and it has not been seen on a live account here.
+    pub nested_virtualization: bool,
     pub boot: BootSettings,
     pub network: NetworkSettings,
     pub ips: IpSettings,
@@ -274,6 +277,7 @@ impl Default for BridgeSettings {
             catalog_ttl_secs: 60,
             locations: BTreeMap::new(),
             prices: BTreeMap::new(),
+            nested_virtualization: false,
             boot: BootSettings::default(),
             network: NetworkSettings::default(),
             ips: IpSettings::default(),

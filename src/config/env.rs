@@ -96,6 +96,14 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("CY_API_KEY", "cycloid.api_key", Secret { in_file: false }),
     var("CY_API_URL", "cycloid.url", Text),
     var(
+        "IAL_NESTED_VIRTUALIZATION",
+        "bridge.nested_virtualization",
+        Switch {
+            on: "on",
+            off: "off",
+        },
+    ),
+    var(
         "IAL_STATUS_READS",
         "bridge.status.coalesce",
         Switch {

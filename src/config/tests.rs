@@ -371,6 +371,7 @@ fn sample(var: &EnvVar) -> &'static str {
         "IAL_BOOT_MODE" => "ipxe-image",
         "IAL_IPXE_SHA256" => "ab",
         "IAL_STATUS_READS" => "per-poll",
+        "IAL_NESTED_VIRTUALIZATION" => "on",
         "IAL_ALLOWED_LOCATIONS" => "us-east1-a, eu-iceland1-a,",
         _ if var.form == Form::Number => "7",
         _ => "some-text",
@@ -397,6 +398,7 @@ fn every_variable_of_the_table_sets_its_setting() {
     assert_eq!(bridge.boot.mode, BootMode::IpxeImage);
     assert_eq!(bridge.allowed_locations, ["us-east1-a", "eu-iceland1-a"]);
     assert!(!bridge.status.coalesce);
+    assert!(bridge.nested_virtualization);
     assert_eq!(bridge.boot.ipxe_sha256.as_deref(), Some("ab"));
     assert_eq!(bridge.boot.image, "some-text");
 }

@@ -253,9 +253,9 @@ pub struct LocationsResponse {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cpu {
-    pub count: i64,
-    pub cores: Option<i64>,
-    pub threads: Option<i64>,
+    pub count: u32,
+    pub cores: Option<u32>,
+    pub threads: Option<u32>,
     #[serde(rename = "type")]
     pub cpu_type: String,
     pub shared: Option<bool>,
@@ -264,9 +264,9 @@ pub struct Cpu {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Gpu {
-    pub count: i64,
-    pub cores: Option<i64>,
-    pub vram_gb: Option<i64>,
+    pub count: u32,
+    pub cores: Option<u32>,
+    pub vram_gb: Option<u32>,
     #[serde(rename = "type")]
     pub gpu_type: String,
     pub shared: Option<bool>,
@@ -275,7 +275,7 @@ pub struct Gpu {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Memory {
-    pub size_gb: i64,
+    pub size_gb: u64,
     #[serde(rename = "type")]
     pub memory_type: String,
     pub extra: Option<BTreeMap<String, String>>,
@@ -283,8 +283,8 @@ pub struct Memory {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Storage {
-    pub count: i64,
-    pub size_gb: i64,
+    pub count: u32,
+    pub size_gb: u64,
     #[serde(rename = "type")]
     pub storage_type: String,
     pub extra: Option<BTreeMap<String, String>>,
@@ -314,7 +314,8 @@ pub struct ServerModelProvider {
     pub class: Option<String>,
     pub model_id: String,
     pub locations: Vec<String>,
-    pub availability_zones: Map<String, Value>,
+    /// Location id → its zones: Go's `map[string][]string`.
+    pub availability_zones: BTreeMap<String, Vec<String>>,
 }
 
 /// Prices in mils: $1 = 1000.

@@ -66,6 +66,8 @@ pub struct Vm {
     pub running_since_ms: Option<u64>,
     /// When its last operation finished or its guest powered it off.
     pub changed_at: Option<std::time::Instant>,
+    /// `virtualization_features.nested_virtualization` as created (it cannot change after).
+    pub nested_virtualization: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -190,7 +192,7 @@ impl Project {
                     }
                 }]
             }],
-            "virtualization_features": {"nested_virtualization": false}
+            "virtualization_features": {"nested_virtualization": vm.nested_virtualization}
         })
     }
 

@@ -272,6 +272,23 @@ pub async fn create_vm(call: ProjectCall, body: Bytes) -> SimResult {
             ))
         }
     };
+    let nested_virtualization = match body.get("virtualization_features") {
+        None | Some(Value::Null) => false,
+        Some(Value::Object(f)) => match f.get("nested_virtualization") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => *b,
+            Some(_) => {
+                return Err(SimError::bad_request(
+                    "virtualization_features.nested_virtualization must be a boolean",
+                ))
+            }
+        },
+        Some(_) => {
+            return Err(SimError::bad_request(
+                "virtualization_features must be an object",
+            ))
+        }
+    };
     let nic = parse_nic(&body)?;
     let disks = match body.get("disks").filter(|v| !v.is_null()) {
         Some(Value::Array(list)) => parse_attachments(list, "disks")?,
@@ -403,6 +420,7 @@ pub async fn create_vm(call: ProjectCall, body: Bytes) -> SimResult {
                     .unwrap_or_else(|| "ubuntu22.04:latest".into()),
                 running_since_ms: None,
                 changed_at: None,
+                nested_virtualization,
             },
         );
         let fate = if in_stock {
