@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/boot_qemu.rs needs to boot a converted disk for real: QEMU, OVMF (UEFI),
+# Installs what tests/boot_qemu.rs and tests/boot_live.rs need to boot a converted disk for real: QEMU, OVMF (UEFI),
 # Debian's iPXE builds (ipxe.efi, ipxe.iso), the tools the ipxe mode's startup script uses (curl,
 # sfdisk, mkfs.vfat, mtools), and shellcheck. Installs only what is missing, once; fails, never
 # skips, when it cannot (CI runs as root on a clean machine). Debian/Ubuntu only.
@@ -18,6 +18,10 @@ need /usr/bin/mcopy mtools
 need /usr/sbin/mkfs.vfat dosfstools
 need /usr/sbin/sfdisk fdisk
 need /usr/bin/shellcheck shellcheck
+# The live test's VM (scripts/test-vm.sh): its root directory, file system and overlays.
+need /usr/bin/mmdebstrap mmdebstrap
+need /usr/sbin/mkfs.ext4 e2fsprogs
+need /usr/bin/qemu-img qemu-utils
 [ "${#packages[@]}" -eq 0 ] && exit 0
 
 if [ "$(id -u)" != 0 ]; then

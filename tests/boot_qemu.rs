@@ -10,171 +10,29 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use common::boot::{
+    boot_tools, sha256_hex, start_loopback, Firmware, Loopback, Machine, Qemu, DEBIAN_IPXE_EFI,
+    DEBIAN_IPXE_ISO,
+};
 use common::harness::{Harness, CYCLE_SERVER};
 use common::quick_sim_config;
 use crusoe_ial::bridge::settings::BootSettings;
 use crusoe_ial::bridge::{Boot, BootVars};
 use crusoe_sim::SimConfig;
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
-const DEBIAN_IPXE_EFI: &str = "/usr/lib/ipxe/ipxe.efi";
-const DEBIAN_IPXE_ISO: &str = "/usr/lib/ipxe/ipxe.iso";
-const OVMF_CODE: &str = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-const OVMF_VARS: &str = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 /// A boot that has not reached iPXE by then has failed (about 15 s under UEFI in software
 /// emulation, 7 s under BIOS, on the 2-core machines CI runs on).
 const BOOT_TIMEOUT: Duration = Duration::from_secs(150);
 const DISK_MIB: u64 = 256;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Installs what the boot needs, once per test process; panics with the reason when it cannot.
-fn boot_tools() {
-    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
-    let outcome = INSTALLED.get_or_init(|| {
-        let out = std::process::Command::new(root().join("scripts/boot-tools.sh"))
-            .current_dir(root())
-            .output()
-            .map_err(|e| format!("cannot run scripts/boot-tools.sh: {e}"))?;
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "scripts/boot-tools.sh failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
-    });
-    if let Err(why) = outcome {
-        panic!("{why}");
-    }
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// What iPXE sent to the script Cycle would embed in its image.
-#[derive(Debug, Clone, PartialEq)]
-struct Report {
-    uuid: String,
-    mac: String,
-    platform: String,
-    user_agent: String,
-}
-
-#[derive(Clone, Default)]
-struct Loopback {
-    port: u16,
-    /// A second port serving the same: each boot reports to another port than the boot before.
-    other_port: u16,
-    scripts_served: Arc<Mutex<u32>>,
-    images: Arc<HashMap<String, Vec<u8>>>,
-    hits: Arc<Mutex<HashMap<String, u32>>>,
-    reports: Arc<Mutex<Vec<Report>>>,
-}
-
-impl Loopback {
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}/{path}", self.port)
-    }
-
-    /// The same, as QEMU's guests reach it.
-    fn guest_url(&self, path: &str) -> String {
-        format!("http://10.0.2.2:{}/{path}", self.port)
-    }
-
-    fn reports(&self) -> Vec<Report> {
-        self.reports.lock().unwrap().clone()
-    }
-
-    fn hits(&self, name: &str) -> u32 {
-        self.hits.lock().unwrap().get(name).copied().unwrap_or(0)
-    }
-}
-
-async fn image(State(lb): State<Loopback>, UrlPath(name): UrlPath<String>) -> impl IntoResponse {
-    let hit = {
-        let mut hits = lb.hits.lock().unwrap();
-        let n = hits.entry(name.clone()).or_default();
-        *n += 1;
-        *n
-    };
-    // `flaky-*` fails once, as a CDN may.
-    if name.starts_with("flaky-") && hit == 1 {
-        return (StatusCode::SERVICE_UNAVAILABLE, Vec::new());
-    }
-    match lb.images.get(&name) {
-        Some(bytes) => (StatusCode::OK, bytes.clone()),
-        None => (StatusCode::NOT_FOUND, b"not found".to_vec()),
-    }
-}
-
-/// Stands in for the script Cycle embeds in its iPXE image: it has iPXE report the identity it
-/// presents. From inside QEMU the host's loopback is 10.0.2.2.
-///
-/// Seen here: iPXE opens its connections from the same ports at every boot, and QEMU's user
-/// network still held the connection of the report before a reset, so the report after it
-/// stalled until it timed out. Reporting to another port at each boot keeps the two apart.
-async fn boot_script(State(lb): State<Loopback>) -> String {
-    let served = {
-        let mut n = lb.scripts_served.lock().unwrap();
-        *n += 1;
-        *n
-    };
-    let port = if served % 2 == 1 {
-        lb.port
-    } else {
-        lb.other_port
-    };
-    format!(
-        "#!ipxe\nchain http://10.0.2.2:{port}/report?uuid=${{uuid}}&mac=${{net0/mac}}&platform=${{platform}}\n"
-    )
-}
-
-async fn report(
-    State(lb): State<Loopback>,
-    headers: HeaderMap,
-    Query(q): Query<HashMap<String, String>>,
-) -> &'static str {
-    let field = |k: &str| q.get(k).cloned().unwrap_or_default();
-    lb.reports.lock().unwrap().push(Report {
-        uuid: field("uuid"),
-        mac: field("mac"),
-        platform: field("platform"),
-        user_agent: headers
-            .get("user-agent")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_string(),
-    });
-    // Keeps iPXE here (a shell waiting for input) instead of trying the next boot device.
-    "#!ipxe\necho crusoe-ial test: identity recorded\nshell\n"
-}
-
-async fn start_loopback() -> Loopback {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let other = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+async fn loopback() -> Loopback {
     let efi = std::fs::read(DEBIAN_IPXE_EFI).unwrap();
-    let iso = std::fs::read(DEBIAN_IPXE_ISO).unwrap();
-    let images = HashMap::from([
-        ("ipxe.efi".to_string(), efi.clone()),
-        ("ipxe.iso".to_string(), iso),
+    start_loopback(vec![
         ("flaky-ipxe.efi".to_string(), efi.clone()),
         ("mislabelled.iso".to_string(), efi),
         (
@@ -182,33 +40,8 @@ async fn start_loopback() -> Loopback {
             format!("<html>{}</html>", "sign in ".repeat(4096)).into_bytes(),
         ),
         ("tiny.efi".to_string(), b"MZ".to_vec()),
-    ]);
-    let lb = Loopback {
-        port: listener.local_addr().unwrap().port(),
-        other_port: other.local_addr().unwrap().port(),
-        images: Arc::new(images),
-        ..Default::default()
-    };
-    let app = axum::Router::new()
-        .route("/image/{name}", axum::routing::get(image))
-        .route("/boot.ipxe", axum::routing::get(boot_script))
-        .route("/report", axum::routing::get(report))
-        // One request per connection, so that no connection is left open across a reset (see
-        // `boot_script`); with kept-alive ones, the UEFI boot after a reset stalled here.
-        .layer(axum::middleware::map_response(
-            |mut r: axum::response::Response| async move {
-                r.headers_mut().insert(
-                    axum::http::header::CONNECTION,
-                    axum::http::HeaderValue::from_static("close"),
-                );
-                r
-            },
-        ))
-        .with_state(lb.clone());
-    let same = app.clone();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    tokio::spawn(async move { axum::serve(other, same).await.unwrap() });
-    lb
+    ])
+    .await
 }
 
 /// A disk image standing in for a fresh VM's boot disk: sparse, with a partition table shaped
@@ -244,6 +77,10 @@ struct ScriptRun {
 /// Runs a startup script as Crusoe would, but with the one variable that points it at `disk`
 /// instead of the disk holding this machine's `/`.
 async fn run_script(script: &str, disk: &Path) -> ScriptRun {
+    run_script_with_path(script, disk, &std::env::var("PATH").unwrap_or_default()).await
+}
+
+async fn run_script_with_path(script: &str, disk: &Path, search_path: &str) -> ScriptRun {
     assert!(
         disk.is_file(),
         "the target must be an image file, never a device"
@@ -254,7 +91,7 @@ async fn run_script(script: &str, disk: &Path) -> ScriptRun {
     let out = tokio::process::Command::new("bash")
         .arg(&path)
         .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PATH", search_path)
         .env("CRUSOE_IAL_TARGET", disk)
         .stdin(Stdio::null())
         .output()
@@ -271,130 +108,6 @@ async fn run_script(script: &str, disk: &Path) -> ScriptRun {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Firmware {
-    Uefi,
-    Bios,
-}
-
-struct Qemu {
-    child: tokio::process::Child,
-    monitor: PathBuf,
-    serial: PathBuf,
-}
-
-impl Qemu {
-    fn start(firmware: Firmware, disk: &Path, uuid: &str, mac: &str, bootfile: &str) -> Self {
-        let dir = disk.parent().unwrap();
-        let monitor = dir.join("monitor.sock");
-        let serial = dir.join("serial.log");
-        let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
-        cmd.args(["-nodefaults", "-no-user-config", "-display", "none"])
-            // Software emulation: where /dev/kvm exists here it is nested and fails mid-boot.
-            .args(["-accel", "tcg", "-m", "256", "-smp", "1"])
-            .args(["-uuid", uuid])
-            .arg("-serial")
-            .arg(format!("file:{}", serial.display()))
-            .arg("-monitor")
-            .arg(format!("unix:{},server=on,wait=off", monitor.display()))
-            .arg("-drive")
-            .arg(format!(
-                "file={},format=raw,if=none,id=disk0",
-                disk.display()
-            ))
-            .args(["-device", "virtio-blk-pci,drive=disk0,bootindex=1"])
-            .arg("-netdev")
-            .arg(format!("user,id=net0,bootfile={bootfile}"))
-            // romfile= : the NIC carries no boot ROM of its own, so only the disk can start iPXE.
-            .arg("-device")
-            .arg(format!("virtio-net-pci,netdev=net0,mac={mac},romfile="));
-        if firmware == Firmware::Uefi {
-            let vars = dir.join("OVMF_VARS.fd");
-            std::fs::copy(OVMF_VARS, &vars).unwrap();
-            cmd.args(["-machine", "q35"])
-                .arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=0,readonly=on,file={OVMF_CODE}"
-                ))
-                .arg("-drive")
-                .arg(format!(
-                    "if=pflash,format=raw,unit=1,file={}",
-                    vars.display()
-                ));
-        }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("qemu-system-x86_64 starts");
-        Self {
-            child,
-            monitor,
-            serial,
-        }
-    }
-
-    /// Waits until iPXE has reported `count` times; panics with the console's end otherwise.
-    async fn wait_for_reports(&mut self, lb: &Loopback, count: usize, what: &str) -> Duration {
-        let started = Instant::now();
-        while started.elapsed() < BOOT_TIMEOUT {
-            if lb.reports().len() >= count {
-                return started.elapsed();
-            }
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("QEMU exited ({status}) before {what}:\n{}", self.console());
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "{what} did not reach iPXE within {BOOT_TIMEOUT:?}:\n{}",
-            self.console()
-        );
-    }
-
-    /// A hard reset, as Crusoe's RESET (the bridge's restart) does. The monitor drops a command
-    /// whose connection closes before it is read, so this waits for the prompt that follows it.
-    async fn reset(&self) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let mut monitor = tokio::net::UnixStream::connect(&self.monitor)
-            .await
-            .unwrap();
-        monitor.write_all(b"system_reset\n").await.unwrap();
-        let mut seen = Vec::new();
-        let prompts = |seen: &[u8]| seen.windows(6).filter(|w| w == b"(qemu)").count();
-        tokio::time::timeout(Duration::from_secs(10), async {
-            let mut buf = [0u8; 1024];
-            while prompts(&seen) < 2 {
-                let n = monitor.read(&mut buf).await.unwrap();
-                assert!(n > 0, "the monitor closed");
-                seen.extend_from_slice(&buf[..n]);
-            }
-        })
-        .await
-        .expect("the QEMU monitor took the reset");
-    }
-
-    fn console(&self) -> String {
-        let text = std::fs::read(&self.serial).unwrap_or_default();
-        let text = String::from_utf8_lossy(&text);
-        let tail: String = text
-            .chars()
-            .rev()
-            .take(12000)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect();
-        format!("--- serial console (end) ---\n{tail}")
-    }
-
-    async fn stop(mut self) {
-        let _ = self.child.kill().await;
-    }
-}
-
 fn ipxe_settings(url: String, sha256: Option<String>) -> crusoe_ial::bridge::BridgeSettings {
     let mut s = common::harness::test_settings();
     s.boot.ipxe_url = Some(url);
@@ -407,9 +120,9 @@ fn ipxe_settings(url: String, sha256: Option<String>) -> crusoe_ial::bridge::Bri
 /// what provision-status said.
 async fn boots_into_ipxe_with_the_reported_identity(firmware: Firmware) {
     boot_tools();
-    let lb = start_loopback().await;
+    let lb = loopback().await;
     let (image, debian_file, platform) = match firmware {
-        Firmware::Uefi => ("ipxe.efi", DEBIAN_IPXE_EFI, "efi"),
+        Firmware::Uefi | Firmware::SecureBoot => ("ipxe.efi", DEBIAN_IPXE_EFI, "efi"),
         Firmware::Bios => ("ipxe.iso", DEBIAN_IPXE_ISO, "pcbios"),
     };
     let sha = sha256_hex(&std::fs::read(debian_file).unwrap());
@@ -451,17 +164,25 @@ async fn boots_into_ipxe_with_the_reported_identity(firmware: Firmware) {
         run.output
     );
 
-    let mut qemu = Qemu::start(
+    let vars = firmware.new_vars(dir.path());
+    let mut qemu = Qemu::start(&Machine {
         firmware,
-        &disk,
-        vm["id"].as_str().unwrap(),
-        crusoe_mac,
-        &lb.guest_url("boot.ipxe"),
-    );
-    let first = qemu.wait_for_reports(&lb, 1, "the first boot").await;
+        vars: vars.as_deref(),
+        disk: &disk,
+        uuid: vm["id"].as_str().unwrap(),
+        mac: crusoe_mac,
+        bootfile: Some(lb.guest_url("boot.ipxe")),
+        kernel: None,
+        fw_cfg: Vec::new(),
+        exit_at_reboot: false,
+        serial: dir.path().join("serial.log"),
+    });
+    let first = qemu
+        .wait_for_reports(&lb, 1, BOOT_TIMEOUT, "the first boot")
+        .await;
     qemu.reset().await;
     let second = qemu
-        .wait_for_reports(&lb, 2, "the boot after a reset")
+        .wait_for_reports(&lb, 2, BOOT_TIMEOUT, "the boot after a reset")
         .await;
     let console = qemu.console();
     qemu.stop().await;
@@ -525,7 +246,7 @@ fn render(url: String, sha256: Option<String>) -> String {
 #[tokio::test]
 async fn a_bad_download_leaves_the_boot_disk_untouched_and_says_why() {
     boot_tools();
-    let lb = start_loopback().await;
+    let lb = loopback().await;
     let efi_sha = sha256_hex(&std::fs::read(DEBIAN_IPXE_EFI).unwrap());
     let cases = [
         (lb.url("image/missing.efi"), None, "downloading"),
@@ -566,7 +287,7 @@ async fn a_bad_download_leaves_the_boot_disk_untouched_and_says_why() {
 #[tokio::test]
 async fn a_transient_failure_of_the_image_server_is_retried() {
     boot_tools();
-    let lb = start_loopback().await;
+    let lb = loopback().await;
     let dir = tempfile::tempdir().unwrap();
     let disk = fresh_boot_disk(dir.path());
     let run = run_script(&render(lb.url("image/flaky-ipxe.efi"), None), &disk).await;
@@ -602,4 +323,83 @@ fn the_startup_script_passes_shellcheck_in_both_formats() {
             String::from_utf8_lossy(&out.stdout)
         );
     }
+}
+
+/// A package holding several of the commands the script needs is asked for once: the script
+/// needs both `mmd` and `mcopy`, from mtools.
+#[tokio::test]
+async fn a_missing_package_is_installed_once_for_all_its_commands() {
+    boot_tools();
+    let lb = loopback().await;
+    let dir = tempfile::tempdir().unwrap();
+    let disk = fresh_boot_disk(dir.path());
+    // Every command the script runs, but mtools' two, and an apt-get that says what it was asked.
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    for tool in [
+        "bash",
+        "curl",
+        "sha256sum",
+        "od",
+        "dd",
+        "cmp",
+        "sfdisk",
+        "mkfs.vfat",
+        "stat",
+        "tr",
+        "cut",
+        "date",
+        "mktemp",
+        "rm",
+        "tee",
+        "grep",
+        "sed",
+        "awk",
+        "head",
+        "tail",
+        "cat",
+        "sleep",
+        "sync",
+        "mkdir",
+        "id",
+    ] {
+        let found = std::process::Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .output()
+            .unwrap();
+        let target = String::from_utf8_lossy(&found.stdout).trim().to_string();
+        assert!(!target.is_empty(), "{tool} is on this machine");
+        std::os::unix::fs::symlink(target, bin.join(tool)).unwrap();
+    }
+    let asked = dir.path().join("apt-get.log");
+    std::fs::write(
+        bin.join("apt-get"),
+        format!("#!/bin/bash\necho \"$*\" >> {}\n", asked.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("apt-get"), std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let run = run_script_with_path(
+        &render(lb.url("image/ipxe.efi"), None),
+        &disk,
+        bin.to_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        run.output
+            .matches("installing mtools (not on this image)")
+            .count(),
+        1,
+        "{}",
+        run.output
+    );
+    let installs: Vec<String> = std::fs::read_to_string(&asked)
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains("install"))
+        .map(str::to_string)
+        .collect();
+    assert_eq!(installs.len(), 1, "{installs:?}");
+    assert_eq!(installs[0].matches("mtools").count(), 1, "{installs:?}");
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+pub mod boot;
 pub mod cycle_go;
 pub mod harness;
 pub mod openapi;
