@@ -11,11 +11,14 @@
 //! Around them: [`config`] (settings and where each came from), [`telemetry`] (logs, metrics),
 //! [`serve`] (what `crusoe-ial serve` runs), and [`cli`], the other commands.
 
-pub mod bridge;
+pub mod backends;
 pub mod cli;
 pub mod config;
+pub mod core;
+pub mod cycloid;
 pub mod ial;
 pub mod serve;
+pub mod setting_error;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

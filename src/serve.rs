@@ -10,10 +10,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use crusoe_sdk::{ClientPool, ClientSettings, Credentials};
+use crusoe_sdk::{ClientSettings, Credentials};
 
-use crate::bridge::{Bridge, BridgeSettings};
-use crate::config::{Config, ConfigError, SettingError};
+use crate::backends::crusoe::Crusoe;
+use crate::config::{BridgeSettings, Config, ConfigError, SettingError};
+use crate::core::{Core, CredentialsMode};
+use crate::cycloid::Told;
 use crate::ial::IalOptions;
 use crate::telemetry::metrics::Metrics;
 
@@ -53,11 +55,31 @@ impl AppSettings {
     /// The bridge as configured; a setting it cannot use is an error naming it (which
     /// [`Config::invalid`] turns into one naming where the value came from).
     pub fn bridge(&self) -> Result<Bridge, SettingError> {
-        let pool = ClientPool::new(self.client.clone())
-            .map_err(|e| SettingError::new("crusoe", e.to_string()))?;
-        Bridge::new(self.bridge.clone(), pool, self.server_held.clone())
+        bridge(&self.bridge, self.client.clone(), self.server_held.clone())
     }
 }
+
+/// The bridge `settings` describe, on Crusoe reached with `client`, with the operator's key pair
+/// and project when given; a setting it cannot use is an error naming it.
+pub fn bridge(
+    settings: &BridgeSettings,
+    client: ClientSettings,
+    server_held: Option<(Credentials, String)>,
+) -> Result<Bridge, SettingError> {
+    settings.validate()?;
+    if settings.credentials == CredentialsMode::ServerHeld && server_held.is_none() {
+        return Err(SettingError::new(
+            "crusoe.access_key_id",
+            "server-held credentials need CRUSOE_ACCESS_KEY_ID, CRUSOE_SECRET_KEY and CRUSOE_DEFAULT_PROJECT",
+        ));
+    }
+    let crusoe = Crusoe::new(settings.crusoe(), client, server_held)?;
+    let core = Core::new(settings.core(), crusoe)?;
+    Told::new(core, &settings.cycloid)
+}
+
+/// What serves Cycle: the core on its backend, telling Cycloid each server's story.
+pub type Bridge = Told<Crusoe>;
 
 /// The bridge as `config` sets it up.
 pub fn build_bridge(config: &Config) -> Result<Bridge, ConfigError> {

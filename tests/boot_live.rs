@@ -22,8 +22,8 @@ use common::boot::{
 };
 use common::harness::{Harness, CYCLE_SERVER};
 use common::quick_sim_config;
-use crusoe_ial::bridge::settings::BootSettings;
-use crusoe_ial::bridge::{Boot, BootVars};
+use crusoe_ial::backends::crusoe::settings::BootSettings;
+use crusoe_ial::backends::crusoe::{Boot, BootVars};
 use crusoe_sim::SimConfig;
 use serde_json::Value;
 

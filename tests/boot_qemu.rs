@@ -20,8 +20,8 @@ use common::boot::{
 };
 use common::harness::{Harness, CYCLE_SERVER};
 use common::quick_sim_config;
-use crusoe_ial::bridge::settings::BootSettings;
-use crusoe_ial::bridge::{Boot, BootVars};
+use crusoe_ial::backends::crusoe::settings::BootSettings;
+use crusoe_ial::backends::crusoe::{Boot, BootVars};
 use crusoe_sim::SimConfig;
 use serde_json::Value;
 
@@ -108,7 +108,7 @@ async fn run_script_with_path(script: &str, disk: &Path, search_path: &str) -> S
     }
 }
 
-fn ipxe_settings(url: String, sha256: Option<String>) -> crusoe_ial::bridge::BridgeSettings {
+fn ipxe_settings(url: String, sha256: Option<String>) -> crusoe_ial::config::BridgeSettings {
     let mut s = common::harness::test_settings();
     s.boot.ipxe_url = Some(url);
     s.boot.ipxe_sha256 = sha256;

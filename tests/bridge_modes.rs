@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use common::harness::{serve_app, test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
-use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
-use crusoe_ial::bridge::{Bridge, BridgeSettings};
+use crusoe_ial::backends::crusoe::settings::IpStrategy;
+use crusoe_ial::config::BridgeSettings;
+use crusoe_ial::core::CredentialsMode;
 use crusoe_ial::ial::IalOptions;
 use crusoe_ial::serve::AppSettings;
-use crusoe_sdk::{ClientPool, Credentials};
+use crusoe_sdk::Credentials;
 use crusoe_sim::SimConfig;
 use secrecy::SecretString;
 use serde_json::{json, Value};
@@ -93,7 +94,7 @@ async fn server_held_credentials_need_the_token_and_use_the_operators_project() 
 
 #[tokio::test]
 async fn server_held_mode_without_a_token_or_credentials_does_not_start() {
-    let pool = ClientPool::new(fast_settings("http://127.0.0.1:9/v1")).unwrap();
+    let client = fast_settings("http://127.0.0.1:9/v1");
     let no_token = BridgeSettings {
         credentials: CredentialsMode::ServerHeld,
         ..test_settings()
@@ -106,7 +107,9 @@ async fn server_held_mode_without_a_token_or_credentials_does_not_start() {
     };
     // As the operator is told, where nothing set the value: by the only way to set it.
     let named = |settings: BridgeSettings, held| {
-        let err = Bridge::new(settings, pool.clone(), held).err().unwrap();
+        let err = crusoe_ial::serve::bridge(&settings, client.clone(), held)
+            .err()
+            .unwrap();
         crusoe_ial::config::Origins::default()
             .invalid(err)
             .to_string()

@@ -11,7 +11,7 @@ use base64::Engine;
 use common::harness::{test_settings, Harness, CYCLE_LOCATION, CYCLE_SERVER, HUB};
 use common::quick_sim_config;
 use common::PROJECT;
-use crusoe_ial::bridge::BridgeSettings;
+use crusoe_ial::config::BridgeSettings;
 use cycloid_sim::{Behaviour, CycloidSim, RunningCycloid};
 use serde_json::{json, Value};
 

@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use common::harness::{test_settings, Harness, CLIENT_ATTEMPTS, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
-use crusoe_ial::bridge::boot_images::{builder_name, image_name};
-use crusoe_ial::bridge::image_build::{self, BuildSpec, Built};
-use crusoe_ial::bridge::settings::BootMode;
-use crusoe_ial::bridge::IpxeImage;
+use crusoe_ial::backends::crusoe::boot_images::{builder_name, image_name};
+use crusoe_ial::backends::crusoe::image_build::{self, BuildSpec, Built};
+use crusoe_ial::backends::crusoe::settings::BootMode;
+use crusoe_ial::backends::crusoe::IpxeImage;
 use crusoe_sdk::types::*;
 use crusoe_sdk::CrusoeClient;
 use crusoe_sim::{Faults, RunningSim, SimConfig};
@@ -37,7 +37,7 @@ fn spec() -> BuildSpec {
         builder_type: None,
         subnet: None,
         public_image: "ubuntu22.04:latest".into(),
-        ssh_public_key: crusoe_ial::bridge::generated_ssh_key(),
+        ssh_public_key: crusoe_ial::backends::crusoe::generated_ssh_key(),
         shutoff_deadline: Duration::from_secs(10),
         operation_timeout: Duration::from_secs(10),
         poll_interval: Duration::from_millis(10),
@@ -84,7 +84,7 @@ async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builde
         };
         image_build::build(
             &c.project(PROJECT),
-            &test_settings(),
+            &test_settings().crusoe(),
             &spec(),
             &mut progress,
         )
@@ -103,16 +103,21 @@ async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builde
         script,
         IpxeImage::new(URL, Some(SHA))
             .unwrap()
-            .script(crusoe_ial::bridge::Finish::PowerOff)
+            .script(crusoe_ial::backends::crusoe::Finish::PowerOff)
             .replace("{{server_name}}", &builder_name(SHA, LOCATION)),
         "the builder runs the ipxe mode's conversion, ending in a power-off"
     );
     assert!(lines.iter().any(|l| l.contains("c1a.")), "{lines:?}");
 
     let created = vms_created(&sim);
-    let again = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
-        .await
-        .unwrap();
+    let again = image_build::build(
+        &c.project(PROJECT),
+        &test_settings().crusoe(),
+        &spec(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert_eq!(again, Built::Found(image));
     assert_eq!(vms_created(&sim), created, "a second build creates nothing");
 }
@@ -130,9 +135,14 @@ async fn a_build_survives_crusoe_faults_and_leaves_one_image_and_no_builder() {
     })
     .await;
     let c = client(&sim);
-    let built = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
-        .await
-        .unwrap();
+    let built = image_build::build(
+        &c.project(PROJECT),
+        &test_settings().crusoe(),
+        &spec(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap();
     assert!(matches!(built, Built::Made(_)), "{built:?}");
     assert_eq!(count(&sim, "vms"), 0);
     assert_eq!(count(&sim, "custom_images"), 1);
@@ -152,9 +162,14 @@ async fn a_builder_that_never_powers_off_fails_the_build_by_its_deadline_and_is_
     let c = client(&sim);
     let mut slow = spec();
     slow.shutoff_deadline = Duration::from_millis(300);
-    let err = image_build::build(&c.project(PROJECT), &test_settings(), &slow, &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = image_build::build(
+        &c.project(PROJECT),
+        &test_settings().crusoe(),
+        &slow,
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert!(err.0.contains("did not power off within"), "{err}");
     assert!(err.0.contains("serial-console"), "{err}");
     assert!(err.0.contains("the builder was deleted"), "{err}");
@@ -173,9 +188,14 @@ async fn a_failed_operation_fails_the_build_with_crusoes_reason_and_leaves_nothi
     })
     .await;
     let c = client(&sim);
-    let err = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
-        .await
-        .unwrap_err();
+    let err = image_build::build(
+        &c.project(PROJECT),
+        &test_settings().crusoe(),
+        &spec(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap_err();
     assert!(err.0.contains("creating builder"), "{err}");
     assert!(err.0.contains("internal_error"), "{err}");
     assert_eq!(count(&sim, "vms"), 0);
@@ -195,12 +215,12 @@ async fn gc_finds_the_builder_an_interrupted_build_left() {
     };
     let op = c.project(PROJECT).vms().create(&request).await.unwrap();
     op.wait(Duration::from_secs(5)).await.unwrap();
-    let orphans = crusoe_ial::bridge::gc::find(&c.project(PROJECT))
+    let orphans = crusoe_ial::backends::crusoe::gc::find(&c.project(PROJECT))
         .await
         .unwrap();
     assert_eq!(orphans.len(), 1, "{orphans:?}");
     assert!(orphans[0].to_string().contains("image builder"));
-    crusoe_ial::bridge::gc::delete(&c.project(PROJECT), &orphans, Duration::from_secs(5))
+    crusoe_ial::backends::crusoe::gc::delete(&c.project(PROJECT), &orphans, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(count(&sim, "vms"), 0);
@@ -295,7 +315,7 @@ async fn the_image_commands_build_list_and_delete_and_a_build_computes_the_hash_
     assert_eq!(count(&sim, "vms"), 0);
 }
 
-fn ipxe_image_settings() -> crusoe_ial::bridge::BridgeSettings {
+fn ipxe_image_settings() -> crusoe_ial::config::BridgeSettings {
     let mut s = test_settings();
     s.boot.mode = BootMode::IpxeImage;
     s.boot.ipxe_url = None;
@@ -320,11 +340,14 @@ async fn in_ipxe_image_mode_a_server_boots_the_projects_image_or_provision_says_
     assert_eq!(h.billable(), (0, 0, 0), "nothing was created");
 
     let c = client(&h.sim);
-    let Built::Made(image) =
-        image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
-            .await
-            .unwrap()
-    else {
+    let Built::Made(image) = image_build::build(
+        &c.project(PROJECT),
+        &test_settings().crusoe(),
+        &spec(),
+        &mut |_| {},
+    )
+    .await
+    .unwrap() else {
         panic!("a new project has no image")
     };
     let ready = h.provision_ready("c1a.4x", LOCATION).await;

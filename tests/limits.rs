@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::harness::{test_settings, Harness};
 use common::{quick_sim_config, serve_process};
-use crusoe_ial::bridge::BridgeSettings;
+use crusoe_ial::config::BridgeSettings;
 use crusoe_ial::ial::IalOptions;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -64,7 +64,7 @@ async fn too_many_or_too_large_headers_get_a_cycle_shaped_431() {
 #[tokio::test]
 async fn a_tenant_over_its_rate_gets_429_with_retry_after_and_other_hubs_are_served() {
     let settings = BridgeSettings {
-        rate_limit: crusoe_ial::bridge::RateLimitSettings {
+        rate_limit: crusoe_ial::core::settings::RateLimitSettings {
             per_second: 1,
             burst: 3,
         },

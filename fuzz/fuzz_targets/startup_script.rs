@@ -3,7 +3,8 @@
 //! value can add shell to what the server runs as root.
 #![no_main]
 
-use crusoe_ial::bridge::{Boot, BootVars, BridgeSettings};
+use crusoe_ial::backends::crusoe::settings::BootSettings;
+use crusoe_ial::backends::crusoe::{Boot, BootVars};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -12,7 +13,7 @@ fuzz_target!(|data: &[u8]| {
     let mut next = || parts.next().unwrap_or("x").to_string();
     let (hostname, server_name, server_id, hub, location, model) =
         (next(), next(), next(), next(), next(), next());
-    let mut settings = BridgeSettings::default().boot;
+    let mut settings = BootSettings::default();
     settings.ipxe_url = Some("https://ipxe.example/ipxe.efi".into());
     let boot = Boot::new(&settings).expect("the ipxe mode's script loads");
     let vars = BootVars {

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 
-use crate::bridge::BridgeSettings;
+use crate::config::BridgeSettings;
 use crate::ial::IalOptions;
 use crusoe_sdk::ClientSettings;
 use crusoe_sim::{Faults, RunningSim, SimConfig};

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::bridge::gc;
+use crate::backends::crusoe::gc;
 use crate::config::Config;
 
 /// Runs the collection; the lines to print, or one line saying why it could not.
@@ -15,7 +15,7 @@ pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
         .await
         .map_err(|e| format!("listing the project's resources: {e}"))?;
     let mut lines: Vec<String> = orphans.iter().map(|o| format!("  {o}")).collect();
-    let cycloid = crate::bridge::cycloid::operator_client(&config.bridge.cycloid)
+    let cycloid = crate::cycloid::operator_client(&config.bridge.cycloid)
         .map_err(|e| config.invalid(e).to_string())?;
     let mut inventory = Vec::new();
     if let Some(cycloid) = &cycloid {

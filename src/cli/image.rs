@@ -6,9 +6,9 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use sha2::{Digest, Sha256};
 
-use crate::bridge::boot_images::image_name;
-use crate::bridge::image_build::{self, BuildSpec, Built};
-use crate::bridge::IpxeImage;
+use crate::backends::crusoe::boot_images::image_name;
+use crate::backends::crusoe::image_build::{self, BuildSpec, Built};
+use crate::backends::crusoe::IpxeImage;
 use crate::config::Config;
 use crusoe_sdk::ProjectClient;
 
@@ -142,15 +142,16 @@ async fn build(
         builder_type: args.builder_type,
         subnet: args.subnet,
         public_image: boot.image.clone(),
-        ssh_public_key: crate::bridge::generated_ssh_key(),
+        ssh_public_key: crate::backends::crusoe::generated_ssh_key(),
         shutoff_deadline: Duration::from_secs(args.timeout_secs),
         operation_timeout: Duration::from_secs(600),
         poll_interval: Duration::from_secs(5),
         ipxe,
     };
     let mut say = |line: String| println!("{line}");
+    let settings = config.bridge.crusoe();
     let built = tokio::select! {
-        built = image_build::build(project, &config.bridge, &spec, &mut say) => built,
+        built = image_build::build(project, &settings, &spec, &mut say) => built,
         () = crate::shutdown::signal() => {
             println!("interrupted: deleting the builder");
             return Err(match image_build::clean_up(project, &spec).await {

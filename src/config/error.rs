@@ -2,8 +2,6 @@
 //! Code outside the loader (the bridge, TLS) names only the setting, as a [`SettingError`];
 //! [`Origins::invalid`](super::Origins::invalid) adds where the value came from.
 
-use std::fmt;
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 /// Where a setting's value came from.
@@ -67,41 +65,7 @@ pub(super) fn place(key: &str, origin: &Origin) -> String {
 }
 
 /// A setting that cannot be used, named by its file key.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{key}: {reason}")]
-pub struct SettingError {
-    pub key: String,
-    pub reason: String,
-}
-
-impl SettingError {
-    pub fn new(key: impl Into<String>, reason: impl Into<String>) -> Self {
-        Self {
-            key: key.into(),
-            reason: reason.into(),
-        }
-    }
-}
-
-/// `value` of setting `key` if it lies in `range`: the one shape of every range check.
-pub fn in_range<T: PartialOrd + fmt::Display>(
-    key: &str,
-    value: T,
-    range: RangeInclusive<T>,
-) -> Result<T, SettingError> {
-    if range.contains(&value) {
-        Ok(value)
-    } else {
-        Err(SettingError::new(
-            key,
-            format!(
-                "must be from {} to {}, not {value}",
-                range.start(),
-                range.end()
-            ),
-        ))
-    }
-}
+pub use crate::setting_error::{in_range, SettingError};
 
 #[cfg(test)]
 mod tests {

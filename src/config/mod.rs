@@ -11,6 +11,7 @@
 //! - `validate`: from those to the typed [`Config`]
 //! - [`error`]: [`ConfigError`], naming a setting and its [`Origin`]
 
+mod bridge_table;
 pub mod env;
 pub mod error;
 pub mod flags;
@@ -22,10 +23,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::bridge::BridgeSettings;
 use crate::ial::IalOptions;
 use crusoe_sdk::{ClientSettings, Credentials};
 
+pub use bridge_table::BridgeSettings;
 pub use crusoe_sdk::profile::DEFAULT_PROFILE;
 pub use env::{EnvVar, Form, ENV_VARS};
 pub use error::{in_range, ConfigError, Origin, SettingError};

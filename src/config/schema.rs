@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::bridge::BridgeSettings;
+use super::BridgeSettings;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -31,7 +31,7 @@ pub(super) struct Raw {
     #[serde(default)]
     pub bridge: BridgeSettings,
     #[serde(default)]
-    pub cycloid: crate::bridge::cycloid::CycloidSettings,
+    pub cycloid: crate::cycloid::CycloidSettings,
 }
 
 #[derive(Debug, Default, Deserialize)]

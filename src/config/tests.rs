@@ -4,7 +4,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::*;
-use crate::bridge::settings::{BootMode, CredentialsMode, IpStrategy};
+use crate::backends::crusoe::settings::{BootMode, IpStrategy};
+use crate::core::settings::CredentialsMode;
 use crusoe_sdk::DEFAULT_ENDPOINT;
 
 const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";

@@ -34,6 +34,8 @@ pub struct IalError {
     pub pointer: Option<String>,
     /// Seconds to wait before retrying, sent as `Retry-After`.
     pub retry_after: Option<u64>,
+    /// The cloud's id for the failure behind this answer: logged, not answered.
+    pub error_id: Option<String>,
 }
 
 impl IalError {
@@ -50,6 +52,7 @@ impl IalError {
             detail: detail.into(),
             pointer: None,
             retry_after: None,
+            error_id: None,
         }
     }
 

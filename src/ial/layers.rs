@@ -312,6 +312,7 @@ async fn log_errors(request: Request, next: Next) -> Response {
                 status = error.status.as_u16(),
                 code = error.slug,
                 detail = %error.detail,
+                error_id = error.error_id.as_deref(),
                 "answering Cycle with an error"
             );
         } else {
@@ -319,6 +320,7 @@ async fn log_errors(request: Request, next: Next) -> Response {
                 status = error.status.as_u16(),
                 code = error.slug,
                 detail = %error.detail,
+                error_id = error.error_id.as_deref(),
                 "answering Cycle with an error"
             );
         }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use crusoe_ial::bridge::BridgeSettings;
+use crusoe_ial::config::BridgeSettings;
 use crusoe_ial::ial::IalOptions;
 use crusoe_ial::serve::{self, AppSettings};
 use crusoe_sim::{RunningSim, SimConfig};

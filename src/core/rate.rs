@@ -1,5 +1,5 @@
 //! Per-tenant request rate limit: one hub (or one set of credentials) polling hard cannot starve
-//! the others of the bridge, nor get credentials shared with them throttled by Crusoe.
+//! the others of the bridge, nor get credentials shared with them throttled by the cloud.
 
 use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -9,7 +9,6 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::settings::RateLimitSettings;
-use super::tenant::Tenant;
 
 /// Checks between two prunings of idle tenants' state.
 const PRUNE_EVERY: u64 = 4096;
@@ -32,7 +31,7 @@ impl TenantRate {
     }
 
     /// Ok, or how long this tenant must wait before its next request is accepted.
-    pub fn check(&self, tenant: &Tenant) -> Result<(), Duration> {
+    pub fn check(&self, hub: &str, cache_key: &[u8; 32]) -> Result<(), Duration> {
         let Some(limiter) = &self.limiter else {
             return Ok(());
         };
@@ -42,7 +41,7 @@ impl TenantRate {
             limiter.shrink_to_fit();
         }
         limiter
-            .check_key(&(tenant.hub.clone(), tenant.cache_key))
+            .check_key(&(hub.to_string(), *cache_key))
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }

@@ -9,12 +9,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::create::{create_once, Created};
-use super::error::{BridgeError, Doing};
+use super::error::{failed, Doing};
 use super::ids;
-use super::naming;
-use super::tenant::Tenant;
-use super::Bridge;
-use crate::ial::types::{ConfigureLocation, ConfigureLocationResponse};
+use super::{Crusoe, Tenant};
+use crate::core::backend::LocationState;
+use crate::core::error::CoreError;
+use crate::core::naming;
+use crate::ial::types::ConfigureLocation;
 use crusoe_sdk::types::{
     CreateFirewallRuleRequest, CreateVpcNetworkRequest, CreateVpcSubnetRequest, FirewallRule,
     FirewallRuleObject, VpcNetwork, VpcSubnet,
@@ -48,17 +49,17 @@ impl LocationConfig {
         map: Option<&Map<String, Value>>,
         location: &str,
         pointer: &str,
-    ) -> Result<Self, BridgeError> {
+    ) -> Result<Self, CoreError> {
         let config: LocationConfig = map
             .and_then(|m| serde_json::from_value(Value::Object(m.clone())).ok())
             .ok_or_else(|| {
-                BridgeError::invalid(
+                CoreError::invalid(
                     format!("{pointer} does not hold this bridge's network configuration: run location configure for {location} first"),
                     pointer,
                 )
             })?;
         if config.location != location {
-            return Err(BridgeError::invalid(
+            return Err(CoreError::invalid(
                 format!(
                     "{pointer} is for location {}, not {location}",
                     config.location
@@ -71,7 +72,7 @@ impl LocationConfig {
     }
 
     /// Every id is a Crusoe id before any call carries one (422 naming the first that is not).
-    fn check_ids(&self, pointer: &str) -> Result<(), BridgeError> {
+    fn check_ids(&self, pointer: &str) -> Result<(), CoreError> {
         ids::uuid(&self.vpc_network_id, &format!("{pointer}/vpc_network_id"))?;
         ids::uuid(&self.subnet_id, &format!("{pointer}/subnet_id"))?;
         for (i, rule) in self.firewall_rule_ids.iter().enumerate() {
@@ -140,49 +141,40 @@ fn free_range(network: &str, prefix: u8, taken: &[&str]) -> Option<String> {
 }
 
 pub async fn configure(
-    bridge: &Bridge,
+    bridge: &Crusoe,
     tenant: &Tenant,
-    request: ConfigureLocation,
-) -> Result<ConfigureLocationResponse, BridgeError> {
+    request: &ConfigureLocation,
+    current: Option<LocationState>,
+) -> Result<LocationState, CoreError> {
     let location = request.location_id.trim().to_string();
-    let snap = bridge.catalog.snapshot(tenant).await?;
-    if !bridge.catalog.is_offered(&snap, &location) {
-        return Err(BridgeError::invalid(
-            format!("location {location:?} is not one this bridge offers"),
-            "/request/location_id",
-        ));
-    }
     let _guard = bridge
         .locks
-        .lock(&format!("network/{}/{}", tenant.project.id(), tenant.hub))
+        .lock(&format!("network/{}/{}", tenant.account.id(), tenant.hub))
         .await;
 
-    let current: Option<LocationConfig> = request
-        .configuration_current
-        .as_ref()
-        .and_then(|m| serde_json::from_value(Value::Object(m.clone())).ok())
+    let version = current.as_ref().map(|c| c.version.clone());
+    let current: Option<LocationConfig> = current
+        .and_then(|c| serde_json::from_value(Value::Object(c.data)).ok())
         .filter(|c: &LocationConfig| c.location == location);
     if let Some(c) = &current {
         c.check_ids("/request/configuration_current")?;
     }
     let config = match current {
         Some(c)
-            if request.version.as_deref() == Some(CONFIG_VERSION)
-                && still_exists(tenant, &c).await? =>
+            if version.as_deref() == Some(CONFIG_VERSION) && still_exists(tenant, &c).await? =>
         {
             c
         }
         previous => ensure(bridge, tenant, &location, previous).await?,
     };
-    Ok(ConfigureLocationResponse {
-        configured: true,
-        version: Some(CONFIG_VERSION.into()),
-        configuration_latest: config.to_map(),
+    Ok(LocationState {
+        version: CONFIG_VERSION.into(),
+        data: config.to_map(),
     })
 }
 
-async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, BridgeError> {
-    let subnet = match tenant.project.vpc_subnets().get(&config.subnet_id).await {
+async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, CoreError> {
+    let subnet = match tenant.account.vpc_subnets().get(&config.subnet_id).await {
         Ok(s) => s,
         Err(CrusoeError::NotFound(_)) | Err(CrusoeError::InvalidId(_)) => return Ok(false),
         Err(e) => return Err(e).doing(|| "checking the configured subnet".into()),
@@ -191,7 +183,7 @@ async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, 
         return Ok(false);
     }
     let rules = tenant
-        .project
+        .account
         .firewall_rules()
         .list()
         .await
@@ -204,20 +196,20 @@ async fn still_exists(tenant: &Tenant, config: &LocationConfig) -> Result<bool, 
 
 /// Makes sure everything exists, adopting what a previous configuration named when it still does.
 async fn ensure(
-    bridge: &Bridge,
+    bridge: &Crusoe,
     tenant: &Tenant,
     location: &str,
     previous: Option<LocationConfig>,
-) -> Result<LocationConfig, BridgeError> {
+) -> Result<LocationConfig, CoreError> {
     let settings = &bridge.settings.network;
     let networks = tenant
-        .project
+        .account
         .vpc_networks()
         .list()
         .await
         .doing(|| "listing VPC networks".into())?;
     let subnets = tenant
-        .project
+        .account
         .vpc_subnets()
         .list()
         .await
@@ -257,14 +249,14 @@ fn existing_network(
     network_id: &str,
     settings: &super::settings::NetworkSettings,
     location: &str,
-) -> Result<(VpcNetwork, VpcSubnet), BridgeError> {
+) -> Result<(VpcNetwork, VpcSubnet), CoreError> {
     let network = networks.iter().find(|n| n.id == network_id).ok_or_else(|| {
-        BridgeError::Conflict(format!(
+        CoreError::Conflict(format!(
             "the configured VPC network {network_id} does not exist in this project: correct bridge.network.existing_vpc_network_id"
         ))
     })?;
     let subnet_id = settings.existing_subnets.get(location).ok_or_else(|| {
-        BridgeError::Conflict(format!(
+        CoreError::Conflict(format!(
             "no existing subnet is configured for {location}: add it to bridge.network.existing_subnets"
         ))
     })?;
@@ -272,7 +264,7 @@ fn existing_network(
         .iter()
         .find(|s| &s.id == subnet_id && s.vpc_network_id == network.id && s.location == location)
         .ok_or_else(|| {
-            BridgeError::Conflict(format!(
+            CoreError::Conflict(format!(
                 "the configured subnet {subnet_id} is not a subnet of {network_id} in {location}"
             ))
         })?;
@@ -282,10 +274,10 @@ fn existing_network(
 /// The hub's network by name; made when missing. If replicas raced and made two, the one with the
 /// smallest id wins and the others are left for `gc` (they may already hold subnets).
 async fn hub_network(
-    bridge: &Bridge,
+    bridge: &Crusoe,
     tenant: &Tenant,
     networks: &[VpcNetwork],
-) -> Result<VpcNetwork, BridgeError> {
+) -> Result<VpcNetwork, CoreError> {
     let name = naming::network_name(&tenant.hub);
     let pick = |all: &[VpcNetwork]| {
         all.iter()
@@ -301,29 +293,27 @@ async fn hub_network(
         cidr: bridge.settings.network.cidr.clone(),
     };
     create_once(
-        || tenant.project.vpc_networks().create(&request),
-        || async { Ok(pick(&tenant.project.vpc_networks().list().await?)) },
+        || tenant.account.vpc_networks().create(&request),
+        || async { Ok(pick(&tenant.account.vpc_networks().list().await?)) },
     )
     .await
     .doing(|| format!("creating VPC network {name}"))?;
     let again = tenant
-        .project
+        .account
         .vpc_networks()
         .list()
         .await
         .doing(|| "listing VPC networks".into())?;
-    pick(&again).ok_or_else(|| {
-        BridgeError::ProviderFailed(format!("VPC network {name} vanished after its creation"))
-    })
+    pick(&again).ok_or_else(|| failed(format!("VPC network {name} vanished after its creation")))
 }
 
 async fn hub_subnet(
-    bridge: &Bridge,
+    bridge: &Crusoe,
     tenant: &Tenant,
     network: &VpcNetwork,
     location: &str,
     mut subnets: Vec<VpcSubnet>,
-) -> Result<VpcSubnet, BridgeError> {
+) -> Result<VpcSubnet, CoreError> {
     let name = naming::subnet_name(&tenant.hub, location);
     // A replica may take the range we chose at the same moment: then pick again, once.
     for _ in 0..2 {
@@ -341,7 +331,7 @@ async fn hub_subnet(
             .collect();
         let cidr = free_range(&network.cidr, bridge.settings.network.subnet_prefix, &taken)
             .ok_or_else(|| {
-                BridgeError::Conflict(format!(
+                CoreError::Conflict(format!(
                     "VPC network {} ({}) has no free /{} range left for {location}",
                     network.name, network.cidr, bridge.settings.network.subnet_prefix
                 ))
@@ -354,9 +344,9 @@ async fn hub_subnet(
             nat_gateway_enabled: false,
         };
         let created = create_once(
-            || tenant.project.vpc_subnets().create(&request),
+            || tenant.account.vpc_subnets().create(&request),
             || async {
-                let all = tenant.project.vpc_subnets().list().await?;
+                let all = tenant.account.vpc_subnets().list().await?;
                 Ok(all.into_iter().find(|s| {
                     s.name == name && s.vpc_network_id == network.id && s.location == location
                 }))
@@ -367,7 +357,7 @@ async fn hub_subnet(
             Ok(Created::Accepted(s) | Created::Found(s)) => return Ok(s),
             Err(CrusoeError::Conflict(_)) => {
                 subnets = tenant
-                    .project
+                    .account
                     .vpc_subnets()
                     .list()
                     .await
@@ -376,17 +366,17 @@ async fn hub_subnet(
             Err(e) => return Err(e).doing(|| format!("creating subnet {name}")),
         }
     }
-    Err(BridgeError::Conflict(format!(
+    Err(CoreError::Conflict(format!(
         "could not claim a range for subnet {name}; retry"
     )))
 }
 
 /// One rule per protocol with allowed ports, from the operator's sources to the hub's network.
 async fn firewall_rules(
-    bridge: &Bridge,
+    bridge: &Crusoe,
     tenant: &Tenant,
     network: &VpcNetwork,
-) -> Result<Vec<String>, BridgeError> {
+) -> Result<Vec<String>, CoreError> {
     let settings = &bridge.settings.network;
     let wanted: Vec<(&str, &Vec<String>)> = [
         ("tcp", &settings.ingress_tcp_ports),
@@ -399,7 +389,7 @@ async fn firewall_rules(
         return Ok(Vec::new());
     }
     let existing = tenant
-        .project
+        .account
         .firewall_rules()
         .list()
         .await
@@ -430,12 +420,12 @@ async fn firewall_rules(
             source_ports: None,
         };
         let find = || async {
-            let all = tenant.project.firewall_rules().list().await?;
+            let all = tenant.account.firewall_rules().list().await?;
             Ok(all
                 .into_iter()
                 .find(|r| r.name == name && r.vpc_network_id == network.id))
         };
-        let created = create_once(|| tenant.project.firewall_rules().create(&request), find)
+        let created = create_once(|| tenant.account.firewall_rules().create(&request), find)
             .await
             .doing(|| format!("creating firewall rule {name}"))?;
         let op = match created {
@@ -457,7 +447,7 @@ async fn firewall_rules(
                 .doing(|| format!("looking up firewall rule {name}"))?
                 .map(|r| r.id)
                 .ok_or_else(|| {
-                    BridgeError::ProviderFailed(format!(
+                    failed(format!(
                         "Crusoe finished creating firewall rule {name} but lists no such rule"
                     ))
                 })?,
@@ -514,7 +504,7 @@ mod tests {
         let err =
             LocationConfig::from_request(Some(&forged.to_map()), "us-east1-a", "/p").unwrap_err();
         assert!(
-            matches!(&err, BridgeError::InvalidInput { pointer: Some(p), .. } if p == "/p/subnet_id"),
+            matches!(&err, CoreError::InvalidInput { pointer: Some(p), .. } if p == "/p/subnet_id"),
             "{err}"
         );
         assert_eq!(config.gateway().unwrap().to_string(), "172.27.16.1");

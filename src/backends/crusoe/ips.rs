@@ -7,14 +7,15 @@ use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
 use super::create::{create_once, Created};
-use super::error::{BridgeError, Doing};
+use super::error::{failed, Doing};
 use super::ids;
 use super::lookup::{load_balancers_named, vms_named};
-use super::naming;
 use super::network::LocationConfig;
 use super::settings::IpStrategy;
-use super::tenant::Tenant;
-use super::Bridge;
+use super::Crusoe;
+use super::Tenant;
+use crate::core::error::CoreError;
+use crate::core::naming;
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
 use crusoe_sdk::types::{
     Backend, CreateLoadBalancerRequest, HealthCheckOptions, ListenPortAndBackend, LoadBalancer,
@@ -25,23 +26,23 @@ use crusoe_sdk::CrusoeError;
 const LB_PREFIX: &str = "lb-";
 const VM_PREFIX: &str = "vm-";
 
-fn refuse_ipv6(kind: IpKind) -> Result<(), BridgeError> {
+fn refuse_ipv6(kind: IpKind) -> Result<(), CoreError> {
     match kind {
         IpKind::Ipv4 => Ok(()),
-        IpKind::Ipv6 => Err(BridgeError::invalid(
+        IpKind::Ipv6 => Err(CoreError::invalid(
             "IPv6 is not available: Crusoe Cloud offers IPv4 addresses only",
             "/request/kind",
         )),
     }
 }
 
-async fn server_vm(t: &Tenant, name: &str) -> Result<Vm, BridgeError> {
-    vms_named(&t.project, name)
+async fn server_vm(t: &Tenant, name: &str) -> Result<Vm, CoreError> {
+    vms_named(&t.account, name)
         .await
         .doing(|| format!("looking up VM {name}"))?
         .into_iter()
         .find(|v| !v.state.is_terminal())
-        .ok_or_else(|| BridgeError::NotFound(format!("no server {name} to give an address to")))
+        .ok_or_else(|| CoreError::NotFound(format!("no server {name} to give an address to")))
 }
 
 /// A /32 for Cycle. The host holds the private address the public one maps to (`nat_private_ip`),
@@ -65,12 +66,12 @@ fn answer(
 }
 
 pub async fn allocate(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
-    req: AllocateIp,
-) -> Result<AllocateIpResponse, BridgeError> {
+    name: &str,
+    req: &AllocateIp,
+) -> Result<AllocateIpResponse, CoreError> {
     refuse_ipv6(req.kind)?;
-    let name = naming::parse_server_id(&req.server_id, "/request/server_id")?;
     let pool = match req.cycle.pool_id.as_deref() {
         None | Some("") => "default",
         Some(p) => naming::cycle_id(p, "/request/cycle/pool_id")?,
@@ -81,18 +82,18 @@ pub async fn allocate(
         location,
         "/request/location_configuration",
     )?;
-    let vm = server_vm(t, &name).await?;
+    let vm = server_vm(t, name).await?;
     let private = vm
         .private_ipv4()
         .ok_or_else(|| {
-            BridgeError::Conflict(format!(
+            CoreError::Conflict(format!(
                 "server {name} has no private address yet; retry once it is provisioned"
             ))
         })?
         .to_string();
     match b.settings.ips.strategy {
         IpStrategy::LoadBalancer => {
-            let lb = ensure_load_balancer(b, t, &vm, &name, pool, &private).await?;
+            let lb = ensure_load_balancer(b, t, &vm, name, pool, &private).await?;
             Ok(answer(
                 lb.id.clone(),
                 format!("{LB_PREFIX}{}", lb.id),
@@ -103,20 +104,20 @@ pub async fn allocate(
         }
         IpStrategy::VmPublicIp => {
             let public = vm.public_ipv4().cloned().ok_or_else(|| {
-                BridgeError::Conflict(format!(
+                CoreError::Conflict(format!(
                     "server {name} has no public address yet; retry once it is provisioned"
                 ))
             })?;
             if public.ip_type != "static" {
                 // Crusoe changes a NIC's address type on a running VM only (CRUSOE.md).
                 if vm.state != VmState::Running {
-                    return Err(BridgeError::Conflict(format!(
+                    return Err(CoreError::Conflict(format!(
                         "server {name} is {}: its address can be made static only while it runs; retry once it does",
                         vm.state.wire_name()
                     )));
                 }
                 let op = t
-                    .project
+                    .account
                     .vms()
                     .update(&vm.id, &UpdateVmRequest::make_public_ip_static(&public.id))
                     .await
@@ -139,18 +140,18 @@ pub async fn allocate(
 /// The server's load balancer for this pool. A create resent after a lost answer, or replicas
 /// that raced, can leave two of one name: all keep the lowest id, and the others are deleted.
 async fn ensure_load_balancer(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
     vm: &Vm,
     name: &str,
     pool: &str,
     private: &str,
-) -> Result<LoadBalancer, BridgeError> {
+) -> Result<LoadBalancer, CoreError> {
     let lb = load_balancer_of(b, t, vm, name, pool, private).await?;
-    if let Ok(all) = load_balancers_named(&t.project, &lb.name).await {
+    if let Ok(all) = load_balancers_named(&t.account, &lb.name).await {
         for other in all.iter().filter(|o| o.id != lb.id) {
             tracing::warn!(lb = %other.name, id = %other.id, "deleting a duplicate load balancer; the lowest id is kept");
-            if let Err(e) = t.project.load_balancers().delete(&other.id).await {
+            if let Err(e) = t.account.load_balancers().delete(&other.id).await {
                 tracing::warn!(lb = %other.name, "duplicate not deleted yet: {e}");
             }
         }
@@ -160,20 +161,20 @@ async fn ensure_load_balancer(
 
 /// The server's load balancer for this pool, by name; made and waited for when missing.
 async fn load_balancer_of(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
     vm: &Vm,
     name: &str,
     pool: &str,
     private: &str,
-) -> Result<LoadBalancer, BridgeError> {
+) -> Result<LoadBalancer, CoreError> {
     let lb_name = naming::ip_load_balancer_name(name, pool);
     let _guard = b
         .locks
-        .lock(&format!("ip/{}/{lb_name}", t.project.id()))
+        .lock(&format!("ip/{}/{lb_name}", t.account.id()))
         .await;
     let find = || async {
-        let all = load_balancers_named(&t.project, &lb_name).await?;
+        let all = load_balancers_named(&t.account, &lb_name).await?;
         Ok(all.into_iter().min_by(|a, b| a.id.cmp(&b.id)))
     };
     let deadline = Instant::now() + b.settings.timeouts.allocate();
@@ -189,7 +190,7 @@ async fn load_balancer_of(
         .first()
         .map(|n| n.network.clone())
         .ok_or_else(|| {
-            BridgeError::Conflict(format!("server {name} has no network interface yet"))
+            CoreError::Conflict(format!("server {name} has no network interface yet"))
         })?;
     let listeners = b
         .settings
@@ -213,7 +214,7 @@ async fn load_balancer_of(
         listen_ports_and_backends: listeners,
         health_check_options: Some(HealthCheckOptions::default()),
     };
-    let created = create_once(|| t.project.load_balancers().create(&request), find)
+    let created = create_once(|| t.account.load_balancers().create(&request), find)
         .await
         .doing(|| format!("creating load balancer {lb_name}"))?;
     let op = match created {
@@ -232,7 +233,7 @@ async fn load_balancer_of(
             .doing(|| format!("looking up load balancer {lb_name}"))?
         {
             Some(lb) => with_vip(lb, &find, deadline).await,
-            None => Err(BridgeError::ProviderFailed(format!(
+            None => Err(failed(format!(
                 "Crusoe finished creating load balancer {lb_name} but lists no such load balancer"
             ))),
         },
@@ -245,7 +246,7 @@ async fn with_vip<F, Fut>(
     mut lb: LoadBalancer,
     find: &F,
     deadline: Instant,
-) -> Result<LoadBalancer, BridgeError>
+) -> Result<LoadBalancer, CoreError>
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = Result<Option<LoadBalancer>, CrusoeError>>,
@@ -253,7 +254,7 @@ where
     let mut pause = Duration::from_millis(250);
     while lb.vip.is_empty() {
         if Instant::now() + pause >= deadline {
-            return Err(BridgeError::Timeout(format!(
+            return Err(CoreError::Timeout(format!(
                 "load balancer {} is still being made (no address yet); Cycle's retry continues from there",
                 lb.name
             )));
@@ -265,21 +266,21 @@ where
             .await
             .doing(|| format!("looking up load balancer {name}"))?
             .ok_or_else(|| {
-                BridgeError::NotFound(format!("load balancer {name} was deleted while being made"))
+                CoreError::NotFound(format!("load balancer {name} was deleted while being made"))
             })?;
     }
     Ok(lb)
 }
 
-pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, BridgeError> {
+pub async fn release(b: &Crusoe, t: &Tenant, req: &ReleaseIp) -> Result<(), CoreError> {
     refuse_ipv6(req.kind)?;
     let assignment = req.ip_assignment_id.trim();
     if assignment.starts_with(VM_PREFIX) {
         // The server's own address goes with the server.
-        return Ok(true);
+        return Ok(());
     }
     let Some(lb_id) = assignment.strip_prefix(LB_PREFIX) else {
-        return Err(BridgeError::invalid(
+        return Err(CoreError::invalid(
             format!(
                 "/request/ip_assignment_id {assignment:?} is not an assignment this bridge made"
             ),
@@ -287,36 +288,36 @@ pub async fn release(b: &Bridge, t: &Tenant, req: ReleaseIp) -> Result<bool, Bri
         ));
     };
     ids::uuid(lb_id, "/request/ip_assignment_id").map_err(|_| {
-        BridgeError::invalid(
+        CoreError::invalid(
             "/request/ip_assignment_id must be lb-<Crusoe load balancer id> or vm-<Crusoe VM id>, as allocate answered",
             "/request/ip_assignment_id",
         )
     })?;
-    let lb = match t.project.load_balancers().get(lb_id).await {
+    let lb = match t.account.load_balancers().get(lb_id).await {
         Ok(lb) => lb,
-        Err(CrusoeError::NotFound(_)) => return Ok(true),
+        Err(CrusoeError::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e).doing(|| format!("looking up load balancer {lb_id}")),
     };
     // Allocate of the same name waits until the deletion is done, and never finds it half-gone.
     let _guard = b
         .locks
-        .lock(&format!("ip/{}/{}", t.project.id(), lb.name))
+        .lock(&format!("ip/{}/{}", t.account.id(), lb.name))
         .await;
     // Only what this bridge made is ever deleted.
     if !lb.name.starts_with(naming::PREFIX) {
-        return Err(BridgeError::invalid(
+        return Err(CoreError::invalid(
             format!("load balancer {lb_id} was not made by this bridge; it is left alone"),
             "/request/ip_assignment_id",
         ));
     }
-    match t.project.load_balancers().delete(lb_id).await {
+    match t.account.load_balancers().delete(lb_id).await {
         Ok(op) => {
             op.wait(b.settings.timeouts.release())
                 .await
                 .doing(|| format!("deleting load balancer {}", lb.name))?;
-            Ok(true)
+            Ok(())
         }
-        Err(CrusoeError::NotFound(_)) => Ok(true),
+        Err(CrusoeError::NotFound(_)) => Ok(()),
         Err(e) => Err(e).doing(|| format!("deleting load balancer {}", lb.name)),
     }
 }

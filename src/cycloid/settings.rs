@@ -6,7 +6,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use url::Url;
 
-use crate::config::{in_range, SettingError};
+use crate::setting_error::{in_range, SettingError};
 use cycloid_sdk::{Organization, DEFAULT_URL};
 
 #[derive(Debug, Clone, Deserialize)]

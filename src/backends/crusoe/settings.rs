@@ -3,22 +3,12 @@
 //! configuration loader fills these from the file and the environment (`crate::config`).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::config::{in_range, SettingError};
-
-/// Whose Crusoe credentials a call uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CredentialsMode {
-    /// Cycle sends each hub's credentials in `auth` (`api_key`, `secret`, `namespace`).
-    PassThrough,
-    /// The operator configured one key pair; Cycle presents a bridge token in `auth.api_key`.
-    ServerHeld,
-}
+use crate::core::catalogue::LocationInfo;
+use crate::core::settings::TimeoutSettings;
+use crate::setting_error::{in_range, SettingError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -27,20 +17,6 @@ pub enum IpStrategy {
     LoadBalancer,
     /// The VM's own public address, made static; one per server.
     VmPublicIp,
-}
-
-/// A location's description for Cycle, extending or replacing the built-in table.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LocationInfo {
-    pub name: String,
-    pub abbreviation: String,
-    pub city: String,
-    pub state: String,
-    pub country: String,
-    pub region: String,
-    pub latitude: f64,
-    pub longitude: f64,
 }
 
 /// A price in dollars per hour; Cycle gets it in mils.
@@ -148,52 +124,6 @@ impl Default for IpSettings {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct TimeoutSettings {
-    /// How long provision waits for a server's data disk before answering (Cycle retries).
-    pub provision_secs: u64,
-    pub restart_secs: u64,
-    pub decommission_secs: u64,
-    pub allocate_secs: u64,
-    pub release_secs: u64,
-    pub configure_secs: u64,
-}
-
-impl Default for TimeoutSettings {
-    fn default() -> Self {
-        Self {
-            provision_secs: 60,
-            restart_secs: 120,
-            decommission_secs: 120,
-            allocate_secs: 120,
-            release_secs: 60,
-            configure_secs: 60,
-        }
-    }
-}
-
-impl TimeoutSettings {
-    pub fn provision(&self) -> Duration {
-        Duration::from_secs(self.provision_secs)
-    }
-    pub fn restart(&self) -> Duration {
-        Duration::from_secs(self.restart_secs)
-    }
-    pub fn decommission(&self) -> Duration {
-        Duration::from_secs(self.decommission_secs)
-    }
-    pub fn allocate(&self) -> Duration {
-        Duration::from_secs(self.allocate_secs)
-    }
-    pub fn release(&self) -> Duration {
-        Duration::from_secs(self.release_secs)
-    }
-    pub fn configure(&self) -> Duration {
-        Duration::from_secs(self.configure_secs)
-    }
-}
-
 /// How provision-status reads Crusoe.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -219,17 +149,10 @@ impl Default for StatusSettings {
     }
 }
 
-/// The `[bridge]` table of the configuration file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BridgeSettings {
-    pub credentials: CredentialsMode,
-    /// In server-held mode, what Cycle must present in `auth.api_key`. Environment only
-    /// (`IAL_BRIDGE_TOKEN`): the loader refuses it in the file.
-    pub bridge_token: Option<SecretString>,
-    /// Locations offered to Cycle; empty for all of Crusoe's.
-    pub allowed_locations: Vec<String>,
-    /// How long catalogue answers are reused, per credential.
+/// Crusoe's part of the `[bridge]` table (and its sub-tables), the keys unchanged.
+#[derive(Debug, Clone)]
+pub struct CrusoeSettings {
+    /// How long Crusoe's catalogue answers are reused, per credential.
     pub catalog_ttl_secs: u64,
     pub locations: BTreeMap<String, LocationInfo>,
     /// Price overrides by VM type.
@@ -242,38 +165,11 @@ pub struct BridgeSettings {
     pub ips: IpSettings,
     pub timeouts: TimeoutSettings,
     pub status: StatusSettings,
-    pub rate_limit: RateLimitSettings,
-    /// The top-level `[cycloid]` table (not under `[bridge]`), put here by the loader.
-    #[serde(skip)]
-    pub cycloid: super::cycloid::CycloidSettings,
 }
 
-/// Requests each tenant (one hub with one set of credentials) may make; beyond it, 429 with
-/// `Retry-After`. Cycle polls each server in flight every 5 s: 1 000 servers are 200 requests/s.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct RateLimitSettings {
-    /// Sustained requests per second per tenant; 0 turns the limit off.
-    pub per_second: u32,
-    /// Requests a tenant may make at once above the sustained rate.
-    pub burst: u32,
-}
-
-impl Default for RateLimitSettings {
+impl Default for CrusoeSettings {
     fn default() -> Self {
         Self {
-            per_second: 500,
-            burst: 1000,
-        }
-    }
-}
-
-impl Default for BridgeSettings {
-    fn default() -> Self {
-        Self {
-            credentials: CredentialsMode::PassThrough,
-            bridge_token: None,
-            allowed_locations: Vec::new(),
             catalog_ttl_secs: 60,
             locations: BTreeMap::new(),
             prices: BTreeMap::new(),
@@ -283,38 +179,14 @@ impl Default for BridgeSettings {
             ips: IpSettings::default(),
             timeouts: TimeoutSettings::default(),
             status: StatusSettings::default(),
-            rate_limit: RateLimitSettings::default(),
-            cycloid: Default::default(),
         }
     }
 }
 
-impl BridgeSettings {
+impl CrusoeSettings {
     /// Checks what can be checked before serving; the error names the setting by its file key.
     pub fn validate(&self) -> Result<(), SettingError> {
         let fail = |key: &str, reason: String| Err(SettingError::new(key, reason));
-        self.cycloid.validate()?;
-        if self.rate_limit.per_second > 0 && self.rate_limit.burst == 0 {
-            return fail(
-                "bridge.rate_limit.burst",
-                "must be at least 1 when the rate limit is on".into(),
-            );
-        }
-        if self.credentials == CredentialsMode::ServerHeld && self.bridge_token.is_none() {
-            return fail(
-                "bridge.bridge_token",
-                "server-held credentials need a bridge token for Cycle to present".into(),
-            );
-        }
-        if let Some(token) = &self.bridge_token {
-            use secrecy::ExposeSecret;
-            if token.expose_secret().len() < 16 {
-                return fail(
-                    "bridge.bridge_token",
-                    "must be at least 16 characters".into(),
-                );
-            }
-        }
         in_range(
             "bridge.status.refresh_ms",
             self.status.refresh_ms,
@@ -369,12 +241,12 @@ impl BridgeSettings {
                 );
             }
         }
-        if self.boot.data_disk_gib < super::data_disk::CYCLEOS_MIN_DISK_GB {
+        if self.boot.data_disk_gib < crate::core::plan::CYCLEOS_MIN_DISK_GB {
             return fail(
                 "bridge.boot.data_disk_gib",
                 format!(
                     "must be at least {} (CycleOS needs it)",
-                    super::data_disk::CYCLEOS_MIN_DISK_GB
+                    crate::core::plan::CYCLEOS_MIN_DISK_GB
                 ),
             );
         }

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use super::naming;
+use crate::core::naming;
 use crusoe_sdk::types::{Disk, DiskFilter, LoadBalancerFilter, VmFilter};
 use crusoe_sdk::{CrusoeError, ProjectClient};
 
@@ -173,7 +173,7 @@ pub async fn find_inventory(
     project: &ProjectClient,
     cycloid: &cycloid_sdk::CycloidClient,
 ) -> Result<Vec<InventoryOrphan>, String> {
-    use super::cycloid::story::{MANAGED_BY, PROVIDER};
+    use crate::cycloid::story::MANAGED_BY;
     use cycloid_sdk::Filter;
     let vms = project
         .vms()
@@ -188,7 +188,7 @@ pub async fn find_inventory(
     let resources = cycloid
         .inventory()
         .find(&[
-            Filter::eq("resources_provider", PROVIDER),
+            Filter::eq("resources_provider", super::INFO.name),
             Filter::eq(MANAGED_BY.0, MANAGED_BY.1),
             Filter::eq("crusoe_project", project.id()),
         ])

@@ -2,14 +2,14 @@
 //! replica, after any crash, finds what exists with one list call (design decision 1 in ARCHITECTURE.md).
 //! `server_id`, the bridge's id Cycle keeps, is the VM's name.
 
-use super::error::BridgeError;
+use super::error::CoreError;
 
 pub const PREFIX: &str = "cycle-";
 /// Longest id accepted from Cycle (its object ids have 24 characters).
 const MAX_ID: usize = 40;
 
 /// An id from Cycle that goes into a resource name: letters, digits and `-` only.
-pub fn cycle_id<'a>(id: &'a str, pointer: &str) -> Result<&'a str, BridgeError> {
+pub fn cycle_id<'a>(id: &'a str, pointer: &str) -> Result<&'a str, CoreError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_ID
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
@@ -18,7 +18,7 @@ pub fn cycle_id<'a>(id: &'a str, pointer: &str) -> Result<&'a str, BridgeError> 
     if ok {
         Ok(id)
     } else {
-        Err(BridgeError::invalid(
+        Err(CoreError::invalid(
             format!(
                 "{pointer} must be 1 to {MAX_ID} letters, digits or inner dashes, got {:?}",
                 shown(id)
@@ -41,10 +41,10 @@ pub fn server_name(cycle_server_id: &str) -> String {
 }
 
 /// Checks a `server_id` Cycle sends back: it must be one the bridge made.
-pub fn parse_server_id(server_id: &str, pointer: &str) -> Result<String, BridgeError> {
+pub fn parse_server_id(server_id: &str, pointer: &str) -> Result<String, CoreError> {
     match server_id.strip_prefix(PREFIX) {
         Some(rest) => cycle_id(rest, pointer).map(server_name),
-        None => Err(BridgeError::invalid(
+        None => Err(CoreError::invalid(
             format!(
                 "{pointer} {:?} is not a server id this bridge issued",
                 shown(server_id)

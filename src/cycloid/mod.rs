@@ -11,19 +11,21 @@ mod delivery;
 pub mod hub_config;
 pub mod settings;
 pub mod story;
+mod told;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use url::Url;
 
-use crate::config::SettingError;
+use crate::setting_error::SettingError;
 use cycloid_sdk::{CycloidClient, NewEvent, NewInventoryResource, Organization};
 use delivery::{Delivery, Job, Retry, Work};
 pub use hub_config::BadConfig;
 use hub_config::HubCycloid;
 pub use settings::CycloidSettings;
 pub use story::Server;
+pub use told::Told;
 
 pub struct Sink {
     delivery: Delivery,

@@ -12,60 +12,16 @@ use std::time::Instant;
 use serde_json::{Map, Value};
 
 use super::create::{create_once, Created};
-use super::error::{BridgeError, Doing};
+use super::error::{failed, failure, Doing};
 use super::lookup::disks_named;
-use super::naming;
-use super::tenant::Tenant;
+use super::Tenant;
+use crate::core::error::CoreError;
+use crate::core::naming;
 use crusoe_sdk::types::{CreateDiskRequest, Disk, DiskAttachment};
 use crusoe_sdk::{CrusoeError, OperationFamily, Pending};
 
-/// CycleOS takes 35 GB for its base volume and needs 45 GB in all.
-pub const CYCLEOS_MIN_DISK_GB: u32 = 45;
-/// Largest data disk a provision may ask for, in GiB.
-const MAX_STORAGE_GIB: u64 = 64 * 1024;
-
 /// Hint in `extra`: the operation that made the data disk.
 pub const EXTRA_DISK_OPERATION: &str = "disk_operation_id";
-
-/// `provision_options` storage, in GB: `attached_storage_size` or `storage_size`, number or text.
-pub fn requested_storage(options: Option<&Map<String, Value>>) -> Result<Option<u64>, BridgeError> {
-    for key in ["attached_storage_size", "storage_size"] {
-        let pointer = format!("/request/provision_options/{key}");
-        let value = match options.and_then(|o| o.get(key)) {
-            None | Some(Value::Null) => continue,
-            Some(v) => v,
-        };
-        let gb = match value {
-            Value::Number(n) => n.as_u64(),
-            Value::String(s) => s.trim().parse::<u64>().ok(),
-            _ => None,
-        }
-        .filter(|gb| *gb <= MAX_STORAGE_GIB)
-        .ok_or_else(|| {
-            BridgeError::invalid(
-                format!("{pointer} must be a whole number of GB up to {MAX_STORAGE_GIB}"),
-                &pointer,
-            )
-        })?;
-        if gb > 0 {
-            return Ok(Some(gb));
-        }
-    }
-    Ok(None)
-}
-
-/// The data disk a server needs, in GiB: what Cycle asked for (45 at least) when it asked; else
-/// `default_gib` when the type's own local disks (`disk_gb`: 0 on CPU types, NVMe on GPU types)
-/// hold less than CycleOS needs; else none.
-pub fn needed_gib(model_disk_gb: i64, requested: Option<u64>, default_gib: u32) -> Option<u64> {
-    let too_small = model_disk_gb < i64::from(CYCLEOS_MIN_DISK_GB);
-    match requested {
-        Some(gb) if too_small => Some(gb.max(u64::from(CYCLEOS_MIN_DISK_GB))),
-        Some(gb) => Some(gb),
-        None if too_small => Some(u64::from(default_gib)),
-        None => None,
-    }
-}
 
 /// The server's data disk by name, once nothing is being done to it; created, and waited for,
 /// when there is none.
@@ -76,7 +32,7 @@ pub async fn ensure(
     gib: u64,
     deadline: Instant,
     extra: &mut Map<String, Value>,
-) -> Result<Disk, BridgeError> {
+) -> Result<Disk, CoreError> {
     let disk_name = naming::data_disk_name(server);
     if let Some(disk) = settled(t, &disk_name, None, deadline).await? {
         return Ok(disk);
@@ -84,9 +40,9 @@ pub async fn ensure(
     let gib = u32::try_from(gib).unwrap_or(u32::MAX);
     let request = CreateDiskRequest::persistent_ssd(&disk_name, location, gib);
     let created = create_once(
-        || t.project.disks().create(&request),
+        || t.account.disks().create(&request),
         || async {
-            let disks = disks_named(&t.project, &disk_name).await?;
+            let disks = disks_named(&t.account, &disk_name).await?;
             Ok(disks.into_iter().next())
         },
     )
@@ -99,7 +55,7 @@ pub async fn ensure(
             return settled(t, &disk_name, None, deadline)
                 .await?
                 .ok_or_else(|| {
-                    BridgeError::ProviderFailed(format!(
+                    failed(format!(
                         "disk {disk_name} was made and is gone again; provision again"
                     ))
                 })
@@ -108,13 +64,10 @@ pub async fn ensure(
     extra.insert(EXTRA_DISK_OPERATION.into(), op.operation_id.clone().into());
     let left = deadline.saturating_duration_since(Instant::now());
     let done = op.wait(left).await.map_err(|e| match e {
-        CrusoeError::OperationTimeout { .. } => BridgeError::Timeout(format!(
+        CrusoeError::OperationTimeout { .. } => CoreError::Timeout(format!(
             "disk {disk_name} is still being created; Cycle's retry of provision continues from there"
         )),
-        other => BridgeError::Crusoe {
-            doing: format!("creating disk {disk_name}"),
-            source: Box::new(other),
-        },
+        other => failure(format!("creating disk {disk_name}"), other),
     })?;
     // Replicas may have raced: every one of them settles on the oldest disk of the name. The
     // id comes from the finished operation, as Crusoe's own clients read it.
@@ -122,7 +75,7 @@ pub async fn ensure(
     settled(t, &disk_name, made.as_deref(), deadline)
         .await?
         .ok_or_else(|| {
-            BridgeError::ProviderFailed(format!(
+            failed(format!(
                 "Crusoe finished creating disk {disk_name} but lists no such disk"
             ))
         })
@@ -136,9 +89,9 @@ async fn settled(
     disk_name: &str,
     made: Option<&str>,
     deadline: Instant,
-) -> Result<Option<Disk>, BridgeError> {
+) -> Result<Option<Disk>, CoreError> {
     loop {
-        let mut disks = disks_named(&t.project, disk_name)
+        let mut disks = disks_named(&t.account, disk_name)
             .await
             .doing(|| format!("looking up disk {disk_name}"))?;
         disks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
@@ -146,7 +99,7 @@ async fn settled(
         let Some(oldest) = disks.next() else {
             return Ok(None);
         };
-        let operations = t.project.operations(OperationFamily::Disks);
+        let operations = t.account.operations(OperationFamily::Disks);
         let busy = if made == Some(oldest.id.as_str()) {
             Vec::new()
         } else {
@@ -157,7 +110,7 @@ async fn settled(
         };
         if busy.is_empty() {
             for younger in disks.filter(|d| d.attached_to.is_empty()) {
-                if let Err(e) = t.project.disks().delete(&younger.id).await {
+                if let Err(e) = t.account.disks().delete(&younger.id).await {
                     tracing::warn!(disk = %disk_name, "could not delete a duplicate data disk: {e}");
                 }
             }
@@ -172,13 +125,10 @@ async fn settled(
             finish(operations.pending(op), deadline)
                 .await
                 .map_err(|e| match e {
-                    CrusoeError::OperationTimeout { .. } => BridgeError::Timeout(format!(
+                    CrusoeError::OperationTimeout { .. } => CoreError::Timeout(format!(
                         "disk {disk_name} is still being changed (created or deleted); Cycle's retry continues once it is done"
                     )),
-                    other => BridgeError::Crusoe {
-                        doing: format!("waiting for disk {disk_name}"),
-                        source: Box::new(other),
-                    },
+                    other => failure(format!("waiting for disk {disk_name}"), other),
                 })?;
         }
     }
@@ -199,7 +149,7 @@ async fn finish(op: Pending, deadline: Instant) -> Result<(), CrusoeError> {
 /// and decommission or `gc` finish the job.
 pub async fn delete_unattached(t: &Tenant, server: &str, deadline: Instant) {
     let disk_name = naming::data_disk_name(server);
-    let disks = match disks_named(&t.project, &disk_name).await {
+    let disks = match disks_named(&t.account, &disk_name).await {
         Ok(disks) => disks,
         Err(e) => {
             tracing::warn!(disk = %disk_name, "could not look up the data disk: {e}");
@@ -207,7 +157,7 @@ pub async fn delete_unattached(t: &Tenant, server: &str, deadline: Instant) {
         }
     };
     for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-        let deleted = match t.project.disks().delete(&d.id).await {
+        let deleted = match t.account.disks().delete(&d.id).await {
             Ok(op) => finish(op, deadline).await,
             Err(CrusoeError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
@@ -225,12 +175,12 @@ pub async fn attach(
     vm_id: &str,
     disk: &Disk,
     deadline: Instant,
-) -> Result<(), BridgeError> {
+) -> Result<(), CoreError> {
     if disk.attached_to.iter().any(|a| a.vm_id == vm_id) {
         return Ok(());
     }
     let op = t
-        .project
+        .account
         .vms()
         .attach_disks(vm_id, vec![DiskAttachment::data_read_write(&disk.id)])
         .await
@@ -238,45 +188,4 @@ pub async fn attach(
     finish(op, deadline)
         .await
         .doing(|| format!("attaching disk {}", disk.name))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn options(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
-    }
-
-    #[test]
-    fn storage_options_are_read_as_numbers_or_text() {
-        assert_eq!(requested_storage(None).unwrap(), None);
-        assert_eq!(
-            requested_storage(Some(&options(json!({"storage_size": 200})))).unwrap(),
-            Some(200)
-        );
-        assert_eq!(
-            requested_storage(Some(&options(json!({"attached_storage_size": "150"})))).unwrap(),
-            Some(150)
-        );
-        assert_eq!(
-            requested_storage(Some(&options(json!({"storage_size": 0})))).unwrap(),
-            None
-        );
-        let err = requested_storage(Some(&options(json!({"storage_size": "lots"})))).unwrap_err();
-        assert!(
-            matches!(err, BridgeError::InvalidInput { pointer: Some(ref p), .. } if p == "/request/provision_options/storage_size")
-        );
-        assert!(requested_storage(Some(&options(json!({"storage_size": -5})))).is_err());
-    }
-
-    #[test]
-    fn a_type_without_room_for_cycleos_gets_a_data_disk_of_at_least_45_gb() {
-        assert_eq!(needed_gib(0, None, 100), Some(100));
-        assert_eq!(needed_gib(0, Some(20), 100), Some(45));
-        assert_eq!(needed_gib(0, Some(200), 100), Some(200));
-        assert_eq!(needed_gib(7680, None, 100), None);
-        assert_eq!(needed_gib(7680, Some(20), 100), Some(20));
-    }
 }

@@ -8,9 +8,9 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use super::error::BridgeError;
 use super::settings::{BootMode, BootSettings};
-use crate::config::SettingError;
+use crate::core::error::CoreError;
+use crate::setting_error::SettingError;
 
 /// Crusoe's rules for a startup script.
 pub const MAX_SCRIPT_BYTES: usize = 64 * 1024;
@@ -418,7 +418,7 @@ impl Boot {
 
     /// The startup script for one server (none when it boots a custom image). A value that could
     /// change the script's meaning is refused rather than escaped.
-    pub fn render(&self, vars: &BootVars<'_>) -> Result<Option<String>, BridgeError> {
+    pub fn render(&self, vars: &BootVars<'_>) -> Result<Option<String>, CoreError> {
         let pairs = [
             ("hostname", vars.hostname, "/request/hostname"),
             ("server_name", vars.server_name, "/request/cycle/server_id"),
@@ -433,7 +433,7 @@ impl Boot {
         ];
         for (_, value, pointer) in pairs {
             if !safe_value(value) {
-                return Err(BridgeError::invalid(
+                return Err(CoreError::invalid(
                     format!("{pointer} may hold only letters, digits, '.' and '-' (it goes into the boot script)"),
                     pointer,
                 ));
@@ -447,7 +447,7 @@ impl Boot {
             script = script.replace(&format!("{{{{{name}}}}}"), value);
         }
         check_script(&script).map_err(|why| {
-            BridgeError::invalid(format!("the rendered startup script {why}"), "/request")
+            CoreError::invalid(format!("the rendered startup script {why}"), "/request")
         })?;
         Ok(Some(script))
     }
@@ -580,10 +580,7 @@ mod tests {
         let boot = Boot::new(&settings).unwrap();
         for hostile in ["x'; rm -rf / #", "$(reboot)", "a b", "a\nb", "`id`", ""] {
             let err = boot.render(&vars(hostile)).unwrap_err();
-            assert!(
-                matches!(err, BridgeError::InvalidInput { .. }),
-                "{hostile:?}"
-            );
+            assert!(matches!(err, CoreError::InvalidInput { .. }), "{hostile:?}");
         }
     }
 

@@ -3,16 +3,16 @@
 //! is a 422 naming its field, with nothing created, rather than something Crusoe has to refuse
 //! halfway through a provision.
 
-use super::error::BridgeError;
+use crate::core::error::CoreError;
 
 /// A Crusoe id: a UUID in its hyphenated form (Crusoe writes operation ids in upper case).
-pub fn uuid<'a>(value: &'a str, pointer: &str) -> Result<&'a str, BridgeError> {
+pub fn uuid<'a>(value: &'a str, pointer: &str) -> Result<&'a str, CoreError> {
     // The hyphenated form is the only one of 36 characters; braces, `urn:` and bare hex are not
     // how Crusoe writes ids.
     if value.len() == 36 && uuid::Uuid::try_parse(value).is_ok() {
         Ok(value)
     } else {
-        Err(BridgeError::invalid(
+        Err(CoreError::invalid(
             format!(
                 "{pointer} must be a Crusoe id (a UUID such as 123e4567-e89b-12d3-a456-426614174000), got {:?}",
                 shown(value)
@@ -54,7 +54,7 @@ mod tests {
         ] {
             let err = uuid(bad, "/request/extra/x").unwrap_err();
             assert!(
-                matches!(&err, BridgeError::InvalidInput { pointer: Some(p), .. } if p == "/request/extra/x"),
+                matches!(&err, CoreError::InvalidInput { pointer: Some(p), .. } if p == "/request/extra/x"),
                 "{bad:?}: {err}"
             );
         }

@@ -32,9 +32,10 @@ use std::time::{Duration, Instant};
 
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::error::{BridgeError, Doing};
+use super::error::Doing;
 use super::servers::VmStatus;
-use super::tenant::Tenant;
+use super::Tenant;
+use crate::core::error::CoreError;
 use crusoe_sdk::types::VmFilter;
 
 /// A name not polled for this long leaves the view.
@@ -141,7 +142,7 @@ async fn read(
     batch: usize,
     refresh: Duration,
     by_id: bool,
-) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+) -> Result<HashMap<String, Vec<VmStatus>>, CoreError> {
     let (known, mut rest): (Vec<(String, String)>, Vec<String>) = if by_id {
         let ids = view.ids.lock().unwrap_or_else(|e| e.into_inner());
         let mut known = Vec::new();
@@ -182,7 +183,7 @@ async fn read_by_ids(
     t: &Tenant,
     known: &[(String, String)],
     batch: usize,
-) -> Result<(HashMap<String, Vec<VmStatus>>, Vec<String>), BridgeError> {
+) -> Result<(HashMap<String, Vec<VmStatus>>, Vec<String>), CoreError> {
     let ids: Vec<String> = known.iter().map(|(_, id)| id.clone()).collect();
     let read = read_batches(t, None, &ids, batch, VmFilter::ids).await?;
     let mut found = HashMap::new();
@@ -208,7 +209,7 @@ async fn read_by_names(
     names: &[String],
     batch: usize,
     refresh: Duration,
-) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+) -> Result<HashMap<String, Vec<VmStatus>>, CoreError> {
     if names.is_empty() {
         return Ok(HashMap::new());
     }
@@ -231,7 +232,7 @@ async fn read_by_names(
                 .collect();
             if !found.is_empty() && !view.whole_project.swap(true, Ordering::Relaxed) {
                 tracing::warn!(
-                    project = %t.project.id(),
+                    project = %t.account.id(),
                     missed = found.len(),
                     "Crusoe's list-VMs `names` filter matched single names only: this tenant's status reads now list its whole project"
                 );
@@ -249,7 +250,7 @@ async fn listing(
     t: &Tenant,
     view: &TenantView,
     refresh: Duration,
-) -> Result<Arc<ByName>, BridgeError> {
+) -> Result<Arc<ByName>, CoreError> {
     let mut last = view.listing.lock().await;
     if let Some((at, all)) = last.as_ref() {
         if at.elapsed() < refresh {
@@ -258,7 +259,7 @@ async fn listing(
     }
     let started = Instant::now();
     let listed = t
-        .project
+        .account
         .vms()
         .list(&VmFilter::default())
         .await
@@ -266,7 +267,7 @@ async fn listing(
     let mut all: HashMap<String, Vec<VmStatus>> = HashMap::new();
     for vm in listed
         .into_iter()
-        .filter(|v| v.name.starts_with(super::naming::PREFIX))
+        .filter(|v| v.name.starts_with(crate::core::naming::PREFIX))
     {
         all.entry(vm.name.clone())
             .or_default()
@@ -288,12 +289,12 @@ async fn read_batches(
     keys: &[String],
     batch: usize,
     filter: fn(Vec<String>) -> VmFilter,
-) -> Result<HashMap<String, Vec<VmStatus>>, BridgeError> {
+) -> Result<HashMap<String, Vec<VmStatus>>, CoreError> {
     let batches: Vec<Vec<String>> = keys.chunks(batch.max(1)).map(<[String]>::to_vec).collect();
     let pages: Vec<Vec<VmStatus>> = stream::iter(batches)
         .map(|chunk: Vec<String>| async move {
             let count = chunk.len();
-            t.project
+            t.account
                 .vms()
                 .list(&filter(chunk))
                 .await
@@ -372,7 +373,7 @@ impl VmView {
         view.snapshot.write().await.covered.remove(name);
     }
 
-    pub async fn vms(&self, t: &Tenant, name: &str) -> Result<Seen, BridgeError> {
+    pub async fn vms(&self, t: &Tenant, name: &str) -> Result<Seen, CoreError> {
         let view = self.view(t);
         if view.is_unknown(name) {
             return Ok(Seen::Vms(Vec::new()));
@@ -412,7 +413,7 @@ impl VmView {
     }
 
     /// Reads every polled name and replaces the view.
-    async fn refresh_all(&self, t: &Tenant, view: &TenantView) -> Result<(), BridgeError> {
+    async fn refresh_all(&self, t: &Tenant, view: &TenantView) -> Result<(), CoreError> {
         let names: Vec<String> = {
             let mut wanted = view.wanted.lock().unwrap_or_else(|e| e.into_inner());
             wanted.retain(|_, polled| polled.elapsed() < FORGET_AFTER);
@@ -456,7 +457,7 @@ impl VmView {
     }
 
     /// Reads the polled names the view does not cover yet (this one among them) and adds them.
-    async fn fill(&self, t: &Tenant, view: &TenantView, name: &str) -> Result<Seen, BridgeError> {
+    async fn fill(&self, t: &Tenant, view: &TenantView, name: &str) -> Result<Seen, CoreError> {
         let _one = view.filling.lock().await;
         {
             let snap = view.snapshot.read().await;

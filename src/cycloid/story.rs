@@ -4,18 +4,20 @@
 
 use serde_json::{Map, Value};
 
-use crate::bridge::error::BridgeError;
+use crate::core::backend::BackendInfo;
+use crate::core::catalogue::Model;
+use crate::core::error::CoreError;
 use crate::ial::types::*;
-use crusoe_sdk::types::VmType;
 use cycloid_sdk::{EventType, Filter, NewEvent, NewInventoryResource, Severity, Tag};
 
 /// The custom attribute that marks a resource as this bridge's, for `gc`.
 pub const MANAGED_BY: (&str, &str) = ("managed_by", "crusoe-ial");
-pub const PROVIDER: &str = "crusoe";
 
 /// What is known of a server when a call arrives; `None` where the call does not say.
 #[derive(Debug, Clone, Default)]
 pub struct Server {
+    /// The backend that serves it: Cycloid's `resources_provider`.
+    pub provider: &'static str,
     pub hub: String,
     /// The bridge's id, Cycle's `server_id` (the VM's name).
     pub server_id: String,
@@ -43,12 +45,12 @@ impl Server {
         tags
     }
 
-    fn on(&self) -> String {
+    fn on(&self, b: &BackendInfo) -> String {
         match (&self.model, &self.location) {
             (Some(m), Some(l)) => format!("{m} in {l}"),
             (None, Some(l)) => format!("in {l}"),
             (Some(m), None) => m.clone(),
-            (None, None) => "on Crusoe".into(),
+            (None, None) => format!("on {}", b.display),
         }
     }
 
@@ -74,7 +76,7 @@ impl Server {
     /// How any replica finds this server's resource again.
     pub fn find(&self) -> Vec<Filter> {
         let mut f = vec![
-            Filter::eq("resources_provider", PROVIDER),
+            Filter::eq("resources_provider", self.provider),
             Filter::eq(MANAGED_BY.0, MANAGED_BY.1),
             Filter::eq("cycle_hub_id", &self.hub),
         ];
@@ -86,7 +88,7 @@ impl Server {
     }
 }
 
-pub fn accepted(s: &Server) -> NewEvent {
+pub fn accepted(b: &BackendInfo, s: &Server) -> NewEvent {
     s.event(
         Severity::Info,
         format!(
@@ -94,15 +96,17 @@ pub fn accepted(s: &Server) -> NewEvent {
             s.hostname.as_deref().unwrap_or(&s.server_id)
         ),
         format!(
-            "{} is being created on Crusoe as {}: {}. Crusoe has accepted the work; the server is reported provisioned once it runs.",
+            "{} is being created on {} as {}: {}. {} has accepted the work; the server is reported provisioned once it runs.",
             s.cycle(),
+            b.display,
             s.server_id,
-            s.on()
+            s.on(b),
+            b.display
         ),
     )
 }
 
-pub fn provisioned(s: &Server, status: &ProvisionStatusResponse) -> NewEvent {
+pub fn provisioned(b: &BackendInfo, s: &Server, status: &ProvisionStatusResponse) -> NewEvent {
     let ips = status
         .auth
         .initial_ips
@@ -113,10 +117,11 @@ pub fn provisioned(s: &Server, status: &ProvisionStatusResponse) -> NewEvent {
         Severity::Info,
         format!("Server {} provisioned", s.server_id),
         format!(
-            "{} runs on Crusoe as {} ({}): public IPv4 {ips}, MAC {}, VM {}. It now boots Cycle's iPXE image.",
+            "{} runs on {} as {} ({}): public IPv4 {ips}, MAC {}, VM {}. It now boots Cycle's iPXE image.",
             s.cycle(),
+            b.display,
             s.server_id,
-            s.on(),
+            s.on(b),
             status.auth.mac_addr.as_deref().unwrap_or("unknown"),
             status.auth.uuid.as_deref().unwrap_or("unknown"),
         ),
@@ -124,32 +129,30 @@ pub fn provisioned(s: &Server, status: &ProvisionStatusResponse) -> NewEvent {
 }
 
 /// The failure event of a provisioning, if `error` is one worth a timeline entry: out of stock
-/// (`warn`), or Crusoe refusing or failing the work (`err`). Input mistakes and transient
+/// (`warn`), or the cloud refusing or failing the work (`err`). Input mistakes and transient
 /// trouble are Cycle's to see and retry, not the infrastructure's story.
-pub fn failed(s: &Server, error: &BridgeError) -> Option<NewEvent> {
+pub fn failed(b: &BackendInfo, s: &Server, error: &CoreError) -> Option<NewEvent> {
+    let on = format!("failed on {}", b.display);
+    let refused = format!("refused by {}", b.display);
     let (severity, what) = match error {
-        BridgeError::OutOfStock(_) => (Severity::Warn, "out of stock"),
-        BridgeError::ProviderFailed(_) => (Severity::Err, "failed on Crusoe"),
-        BridgeError::Crusoe { source, .. }
-            if source
-                .status()
+        CoreError::OutOfStock(_) => (Severity::Warn, "out of stock"),
+        CoreError::Failed { .. } => (Severity::Err, on.as_str()),
+        CoreError::Backend(f)
+            if f.status
                 .is_some_and(|s| (400..500).contains(&s) && s != 429) =>
         {
-            (Severity::Err, "refused by Crusoe")
+            (Severity::Err, refused.as_str())
         }
         _ => return None,
     };
-    let error_id = match error {
-        BridgeError::Crusoe { source, .. } => source.error_id().map(str::to_string),
-        _ => None,
-    };
+    let error_id = error.backend().and_then(|f| f.error_id.clone());
     let mut message = format!(
         "Provisioning {} ({}) {what}: {error}",
         s.server_id,
         s.cycle()
     );
     if let Some(id) = error_id {
-        message.push_str(&format!(" Crusoe error id: {id}."));
+        message.push_str(&format!(" {} error id: {id}.", b.display));
     }
     Some(s.event(
         severity,
@@ -158,33 +161,35 @@ pub fn failed(s: &Server, error: &BridgeError) -> Option<NewEvent> {
     ))
 }
 
-pub fn restarted(s: &Server) -> NewEvent {
+pub fn restarted(b: &BackendInfo, s: &Server) -> NewEvent {
     s.event(
         Severity::Info,
         format!("Server {} restarted", s.server_id),
         format!(
-            "{} ({}), {}, was restarted on Crusoe; it boots Cycle's iPXE image again.",
+            "{} ({}), {}, was restarted on {}; it boots Cycle's iPXE image again.",
             s.server_id,
-            s.on(),
-            s.cycle()
+            s.on(b),
+            s.cycle(),
+            b.display
         ),
     )
 }
 
-pub fn decommissioned(s: &Server) -> NewEvent {
+pub fn decommissioned(b: &BackendInfo, s: &Server) -> NewEvent {
     s.event(
         Severity::Info,
         format!("Server {} decommissioned", s.server_id),
         format!(
-            "{} ({}), {}, was deleted on Crusoe with its disks and addresses; nothing of it is billed any more.",
+            "{} ({}), {}, was deleted on {} with its disks and addresses; nothing of it is billed any more.",
             s.server_id,
-            s.on(),
-            s.cycle()
+            s.on(b),
+            s.cycle(),
+            b.display
         ),
     )
 }
 
-pub fn ip_allocated(s: &Server, ip: &AllocateIpResponse) -> NewEvent {
+pub fn ip_allocated(_: &BackendInfo, s: &Server, ip: &AllocateIpResponse) -> NewEvent {
     s.event(
         Severity::Info,
         format!("IP {} allocated to {}", ip.cidr, s.server_id),
@@ -198,20 +203,25 @@ pub fn ip_allocated(s: &Server, ip: &AllocateIpResponse) -> NewEvent {
     )
 }
 
-pub fn ip_released(s: &Server, req: &ReleaseIp) -> NewEvent {
+pub fn ip_released(b: &BackendInfo, s: &Server, req: &ReleaseIp) -> NewEvent {
     let cidr = req.cidr.as_deref().unwrap_or(&req.ip_id);
     s.event(
         Severity::Info,
         format!("IP {cidr} released"),
         format!(
-            "The address {cidr} (id {}) of {} was released on Crusoe.",
-            req.ip_id, s.server_id
+            "The address {cidr} (id {}) of {} was released on {}.",
+            req.ip_id, s.server_id, b.display
         ),
     )
 }
 
-/// The server's inventory resource: `type` the VM type, sizes from the catalogue (cores, MB).
-pub fn resource(s: &Server, project: &str, vm_type: Option<&VmType>) -> NewInventoryResource {
+/// The server's inventory resource: `type` the model, sizes from the catalogue (cores, MB).
+pub fn resource(
+    b: &BackendInfo,
+    s: &Server,
+    account: &str,
+    model: Option<&Model>,
+) -> NewInventoryResource {
     let mut attrs = Map::new();
     attrs.insert(MANAGED_BY.0.into(), MANAGED_BY.1.into());
     attrs.insert("cycle_hub_id".into(), s.hub.clone().into());
@@ -224,16 +234,16 @@ pub fn resource(s: &Server, project: &str, vm_type: Option<&VmType>) -> NewInven
     if let Some(l) = &s.location {
         attrs.insert("location".into(), l.clone().into());
     }
-    attrs.insert("crusoe_project".into(), Value::from(project));
+    attrs.insert(b.account_attribute.into(), Value::from(account));
     let mb = |gb: i64| u64::try_from(gb).ok().map(|g| g * 1024);
     NewInventoryResource {
-        provider: PROVIDER.into(),
+        provider: b.name.into(),
         kind: s.model.clone().unwrap_or_else(|| "vm".into()),
         name: s.server_id.clone(),
         label: s.hostname.clone().unwrap_or_else(|| s.server_id.clone()),
         custom_attributes: attrs,
-        cpu: vm_type.and_then(|t| u64::try_from(t.cpu_cores).ok()),
-        memory: vm_type.and_then(|t| mb(t.memory_gb)),
-        storage: vm_type.and_then(|t| mb(t.disk_gb)),
+        cpu: model.and_then(|m| u64::try_from(m.cpu_cores).ok()),
+        memory: model.and_then(|m| mb(m.memory_gb)),
+        storage: model.and_then(|m| mb(m.disk_gb)),
     }
 }

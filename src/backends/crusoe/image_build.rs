@@ -12,7 +12,7 @@ use super::boot_images::{self, builder_name, image_name};
 use super::catalog::{is_compatible, Catalog};
 use super::create::{create_once, Created};
 use super::lookup::vms_named;
-use super::settings::BridgeSettings;
+use super::settings::CrusoeSettings;
 use crusoe_sdk::types::{
     CreateCustomImageRequest, CreateVmRequest, Image, IpAddressesRequest, NetworkInterfaceRequest,
     PublicIpv4Request, Vm, VmState,
@@ -59,7 +59,7 @@ fn failed(doing: &str, e: CrusoeError) -> BuildFailed {
 /// (an interrupted process leaves it to `crusoe-ial gc`, which finds it by name).
 pub async fn build(
     project: &ProjectClient,
-    settings: &BridgeSettings,
+    settings: &CrusoeSettings,
     spec: &BuildSpec,
     progress: &mut (dyn FnMut(String) + Send),
 ) -> Result<Built, BuildFailed> {
@@ -92,7 +92,7 @@ pub async fn build(
 
 async fn make(
     project: &ProjectClient,
-    settings: &BridgeSettings,
+    settings: &CrusoeSettings,
     spec: &BuildSpec,
     name: &str,
     builder: &str,
@@ -321,7 +321,7 @@ async fn remove_builder(
 /// The cheapest x86 CPU type in stock in the location (by the price table, then by size).
 async fn cheapest_cpu_type(
     project: &ProjectClient,
-    settings: &BridgeSettings,
+    settings: &CrusoeSettings,
     location: &str,
 ) -> Result<String, BuildFailed> {
     let types = project
@@ -347,7 +347,7 @@ async fn cheapest_cpu_type(
         .min_by_key(|t| {
             let price = catalog
                 .price(&t.product_name)
-                .map_or(i64::MAX, |p| p.hourly);
+                .map_or(i64::MAX, |usd| crate::core::catalogue::pricing(usd).hourly);
             (price, t.cpu_cores, t.memory_gb)
         })
         .map(|t| t.product_name.clone())

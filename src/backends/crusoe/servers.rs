@@ -13,22 +13,20 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use super::boot::BootVars;
-use super::catalog::is_compatible;
 use super::create::{create_once, Created};
 use super::data_disk;
-use super::error::{BridgeError, Doing};
+use super::error::{failed, Doing};
 use super::identity;
 use super::ids;
 use super::lookup::vms_named;
-use super::naming;
 use super::network::LocationConfig;
-use super::tenant::Tenant;
 use super::vm_delete;
-use super::Bridge;
-use crate::ial::types::{
-    ProvisionResponse, ProvisionServer, ProvisionStatus, ProvisionStatusResponse, ServerAuth,
-    ServerRef,
-};
+use super::{Crusoe, Tenant};
+use crate::core::backend::Extra;
+use crate::core::error::CoreError;
+use crate::core::naming;
+use crate::core::plan::{needed_gib, requested_storage, ProvisionPlan};
+use crate::ial::types::{ProvisionStatus, ProvisionStatusResponse, ServerAuth};
 use crusoe_sdk::types::{
     CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest, NetworkInterfaceRequest,
     OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, VirtualizationFeatures,
@@ -37,11 +35,11 @@ use crusoe_sdk::types::{
 use crusoe_sdk::{Backoff, CrusoeError, OperationFamily, Pending};
 
 const EXTRA_VM_NAME: &str = "vm_name";
-const EXTRA_VM_OPERATION: &str = "vm_operation_id";
+pub const EXTRA_VM_OPERATION: &str = "vm_operation_id";
 
 /// The VMs that carry a name, oldest first.
-pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, BridgeError> {
-    vms_named(&t.project, name)
+pub async fn find_vms(t: &Tenant, name: &str) -> Result<Vec<Vm>, CoreError> {
+    vms_named(&t.account, name)
         .await
         .doing(|| format!("looking up VM {name}"))
 }
@@ -89,21 +87,21 @@ async fn keep_oldest(t: &Tenant, mut vms: Vec<VmStatus>) -> Option<VmStatus> {
     let oldest = vms.remove(0);
     for duplicate in vms.iter().filter(|v| !v.state.is_terminal()) {
         tracing::warn!(vm = %duplicate.name, id = %duplicate.id, "deleting a duplicate VM; the oldest of the name is kept");
-        if let Err(e) = t.project.vms().delete(&duplicate.id).await {
+        if let Err(e) = t.account.vms().delete(&duplicate.id).await {
             tracing::warn!(vm = %duplicate.name, "duplicate not deleted yet: {e}");
         }
     }
     Some(oldest)
 }
 
-fn reservation(options: Option<&Map<String, Value>>) -> Result<Option<String>, BridgeError> {
+fn reservation(options: Option<&Map<String, Value>>) -> Result<Option<String>, CoreError> {
     match options.and_then(|o| o.get("reservation_id")) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) if s.is_empty() => Ok(None),
         Some(Value::String(s)) => {
             ids::uuid(s, "/request/provision_options/reservation_id").map(|id| Some(id.to_string()))
         }
-        Some(_) => Err(BridgeError::invalid(
+        Some(_) => Err(CoreError::invalid(
             "/request/provision_options/reservation_id must be a string",
             "/request/provision_options/reservation_id",
         )),
@@ -113,88 +111,31 @@ fn reservation(options: Option<&Map<String, Value>>) -> Result<Option<String>, B
 /// Cycle's `encrypt_storage`: Crusoe's API has no per-disk encryption setting (none in its
 /// OpenAPI v1, none in terraform or client-go), and no Crusoe statement that its disks are
 /// encrypted at rest was found, so a request for it is refused rather than silently dropped.
-fn refuse_encryption(options: Option<&Map<String, Value>>) -> Result<(), BridgeError> {
+fn refuse_encryption(options: Option<&Map<String, Value>>) -> Result<(), CoreError> {
     const POINTER: &str = "/request/provision_options/encrypt_storage";
     match options.and_then(|o| o.get("encrypt_storage")) {
         None | Some(Value::Null) | Some(Value::Bool(false)) => Ok(()),
-        Some(Value::Bool(true)) => Err(BridgeError::invalid(
+        Some(Value::Bool(true)) => Err(CoreError::invalid(
             format!("{POINTER}: Crusoe offers no disk encryption this bridge can ask for, and does not say its disks are encrypted at rest; provision without it, or use a provider that can"),
             POINTER,
         )),
-        Some(_) => Err(BridgeError::invalid(
+        Some(_) => Err(CoreError::invalid(
             format!("{POINTER} must be true, false or null"),
             POINTER,
         )),
     }
 }
 
-pub async fn provision(
-    b: &Bridge,
-    t: &Tenant,
-    req: ProvisionServer,
-) -> Result<ProvisionResponse, BridgeError> {
-    let cycle_id = naming::cycle_id(&req.cycle.server_id, "/request/cycle/server_id")?;
-    // Go marshals an unset ObjectID as 24 zeros: that names no server, and every server sent
-    // so would share one VM.
-    if cycle_id.bytes().all(|b| b == b'0') {
-        return Err(BridgeError::invalid(
-            "/request/cycle/server_id is Cycle's zero ObjectID: it names no server",
-            "/request/cycle/server_id",
-        ));
-    }
-    let name = naming::server_name(cycle_id);
-    let location = req.location_id.trim();
-    let model_id = req.model_id.trim();
-
-    // Everything that can be refused is checked before anything is created.
-    let snap = b.catalog.snapshot(t).await?;
-    let model = snap.vm_type(model_id).ok_or_else(|| {
-        BridgeError::invalid(
-            format!("model {model_id:?} is not a Crusoe VM type in this project"),
-            "/request/model_id",
-        )
-    })?;
-    if !is_compatible(model) {
-        return Err(BridgeError::invalid(
-            format!(
-                "model {model_id} cannot run CycleOS, which needs x86-64 and at least 4 GB of memory ({} CPU, {} GB)",
-                model.cpu_type, model.memory_gb
-            ),
-            "/request/model_id",
-        ));
-    }
-    if !b.catalog.is_offered(&snap, location) {
-        return Err(BridgeError::invalid(
-            format!("location {location:?} is not offered by this bridge"),
-            "/request/location_id",
-        ));
-    }
-    if !snap.offers(model_id, location) {
-        return Err(BridgeError::invalid(
-            format!("model {model_id} is not offered in {location}"),
-            "/request/model_id",
-        ));
-    }
-    let hypervisor = req
-        .model_features
-        .as_ref()
-        .and_then(|f| f.hypervisor)
-        .unwrap_or(false);
-    if hypervisor {
-        if let Some(why) = b.catalog.no_hypervisor(model) {
-            return Err(BridgeError::invalid(
-                format!("/request/model_features/hypervisor cannot be met: {why}"),
-                "/request/model_features/hypervisor",
-            ));
-        }
-    }
+pub async fn provision(b: &Crusoe, t: &Tenant, plan: &ProvisionPlan) -> Result<Extra, CoreError> {
+    let name = plan.name.clone();
+    let location = plan.location.as_str();
+    let model_id = plan.model_id.as_str();
     let network = LocationConfig::from_request(
-        req.location_configuration.as_ref(),
+        plan.location_configuration.as_ref(),
         location,
         "/request/location_configuration",
     )?;
-    let options = req.provision_options.as_ref();
-    let storage = data_disk::requested_storage(options)?;
+    let options = Some(&plan.options);
     refuse_encryption(options)?;
     if let Some(id) = reservation(options)? {
         // Crusoe's terraform provider stopped sending reservation_specification (2026-01) and
@@ -206,11 +147,11 @@ pub async fn provision(
         );
     }
     // CycleOS's storage is never the boot disk, which holds only iPXE.
-    let disk_gib = data_disk::needed_gib(model.disk_gb, storage, b.settings.boot.data_disk_gib);
+    let disk_gib = plan.data_disk_gib(b.settings.boot.data_disk_gib);
     let startup_script = b.boot.render(&BootVars {
-        hostname: req.hostname.trim(),
+        hostname: &plan.hostname,
         server_name: &name,
-        cycle_server_id: cycle_id,
+        cycle_server_id: &plan.cycle_server_id,
         hub_id: &t.hub,
         location,
         model: model_id,
@@ -218,24 +159,19 @@ pub async fn provision(
 
     let _guard = b
         .locks
-        .lock(&format!("server/{}/{name}", t.project.id()))
+        .lock(&format!("server/{}/{name}", t.account.id()))
         .await;
     let mut extra = Map::new();
     extra.insert(EXTRA_VM_NAME.into(), name.clone().into());
-    let answer = |extra| ProvisionResponse {
-        server_id: name.clone(),
-        location_modified: false,
-        extra,
-    };
     let vms = find_vms(t, &name).await?;
     if let Some(vm) = keep_oldest(t, vms.into_iter().map(VmStatus::from).collect()).await {
         if vm.state.is_terminal() {
-            return Err(BridgeError::Conflict(format!(
+            return Err(CoreError::Conflict(format!(
                 "server {name} is being deleted; provision again once it is gone"
             )));
         }
         // Provisioned already (a retry, a concurrent call, another replica): nothing new.
-        return Ok(answer(extra));
+        return Ok(extra);
     }
     // A server created from a boot image that does not exist would boot nothing.
     let boot_image = match &b.boot_images {
@@ -244,7 +180,7 @@ pub async fn provision(
     };
 
     let stock: u32 = t
-        .project
+        .account
         .client()
         .list_capacities(&[model_id.to_string()], &[location.to_string()])
         .await
@@ -254,7 +190,7 @@ pub async fn provision(
         .map(|c| c.quantity)
         .sum();
     if stock == 0 {
-        return Err(BridgeError::OutOfStock(format!(
+        return Err(CoreError::OutOfStock(format!(
             "Crusoe has no {model_id} in stock in {location} right now; nothing was created. Choose another model or location, or retry later"
         )));
     }
@@ -294,15 +230,15 @@ pub async fn provision(
         // Crusoe installs its agent by default; the boot disk will hold only iPXE.
         install_crusoe_watch_agent: Some(false),
         // Set at creation only: Crusoe's update takes no virtualization features.
-        virtualization_features: hypervisor.then_some(VirtualizationFeatures {
+        virtualization_features: plan.hypervisor.then_some(VirtualizationFeatures {
             nested_virtualization: Some(true),
         }),
         ..Default::default()
     };
     let created = create_once(
-        || t.project.vms().create(&request),
+        || t.account.vms().create(&request),
         || async {
-            let vms = vms_named(&t.project, &name).await?;
+            let vms = vms_named(&t.account, &name).await?;
             Ok(vms.into_iter().next())
         },
     )
@@ -310,12 +246,12 @@ pub async fn provision(
     match created {
         Ok(Created::Accepted(op)) => {
             extra.insert(EXTRA_VM_OPERATION.into(), op.operation_id.clone().into());
-            Ok(answer(extra))
+            Ok(extra)
         }
         // An attempt whose answer was lost made it: provision-status takes it from here.
-        Ok(Created::Found(_)) => Ok(answer(extra)),
+        Ok(Created::Found(_)) => Ok(extra),
         // Another replica created the VM (and attached the disk) a moment ago: same outcome.
-        Err(CrusoeError::Conflict(_)) if !find_vms(t, &name).await?.is_empty() => Ok(answer(extra)),
+        Err(CrusoeError::Conflict(_)) if !find_vms(t, &name).await?.is_empty() => Ok(extra),
         // Crusoe may still be making it, with the disk: keep the disk for Cycle's retry.
         Err(e @ CrusoeError::OutcomeUnknown { .. }) => {
             Err(e).doing(|| format!("creating VM {name}"))
@@ -341,22 +277,22 @@ async fn check_subnet(
     t: &Tenant,
     network: &LocationConfig,
     location: &str,
-) -> Result<(), BridgeError> {
+) -> Result<(), CoreError> {
     const POINTER: &str = "/request/location_configuration/subnet_id";
     let id = &network.subnet_id;
-    match t.project.vpc_subnets().get(id).await {
+    match t.account.vpc_subnets().get(id).await {
         Ok(subnet) if subnet.location == location => Ok(()),
-        Ok(subnet) => Err(BridgeError::invalid(
+        Ok(subnet) => Err(CoreError::invalid(
             format!(
                 "subnet {id} is in {}, not {location}: run location configure for {location} again",
                 subnet.location
             ),
             POINTER,
         )),
-        Err(CrusoeError::NotFound(_)) => Err(BridgeError::invalid(
+        Err(CrusoeError::NotFound(_)) => Err(CoreError::invalid(
             format!(
                 "subnet {id} does not exist in project {}: run location configure for {location} again; nothing was created",
-                t.project.id()
+                t.account.id()
             ),
             POINTER,
         )),
@@ -368,36 +304,26 @@ async fn check_subnet(
 fn operation_id_hint<'a>(
     extra: Option<&'a Map<String, Value>>,
     key: &str,
-) -> Result<Option<&'a str>, BridgeError> {
+) -> Result<Option<&'a str>, CoreError> {
     let pointer = format!("/request/extra/{key}");
     match extra.and_then(|e| e.get(key)) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(id)) => ids::uuid(id, &pointer).map(Some),
-        Some(_) => Err(BridgeError::invalid(
+        Some(_) => Err(CoreError::invalid(
             format!("{pointer} must be a string"),
             &pointer,
         )),
     }
 }
 
-/// The answer for a server still being created.
-pub fn pending(req: ProvisionStatus, name: String) -> ProvisionStatusResponse {
-    ProvisionStatusResponse {
-        server_id: name,
-        provisioned: false,
-        auth: ServerAuth::default(),
-        extra: req.extra.unwrap_or_default(),
-    }
-}
-
 /// Reports on a server from `vms`, the VMs of its name as just read (directly or coalesced).
 pub async fn provision_status(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
-    req: ProvisionStatus,
+    req: &ProvisionStatus,
     name: String,
     vms: Vec<VmStatus>,
-) -> Result<ProvisionStatusResponse, BridgeError> {
+) -> Result<ProvisionStatusResponse, CoreError> {
     let mut extra = req.extra.clone().unwrap_or_default();
     let pending = |extra| ProvisionStatusResponse {
         server_id: name.clone(),
@@ -415,13 +341,12 @@ pub async fn provision_status(
         VmState::Running => {
             match (vm.mac_address.as_deref(), vm.public_ipv4.as_ref()) {
                 (Some(mac), Some(ip)) if ip.ip_type == "static" => {
-                    if let Some(gib) = missing_data_disk(b, t, &req, &vm).await? {
+                    if let Some(gib) = missing_data_disk(b, t, req, &vm).await? {
                         return Err(running_without_data_disk(&name, &vm, gib));
                     }
                     // What Cycle's iPXE will present; Cycle refuses a server whose identity differs.
-                    let uuid =
-                        identity::smbios_uuid(&vm.id).map_err(BridgeError::ProviderFailed)?;
-                    let mac = identity::ipxe_mac(mac).map_err(BridgeError::ProviderFailed)?;
+                    let uuid = identity::smbios_uuid(&vm.id).map_err(failed)?;
+                    let mac = identity::ipxe_mac(mac).map_err(failed)?;
                     Ok(ProvisionStatusResponse {
                         server_id: name.clone(),
                         provisioned: true,
@@ -436,7 +361,7 @@ pub async fn provision_status(
                 (_, Some(ip)) if ip.ip_type != "static" => {
                     // CycleOS needs the address to stay: make it static, report when it is.
                     let update = UpdateVmRequest::make_public_ip_static(&ip.id);
-                    let updated = t.project.vms().update(&vm.id, &update).await;
+                    let updated = t.account.vms().update(&vm.id, &update).await;
                     b.vm_view.invalidate(t, &name).await;
                     match updated {
                         Ok(_) | Err(CrusoeError::Conflict(_)) => Ok(pending(extra)),
@@ -447,14 +372,14 @@ pub async fn provision_status(
             }
         }
         VmState::Stopped | VmState::Shutoff | VmState::Shutdown => {
-            if let Some(gib) = missing_data_disk(b, t, &req, &vm).await? {
+            if let Some(gib) = missing_data_disk(b, t, req, &vm).await? {
                 // Stopped, the VM can take its disk back (attaching needs a stopped VM); the next
                 // poll starts it.
                 restore_data_disk(b, t, &name, &vm, gib, &mut extra).await?;
                 return Ok(pending(extra));
             }
             let started = t
-                .project
+                .account
                 .vms()
                 .update(&vm.id, &UpdateVmRequest::action(VmAction::Start))
                 .await;
@@ -465,7 +390,7 @@ pub async fn provision_status(
                 Err(e) => Err(e).doing(|| format!("starting {name}")),
             }
         }
-        VmState::Deleting | VmState::Deleted => Err(BridgeError::NotFound(format!(
+        VmState::Deleting | VmState::Deleted => Err(CoreError::NotFound(format!(
             "server {name} is being deleted"
         ))),
         _ => Ok(pending(extra)),
@@ -475,11 +400,11 @@ pub async fn provision_status(
 /// The size of the data disk the server needs and its VM does not hold; `None` when it holds it
 /// or needs none. Known from the VM's type and the storage Cycle asks for, as provision decided.
 async fn missing_data_disk(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
     req: &ProvisionStatus,
     vm: &VmStatus,
-) -> Result<Option<u64>, BridgeError> {
+) -> Result<Option<u64>, CoreError> {
     if vm.holds_data_disk {
         return Ok(None);
     }
@@ -488,8 +413,8 @@ async fn missing_data_disk(
         // A type this project no longer lists: what it holds cannot be judged.
         return Ok(None);
     };
-    let requested = data_disk::requested_storage(req.provision_options.as_ref())?;
-    Ok(data_disk::needed_gib(
+    let requested = requested_storage(req.provision_options.as_ref())?;
+    Ok(needed_gib(
         model.disk_gb,
         requested,
         b.settings.boot.data_disk_gib,
@@ -499,8 +424,8 @@ async fn missing_data_disk(
 /// A running VM without its data disk is never reported ready: CycleOS would find no storage.
 /// Attaching needs a stopped VM, and stopping one that may be rewriting its boot disk could
 /// leave it unbootable, so the bridge says what is wrong and what to do.
-fn running_without_data_disk(name: &str, vm: &VmStatus, gib: u64) -> BridgeError {
-    BridgeError::Conflict(format!(
+fn running_without_data_disk(name: &str, vm: &VmStatus, gib: u64) -> CoreError {
+    CoreError::Conflict(format!(
         "server {name} (VM {}) does not hold its data disk {} ({gib} GiB), where CycleOS keeps its storage, so it is not reported ready. Decommission the server and provision it again; or stop the VM in Crusoe, and the next provision-status attaches a data disk and starts it",
         vm.id,
         naming::data_disk_name(name)
@@ -509,16 +434,16 @@ fn running_without_data_disk(name: &str, vm: &VmStatus, gib: u64) -> BridgeError
 
 /// Gives a stopped VM its data disk again: the disk of its name once settled, or a new one.
 async fn restore_data_disk(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
     name: &str,
     vm: &VmStatus,
     gib: u64,
     extra: &mut Map<String, Value>,
-) -> Result<(), BridgeError> {
+) -> Result<(), CoreError> {
     let _guard = b
         .locks
-        .lock(&format!("server/{}/{name}", t.project.id()))
+        .lock(&format!("server/{}/{name}", t.account.id()))
         .await;
     tracing::warn!(server = %name, vm = %vm.id, "the VM does not hold its data disk; attaching one before it starts");
     let location = find_vms(t, name)
@@ -526,7 +451,7 @@ async fn restore_data_disk(
         .into_iter()
         .find(|v| v.id == vm.id)
         .map(|v| v.location)
-        .ok_or_else(|| BridgeError::NotFound(format!("server {name} is gone")))?;
+        .ok_or_else(|| CoreError::NotFound(format!("server {name} is gone")))?;
     let deadline = Instant::now() + b.settings.timeouts.provision();
     let disk = data_disk::ensure(t, name, &location, gib, deadline, extra).await?;
     data_disk::attach(t, &vm.id, &disk, deadline).await?;
@@ -536,21 +461,21 @@ async fn restore_data_disk(
 
 /// No VM carries the name: still being created, failed, or gone.
 async fn missing_vm(
-    b: &Bridge,
+    b: &Crusoe,
     t: &Tenant,
     name: &str,
     extra: Option<&Map<String, Value>>,
-) -> Result<(), BridgeError> {
+) -> Result<(), CoreError> {
     let gone = || {
-        BridgeError::NotFound(format!(
+        CoreError::NotFound(format!(
             "no VM named {name} exists in project {}: it was never created or was deleted; provision it again",
-            t.project.id()
+            t.account.id()
         ))
     };
     let Some(op_id) = operation_id_hint(extra, EXTRA_VM_OPERATION)? else {
         return Err(gone());
     };
-    let op = match t.project.operations(OperationFamily::Vms).get(op_id).await {
+    let op = match t.account.operations(OperationFamily::Vms).get(op_id).await {
         Ok(op) => op,
         Err(CrusoeError::Forbidden(_)) => return Err(gone()),
         Err(e) => return Err(e).doing(|| format!("reading the creation of {name}")),
@@ -570,13 +495,11 @@ async fn missing_vm(
                 "Crusoe could not create {name}: {code}: {message}. Nothing billable was left behind"
             );
             Err(if crusoe_sdk::is_out_of_stock(&code, &message) {
-                BridgeError::OutOfStock(format!(
+                CoreError::OutOfStock(format!(
                     "{detail}; choose another model or location, or retry later"
                 ))
             } else {
-                BridgeError::ProviderFailed(format!(
-                    "{detail}; correct the cause and provision again"
-                ))
+                failed(format!("{detail}; correct the cause and provision again"))
             })
         }
         _ => Err(gone()),
@@ -595,15 +518,14 @@ fn finished_lately(op: &crusoe_sdk::types::Operation) -> bool {
     (OffsetDateTime::now_utc() - done).unsigned_abs() < super::vm_view::UNKNOWN_FOR
 }
 
-pub async fn restart(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, BridgeError> {
-    let name = naming::parse_server_id(&req.server_id, "/request/server_id")?;
-    let vm = find_vms(t, &name)
+pub async fn restart(b: &Crusoe, t: &Tenant, name: &str) -> Result<(), CoreError> {
+    let vm = find_vms(t, name)
         .await?
         .into_iter()
         .find(|v| !v.state.is_terminal())
-        .ok_or_else(|| BridgeError::NotFound(format!("no server {name} to restart")))?;
+        .ok_or_else(|| CoreError::NotFound(format!("no server {name} to restart")))?;
     let op = t
-        .project
+        .account
         .vms()
         .update(&vm.id, &UpdateVmRequest::action(VmAction::Reset))
         .await
@@ -611,7 +533,7 @@ pub async fn restart(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, Bri
     op.wait(b.settings.timeouts.restart())
         .await
         .doing(|| format!("restarting {name}"))?;
-    Ok(true)
+    Ok(())
 }
 
 /// Waits before the next look, growing from a quarter second to two, never past the deadline.
@@ -626,7 +548,7 @@ async fn pause(round: u32, deadline: Instant) -> bool {
     true
 }
 
-async fn wait_op(op: Pending, deadline: Instant, doing: &str) -> Result<(), BridgeError> {
+async fn wait_op(op: Pending, deadline: Instant, doing: &str) -> Result<(), CoreError> {
     let left = deadline.saturating_duration_since(Instant::now());
     match op.wait(left).await {
         Ok(_) => Ok(()),
@@ -635,29 +557,28 @@ async fn wait_op(op: Pending, deadline: Instant, doing: &str) -> Result<(), Brid
     }
 }
 
-pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool, BridgeError> {
-    let name = naming::parse_server_id(&req.server_id, "/request/server_id")?;
+pub async fn decommission(b: &Crusoe, t: &Tenant, name: &str) -> Result<(), CoreError> {
     let deadline = Instant::now() + b.settings.timeouts.decommission();
     let timeout = || {
-        BridgeError::Timeout(format!(
+        CoreError::Timeout(format!(
             "decommissioning {name} did not finish within {}s; nothing is lost: Cycle's retry continues where this stopped",
             b.settings.timeouts.decommission_secs
         ))
     };
     let _guard = b
         .locks
-        .lock(&format!("server/{}/{name}", t.project.id()))
+        .lock(&format!("server/{}/{name}", t.account.id()))
         .await;
 
     // The VM (and any duplicates) first: its data disk cannot go while attached.
     let mut round = 0;
     loop {
-        let vms = find_vms(t, &name).await?;
+        let vms = find_vms(t, name).await?;
         if vms.is_empty() {
             break;
         }
         for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match vm_delete::delete_vm(&t.project, &vm.id, deadline).await {
+            match vm_delete::delete_vm(&t.account, &vm.id, deadline).await {
                 Ok(Some(op)) => wait_op(op, deadline, &format!("deleting VM {name}")).await?,
                 // Gone, or still busy when the deadline came: the loop looks again or times out.
                 Ok(None) | Err(CrusoeError::Conflict(_)) => {}
@@ -671,15 +592,15 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     }
 
     // Addresses made for it.
-    let prefix = naming::ip_load_balancer_prefix(&name);
+    let prefix = naming::ip_load_balancer_prefix(name);
     let lbs = t
-        .project
+        .account
         .load_balancers()
         .list(&Default::default())
         .await
         .doing(|| format!("listing load balancers of {name}"))?;
     for lb in lbs.iter().filter(|lb| lb.name.starts_with(&prefix)) {
-        match t.project.load_balancers().delete(&lb.id).await {
+        match t.account.load_balancers().delete(&lb.id).await {
             Ok(op) => wait_op(op, deadline, &format!("deleting load balancer {}", lb.name)).await?,
             Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => {}
             Err(e) => return Err(e).doing(|| format!("deleting load balancer {}", lb.name)),
@@ -687,7 +608,7 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     }
 
     // Then its data disk.
-    let disk_name = naming::data_disk_name(&name);
+    let disk_name = naming::data_disk_name(name);
     let filter = DiskFilter {
         names: vec![disk_name.clone()],
         ..Default::default()
@@ -695,7 +616,7 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
     let mut round = 0;
     loop {
         let disks = t
-            .project
+            .account
             .disks()
             .list(&filter)
             .await
@@ -704,7 +625,7 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
             break;
         }
         for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-            match t.project.disks().delete(&d.id).await {
+            match t.account.disks().delete(&d.id).await {
                 Ok(op) => wait_op(op, deadline, &format!("deleting disk {disk_name}")).await?,
                 Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => {}
                 Err(e) => return Err(e).doing(|| format!("deleting disk {disk_name}")),
@@ -715,7 +636,7 @@ pub async fn decommission(b: &Bridge, t: &Tenant, req: ServerRef) -> Result<bool
         }
         round += 1;
     }
-    Ok(true)
+    Ok(())
 }
 
 #[cfg(test)]

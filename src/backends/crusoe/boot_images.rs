@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use moka::future::Cache;
 
-use super::error::{BridgeError, Doing};
-use super::tenant::Tenant;
+use super::error::Doing;
+use super::Tenant;
+use crate::core::error::CoreError;
 use crusoe_sdk::types::Image;
 use crusoe_sdk::{CrusoeError, ProjectClient};
 
@@ -64,11 +65,11 @@ impl BootImages {
     }
 
     /// The image for `location`; when there is none, an error that says how to make it.
-    pub async fn id_for(&self, t: &Tenant, location: &str) -> Result<String, BridgeError> {
+    pub async fn id_for(&self, t: &Tenant, location: &str) -> Result<String, CoreError> {
         let name = image_name(&self.sha256, location);
         self.cache
             .try_get_with((t.cache_key, location.to_string()), async {
-                let image = find(&t.project, &name)
+                let image = find(&t.account, &name)
                     .await
                     .doing(|| format!("looking up the iPXE boot image {name}"))?;
                 match image {
@@ -80,18 +81,18 @@ impl BootImages {
                     {
                         Ok(image.id)
                     }
-                    Some(image) => Err(BridgeError::invalid(
+                    Some(image) => Err(CoreError::invalid(
                         format!(
                             "the iPXE boot image {name} of project {} is available in {} only, not in {location}; nothing was created",
-                            t.project.id(),
+                            t.account.id(),
                             image.locations.join(", ")
                         ),
                         "/request/location_id",
                     )),
-                    None => Err(BridgeError::invalid(
+                    None => Err(CoreError::invalid(
                         format!(
                             "project {} has no iPXE boot image for {location} ({name}), so a server there would boot nothing; nothing was created. Make it once with `crusoe-ial image build --location {location}` and this project's credentials",
-                            t.project.id()
+                            t.account.id()
                         ),
                         "/request/location_id",
                     )),
@@ -100,7 +101,7 @@ impl BootImages {
             .await
             .map_err(|e| match std::sync::Arc::try_unwrap(e) {
                 Ok(e) => e,
-                Err(shared) => BridgeError::Shared(shared),
+                Err(shared) => CoreError::Shared(shared),
             })
     }
 }

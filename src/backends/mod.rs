@@ -1,0 +1,15 @@
+//! The clouds the core can drive, one folder each, each reached only through
+//! [`crate::core::Backend`]. A new backend goes in a folder of its own here, with its settings
+//! in its own table, and is named in [`BackendName`].
+
+pub mod crusoe;
+
+use serde::Deserialize;
+
+/// Which backend serves (`backend` in the file, `IAL_BACKEND` in the environment).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackendName {
+    #[default]
+    Crusoe,
+}

@@ -1,0 +1,276 @@
+//! Cycloid as a wrapper around the core: each call is answered by the core, then what is known of
+//! the server (backend-neutral facts: the hub, the account, the model as the catalogue describes
+//! it, the outcome) is handed to the sink. Nothing here can fail a call or delay it beyond a queue
+//! push (and, at provision, a catalogue read that is cached).
+
+use super::{story, Server, Sink, Teller};
+use crate::core::{Backend, Core, CoreError, CredentialsMode};
+use crate::ial::request::Call;
+use crate::ial::router::Provider;
+use crate::ial::types::*;
+use crate::ial::IalError;
+use crate::setting_error::SettingError;
+
+/// The core of backend `B`, telling Cycloid each server's story when configured.
+pub struct Told<B: Backend> {
+    core: Core<B>,
+    sink: Sink,
+}
+
+fn from_id(provider: &'static str, hub: &str, server_id: &str) -> Server {
+    Server {
+        provider,
+        hub: hub.to_string(),
+        server_id: server_id.to_string(),
+        cycle_server_id: server_id
+            .strip_prefix(crate::core::naming::PREFIX)
+            .map(str::to_string),
+        ..Server::default()
+    }
+}
+
+fn some(s: &Option<String>) -> Option<String> {
+    s.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+impl<B: Backend> Told<B> {
+    pub fn new(core: Core<B>, settings: &super::CycloidSettings) -> Result<Self, SettingError> {
+        Ok(Self {
+            sink: Sink::new(settings)?,
+            core,
+        })
+    }
+
+    pub fn core(&self) -> &Core<B> {
+        &self.core
+    }
+
+    /// At shutdown, after the last answer: lets the sink deliver what it holds, until `deadline`.
+    pub async fn drain(&self, deadline: tokio::time::Instant) {
+        self.sink.drain(deadline).await;
+    }
+
+    fn pass_through(&self) -> bool {
+        self.core.settings().credentials == CredentialsMode::PassThrough
+    }
+
+    /// Where this call's story goes, if anywhere, and the hub it is about.
+    fn teller(&self, auth: Option<&Auth>) -> Option<(Teller, String)> {
+        let teller = self
+            .sink
+            .teller_lenient(auth.and_then(|a| a.config.as_deref()), self.pass_through())?;
+        let caller = self.core.whose(auth)?;
+        Some((teller, caller.hub))
+    }
+
+    fn server_of(&self, hub: &str, req: &ServerRef) -> Server {
+        let mut server = from_id(self.core.backend().info().name, hub, &req.server_id);
+        server.location = some(&req.location_id);
+        server.model = some(&req.model_id);
+        server.hostname = some(&req.hostname);
+        if let Some(c) = &req.cycle {
+            server.cycle_server_id = some(&Some(c.server_id.clone())).or(server.cycle_server_id);
+            server.cycle_location_id = some(&c.location_id);
+        }
+        self.sink.recall(server)
+    }
+
+    async fn tell_provision(
+        &self,
+        teller: &Teller,
+        auth: Option<&Auth>,
+        req: &ProvisionServer,
+        result: &Result<ProvisionResponse, CoreError>,
+    ) {
+        let Some(caller) = self.core.whose(auth) else {
+            return;
+        };
+        let info = self.core.backend().info();
+        let server = Server {
+            provider: info.name,
+            hub: caller.hub.clone(),
+            server_id: match result {
+                Ok(a) => a.server_id.clone(),
+                Err(_) => crate::core::naming::server_name(req.cycle.server_id.trim()),
+            },
+            cycle_server_id: Some(req.cycle.server_id.trim().to_string()),
+            cycle_location_id: some(&req.cycle.location_id),
+            location: Some(req.location_id.trim().to_string()),
+            model: Some(req.model_id.trim().to_string()),
+            hostname: Some(req.hostname.trim().to_string()),
+        };
+        match result {
+            Ok(_) => {
+                self.sink.remember(&server);
+                self.sink.forget(&server);
+                let model = self.core.model(&caller, req.model_id.trim()).await;
+                self.sink
+                    .event(teller, &server, story::accepted(info, &server));
+                use crate::core::Account;
+                self.sink.register(
+                    teller,
+                    &server,
+                    story::resource(info, &server, caller.account.scope(), model.as_ref()),
+                );
+            }
+            Err(e) => {
+                if let Some(event) = story::failed(info, &server, e) {
+                    self.sink.event_once(teller, &server, "failed", event);
+                }
+            }
+        }
+    }
+}
+
+impl<B: Backend> Provider for Told<B> {
+    async fn verify(&self, auth: Option<Auth>) -> Result<VerifyResponse, IalError> {
+        // A hub config the bridge does not read is a 422 naming the field, before anything else.
+        self.sink
+            .teller(
+                auth.as_ref().and_then(|a| a.config.as_deref()),
+                self.pass_through(),
+            )
+            .map_err(|e| CoreError::invalid(e.to_string(), "/auth/config"))?;
+        Ok(self.core.verify(auth).await?)
+    }
+
+    async fn locations(&self, auth: Option<Auth>) -> Result<Rendered<LocationsResponse>, IalError> {
+        Ok(self.core.locations(auth).await?)
+    }
+
+    async fn server_models(
+        &self,
+        auth: Option<Auth>,
+    ) -> Result<Rendered<ServerModelsResponse>, IalError> {
+        Ok(self.core.server_models(auth).await?)
+    }
+
+    async fn configure_location(
+        &self,
+        call: Call<ConfigureLocation>,
+    ) -> Result<ConfigureLocationResponse, IalError> {
+        Ok(self.core.configure_location(call).await?)
+    }
+
+    async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
+        let Some((teller, _)) = self.teller(call.auth.as_ref()) else {
+            return Ok(self.core.provision(call).await?);
+        };
+        let auth = call.auth.clone();
+        let req = call.request.clone();
+        let result = self.core.provision(call).await;
+        if !matches!(result, Err(CoreError::RateLimited { .. })) {
+            self.tell_provision(&teller, auth.as_ref(), &req, &result)
+                .await;
+        }
+        Ok(result?)
+    }
+
+    async fn provision_status(
+        &self,
+        call: Call<ProvisionStatus>,
+    ) -> Result<ProvisionStatusResponse, IalError> {
+        let Some((teller, hub)) = self.teller(call.auth.as_ref()) else {
+            return Ok(self.core.provision_status(call).await?);
+        };
+        // Polls are the hot path: keep only what the story reads, not the whole request.
+        let server_id = call.request.server_id.clone();
+        let location = call.request.location_id.clone();
+        let result = self.core.provision_status(call).await;
+        let info = self.core.backend().info();
+        let mut server = from_id(self.core.backend().info().name, &hub, &server_id);
+        server.location = some(&location);
+        let server = self.sink.recall(server);
+        match &result {
+            Ok(r) if r.provisioned => {
+                let event = story::provisioned(info, &server, r);
+                self.sink.event_once(&teller, &server, "provisioned", event);
+            }
+            Ok(_) => {}
+            Err(e) => {
+                if let Some(event) = story::failed(info, &server, e) {
+                    self.sink.event_once(&teller, &server, "failed", event);
+                    // The server was never made: nothing of it is left to inventory.
+                    if matches!(e, CoreError::OutOfStock(_) | CoreError::Failed { .. }) {
+                        self.sink.unregister(&teller, &server);
+                    }
+                }
+            }
+        }
+        Ok(result?)
+    }
+
+    async fn readiness(&self) -> Result<(), String> {
+        self.core.readiness().await
+    }
+
+    async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
+        let told = self.teller(call.auth.as_ref());
+        let req = told.as_ref().map(|_| call.request.clone());
+        let restarted = self.core.restart(call).await?;
+        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+            let server = self.server_of(hub, req);
+            let info = self.core.backend().info();
+            self.sink
+                .event(teller, &server, story::restarted(info, &server));
+        }
+        Ok(restarted)
+    }
+
+    async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
+        let told = self.teller(call.auth.as_ref());
+        let req = told.as_ref().map(|_| call.request.clone());
+        let done = self.core.decommission(call).await?;
+        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+            let server = self.server_of(hub, req);
+            let info = self.core.backend().info();
+            self.sink
+                .event(teller, &server, story::decommissioned(info, &server));
+            self.sink.unregister(teller, &server);
+            self.sink.forget(&server);
+        }
+        Ok(done)
+    }
+
+    async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {
+        let told = self.teller(call.auth.as_ref());
+        let req = told.as_ref().map(|_| call.request.clone());
+        let ip = self.core.allocate_ip(call).await?;
+        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+            let mut server = from_id(self.core.backend().info().name, hub, &req.server_id);
+            server.location = some(&Some(req.location_id.clone()));
+            server.cycle_server_id =
+                some(&Some(req.cycle.server_id.clone())).or(server.cycle_server_id);
+            let server = self.sink.recall(server);
+            self.sink.remember_ip(hub, &ip.ip_id, &server.server_id);
+            let info = self.core.backend().info();
+            self.sink
+                .event(teller, &server, story::ip_allocated(info, &server, &ip));
+        }
+        Ok(ip)
+    }
+
+    async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, IalError> {
+        let told = self.teller(call.auth.as_ref());
+        let req = told.as_ref().map(|_| call.request.clone());
+        let released = self.core.release_ip(call).await?;
+        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+            // Cycle's release need not name the server; the replica that allocated knows it.
+            let owner = some(&req.server_id).or_else(|| self.sink.ip_owner(hub, &req.ip_id));
+            let mut server = from_id(
+                self.core.backend().info().name,
+                hub,
+                owner.as_deref().unwrap_or(""),
+            );
+            server.location = some(&req.location_id);
+            let server = self.sink.recall(server);
+            let info = self.core.backend().info();
+            self.sink
+                .event(teller, &server, story::ip_released(info, &server, req));
+        }
+        Ok(released)
+    }
+}
