@@ -50,6 +50,7 @@ use Form::*;
 /// Every variable read. Crusoe's own names (`CRUSOE_*`) are those of Crusoe's CLI, Cycloid's
 /// (`CY_*`) those of Cycloid's CLI.
 pub const ENV_VARS: &[EnvVar] = &[
+    var("IAL_BACKEND", "backend", Text),
     var("IAL_LISTEN", "listen", Text),
     var("IAL_LOG_FORMAT", "log_format", Text),
     var("IAL_ENVELOPE", "envelope", Text),

@@ -50,6 +50,8 @@ pub enum LogFormat {
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
+    /// Which cloud serves Cycle.
+    pub backend: crate::backends::BackendName,
     pub listen: SocketAddr,
     pub log_format: LogFormat,
     /// How long requests in flight may finish after SIGTERM or SIGINT.

@@ -12,6 +12,8 @@ use super::BridgeSettings;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Raw {
+    /// Which cloud serves: `crusoe`.
+    pub backend: Option<String>,
     pub listen: Option<String>,
     pub log_format: Option<String>,
     /// `wrapped` (`{data, error}`) or `bare`.

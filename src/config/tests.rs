@@ -409,3 +409,24 @@ fn the_secret_is_not_in_the_sources_debug() {
     let sources = with_env(&[("CRUSOE_SECRET_KEY", SECRET)]);
     assert!(!format!("{sources:?}").contains(SECRET));
 }
+
+#[test]
+fn the_backend_is_crusoe_unless_set_and_an_unknown_one_is_refused_by_name() {
+    let c = Config::load(&Sources::default()).unwrap();
+    assert_eq!(c.backend, crate::backends::BackendName::Crusoe);
+    let f = file("backend = \"crusoe\"\n");
+    let c = Config::load(&Sources {
+        file: Some(f.path().into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.backend, crate::backends::BackendName::Crusoe);
+    let f = file("backend = \"cloudsigma\"\n");
+    let err = Config::load(&Sources {
+        file: Some(f.path().into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert_eq!(err.key, "backend");
+    assert!(err.reason.contains("not one of crusoe"), "{err}");
+}

@@ -13,10 +13,17 @@ use super::error::{in_range, ConfigError, SettingError};
 use super::schema::{Raw, RawCrusoe};
 use super::sources::Origins;
 use super::{Config, CrusoeConfig, LogFormat, TlsFiles, DEFAULT_LISTEN};
+use crate::backends::BackendName;
 use crate::ial::{Envelope, IalOptions};
 
 pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> {
     let invalid = |e: SettingError| origins.invalid(e);
+    let backend = match raw.backend.as_deref() {
+        None => BackendName::default(),
+        Some(name) => {
+            choice("backend", name, &[("crusoe", BackendName::Crusoe)]).map_err(invalid)?
+        }
+    };
     let listen = listen(raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN)).map_err(invalid)?;
     let log_format = match raw.log_format.as_deref() {
         None => LogFormat::Text,
@@ -40,6 +47,7 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
     bridge.cycloid = raw.cycloid;
     bridge.validate().map_err(invalid)?;
     Ok(Config {
+        backend,
         listen,
         log_format,
         shutdown_grace,
