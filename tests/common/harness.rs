@@ -106,8 +106,8 @@ pub async fn serve_app(settings: &AppSettings) -> (String, JoinHandle<()>) {
 /// Whether this Cycle calls again after this answer. Cycle's guide documents one repeated call:
 /// provision-status, polled every 5-10 s until provisioned (`../shared/reference/cycle-ial/IAL.md`).
 /// The answers the bridge means to be retried are 503 (Crusoe unavailable, the bridge overloaded)
-/// and 504 (the work continues where it stopped): README, "When Cycle reports an error". Every
-/// other answer, 409, 500 and 502 among them, is the test's to see.
+/// and 504 (the work continues where it stopped): docs/backends/crusoe.md, "When Cycle reports an
+/// error". Every other answer, 409, 500 and 502 among them, is the test's to see.
 fn cycle_calls_again(status: u16) -> bool {
     matches!(status, 503 | 504)
 }
