@@ -4,7 +4,7 @@
 //! source, so every invalid value stops start-up with one line naming the setting, where it was
 //! set, and why; never a secret's value.
 //!
-//! - [`env`](mod@env): the variables read and the setting each sets (the README's list is tested against it)
+//! - [`env`](mod@env): the variables read and the setting each sets (docs/configuration.md's list is tested against it)
 //! - [`flags`]: `serve`'s flags
 //! - `sources`: the layers and where each value came from
 //! - `schema`: every setting as the layers give it

@@ -294,3 +294,154 @@ impl Backend for Crusoe {
         ips::release(self, caller, request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! How Cycle's `auth` becomes a Crusoe project: the core's rules (`core::caller`) with this
+    //! backend's reading of the three fields.
+    use super::*;
+    use crate::core::caller::resolve as core_resolve;
+    use crate::core::CredentialsMode;
+    use crate::ial::types::{Auth, AuthCycle};
+
+    const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
+    const TOKEN: &str = "a-long-bridge-token-123";
+
+    fn crusoe(operator: Option<(Credentials, String)>) -> Crusoe {
+        Crusoe::new(
+            CrusoeSettings {
+                boot: settings::BootSettings {
+                    ipxe_url: Some("https://ipxe.example/ipxe.efi".into()),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            ClientSettings::default(),
+            operator,
+        )
+        .unwrap()
+    }
+
+    fn resolve(
+        mode: CredentialsMode,
+        backend: &Crusoe,
+        auth: Option<&Auth>,
+    ) -> Result<Tenant, CoreError> {
+        let token = SecretString::from(TOKEN);
+        core_resolve(mode, backend, Some(&token), auth)
+    }
+
+    fn auth(key: &str, secret: &str, project: &str) -> Auth {
+        let mut auth = Auth::default();
+        auth.api_key = Some(key.into());
+        auth.secret = Some(secret.into());
+        auth.namespace = Some(project.into());
+        auth.cycle = Some(AuthCycle {
+            hub_name: Some("hub".into()),
+            hub_id: Some("65f1e2d3c4b5a69788796a5b".into()),
+        });
+        auth
+    }
+
+    #[test]
+    fn pass_through_uses_the_callers_key_and_project() {
+        let t = resolve(
+            CredentialsMode::PassThrough,
+            &crusoe(None),
+            Some(&auth("KEY", SECRET, "proj-1")),
+        )
+        .unwrap();
+        assert_eq!(t.account.client().credentials().access_key_id(), "KEY");
+        assert_eq!(t.account.id(), "proj-1");
+        assert_eq!(t.hub, "65f1e2d3c4b5a69788796a5b");
+    }
+
+    #[test]
+    fn nothing_in_auth_changes_where_credentials_are_sent() {
+        let mut hostile = auth("KEY", SECRET, "proj-1");
+        hostile.region = Some("https://evil.example/v1alpha5".into());
+        hostile.client_id = Some("https://evil.example".into());
+        hostile.subscription_id = Some("evil.example:443".into());
+        // `config` would be base64 of per-hub settings: an endpoint in it is not read.
+        hostile.config = Some("eyJhcGlfZW5kcG9pbnQiOiJodHRwczovL2V2aWwuZXhhbXBsZSJ9".into());
+        let p = crusoe(None);
+        let t = resolve(CredentialsMode::PassThrough, &p, Some(&hostile)).unwrap();
+        assert_eq!(
+            t.account.client().endpoint(),
+            ClientSettings::default().endpoint.as_str()
+        );
+        assert!(!t.account.client().endpoint().contains("evil"));
+    }
+
+    #[test]
+    fn the_cache_key_differs_by_secret_and_project() {
+        let p = crusoe(None);
+        let a = resolve(
+            CredentialsMode::PassThrough,
+            &p,
+            Some(&auth("KEY", SECRET, "p1")),
+        )
+        .unwrap();
+        let b = resolve(
+            CredentialsMode::PassThrough,
+            &p,
+            Some(&auth("KEY", "AAAAAAAAAAAAAAAAAAAAAA", "p1")),
+        )
+        .unwrap();
+        let c = resolve(
+            CredentialsMode::PassThrough,
+            &p,
+            Some(&auth("KEY", SECRET, "p2")),
+        )
+        .unwrap();
+        assert_ne!(a.cache_key, b.cache_key);
+        assert_ne!(a.cache_key, c.cache_key);
+    }
+
+    #[test]
+    fn missing_or_bad_credentials_say_which_field() {
+        let err = resolve(CredentialsMode::PassThrough, &crusoe(None), None).unwrap_err();
+        assert!(matches!(err, CoreError::Unauthorized(ref d) if d.contains("/auth/api_key")));
+        let mut a = auth("KEY", SECRET, "p");
+        a.secret = None;
+        let err = resolve(CredentialsMode::PassThrough, &crusoe(None), Some(&a)).unwrap_err();
+        assert!(err.to_string().contains("/auth/secret"));
+        let err = resolve(
+            CredentialsMode::PassThrough,
+            &crusoe(None),
+            Some(&auth("KEY", SECRET, "../other")),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CoreError::InvalidInput { .. }));
+        let err = resolve(
+            CredentialsMode::PassThrough,
+            &crusoe(None),
+            Some(&auth("KEY", "not*base64", "p")),
+        )
+        .unwrap_err();
+        assert!(!err.to_string().contains("not*base64"));
+    }
+
+    #[test]
+    fn server_held_mode_wants_the_token_and_ignores_callers_keys() {
+        let held = crusoe(Some((
+            Credentials::new("OPERATOR", &SecretString::from(SECRET)).unwrap(),
+            "operator-project".into(),
+        )));
+        let mut a = auth("a-long-bridge-token-123", "ignored", "ignored");
+        let t = resolve(CredentialsMode::ServerHeld, &held, Some(&a)).unwrap();
+        assert_eq!(t.account.client().credentials().access_key_id(), "OPERATOR");
+        assert_eq!(t.account.id(), "operator-project");
+        a.api_key = Some("a-long-bridge-token-124".into());
+        let err = resolve(CredentialsMode::ServerHeld, &held, Some(&a)).unwrap_err();
+        assert!(matches!(err, CoreError::Unauthorized(_)));
+        assert!(!err.to_string().contains("a-long-bridge-token-123"));
+    }
+
+    #[test]
+    fn a_hostile_hub_id_is_refused() {
+        let mut a = auth("KEY", SECRET, "p");
+        a.cycle.as_mut().unwrap().hub_id = Some("../../x".into());
+        assert!(resolve(CredentialsMode::PassThrough, &crusoe(None), Some(&a)).is_err());
+    }
+}
