@@ -196,7 +196,7 @@ impl From<&CoreError> for IalError {
                     f.title,
                     format!("{}: {}. {}", f.doing, f.source, f.advice),
                 );
-                error.error_id = f.error_id.clone();
+                error.error_id = f.error_id.as_deref().map(Box::from);
                 error
             }
             CoreError::Shared(inner) => IalError::from(inner.as_ref()),

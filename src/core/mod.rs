@@ -313,10 +313,9 @@ impl<B: Backend> Core<B> {
     ) -> Result<AllocateIpResponse, CoreError> {
         let caller = self.caller(call.auth.as_ref())?;
         let name = naming::parse_server_id(&call.request.server_id, "/request/server_id")?;
-        Ok(self
-            .backend
+        self.backend
             .allocate_ip(&caller, &name, &call.request)
-            .await?)
+            .await
     }
 
     pub async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, CoreError> {

@@ -34,8 +34,9 @@ pub struct IalError {
     pub pointer: Option<String>,
     /// Seconds to wait before retrying, sent as `Retry-After`.
     pub retry_after: Option<u64>,
-    /// The cloud's id for the failure behind this answer: logged, not answered.
-    pub error_id: Option<String>,
+    /// The cloud's id for the failure behind this answer: logged, not answered. Boxed to keep
+    /// the error small enough to return by value.
+    pub error_id: Option<Box<str>>,
 }
 
 impl IalError {
