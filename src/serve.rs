@@ -9,15 +9,14 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
-use crusoe_sdk::{ClientSettings, Credentials};
-
+use crate::backends::crusoe::config::{endpoint_advice, ClientSettings, Credentials};
 use crate::backends::crusoe::Crusoe;
 use crate::config::{BridgeSettings, Config, ConfigError, SettingError};
 use crate::core::{Core, CredentialsMode};
 use crate::cycloid::Told;
 use crate::ial::IalOptions;
 use crate::telemetry::metrics::Metrics;
+use axum::Router;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -105,7 +104,7 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// records.
 pub fn app(settings: &AppSettings) -> Result<App, SettingError> {
     let bridge = Arc::new(settings.bridge()?);
-    let metrics = crate::telemetry::metrics::install();
+    let metrics = crate::telemetry::metrics::install(&[crate::backends::crusoe::metrics::describe]);
     Ok(App {
         router: crate::ial::router(bridge.clone(), settings.ial, metrics),
         ial: settings.ial,
@@ -182,7 +181,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     let grace = config.shutdown_grace;
     // Before the line below: whoever reads it may signal at once.
     let stop = stopping(grace);
-    if let Some(advice) = crusoe_sdk::endpoint_advice(&config.crusoe.client.endpoint) {
+    if let Some(advice) = endpoint_advice(&config.crusoe.client.endpoint) {
         tracing::warn!("{advice}");
     }
     // With port 0 this line is the only place the port is told: `listening_on` reads it back.

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-use crate::config::{SettingError, TlsFiles};
+use crate::config::TlsFiles;
+use crate::setting_error::SettingError;
 
 fn invalid(key: &str, reason: String) -> SettingError {
     SettingError::new(key, reason)

@@ -116,15 +116,16 @@ fn the_dashboard_queries_only_exported_metrics() {
     let text =
         std::fs::read_to_string(root().join("deploy/grafana/crusoe-ial-dashboard.json")).unwrap();
     let dashboard: Value = serde_json::from_str(&text).unwrap();
+    use crusoe_ial::backends::crusoe::metrics as c;
     use crusoe_ial::telemetry::metrics as m;
     let exported = [
         m::IAL_REQUESTS,
         m::IAL_DURATION,
-        m::CRUSOE_CALLS,
-        m::CRUSOE_DURATION,
-        m::CRUSOE_RETRIES,
-        m::OPERATION_WAITS,
-        m::OPERATION_WAIT_DURATION,
+        c::CRUSOE_CALLS,
+        c::CRUSOE_DURATION,
+        c::CRUSOE_RETRIES,
+        c::OPERATION_WAITS,
+        c::OPERATION_WAIT_DURATION,
         m::SERVERS_IN_FLIGHT,
         m::CYCLOID_DELIVERED,
         m::CYCLOID_DROPPED,

@@ -9,9 +9,9 @@ use std::time::{Duration, Instant};
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::backends::crusoe::config::{ClientSettings, RetryPolicy};
 use crate::config::BridgeSettings;
 use crate::ial::IalOptions;
-use crusoe_sdk::ClientSettings;
 use crusoe_sim::{Faults, RunningSim, SimConfig};
 
 #[derive(Debug, Args)]
@@ -539,7 +539,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         endpoint: url::Url::parse(&sim.endpoint()).expect("the simulator's URL"),
         attempt_timeout: Duration::from_secs(5),
         call_deadline: Duration::from_secs(10),
-        retry: crusoe_sdk::RetryPolicy {
+        retry: RetryPolicy {
             max_attempts: 4,
             ..Default::default()
         },

@@ -58,9 +58,13 @@ pub const ENV_VARS: &[EnvVar] = &[
     var("IAL_TLS_KEY", "tls_key", Text),
     var("CRUSOE_API_ENDPOINT", "crusoe.api_endpoint", Text),
     // The names Crusoe's tools read, as the SDK reads them (`Credentials::from_env`).
-    var(crusoe_sdk::ACCESS_KEY_ID_VAR, "crusoe.access_key_id", Text),
     var(
-        crusoe_sdk::SECRET_KEY_VAR,
+        crate::backends::crusoe::config::ACCESS_KEY_ID_VAR,
+        "crusoe.access_key_id",
+        Text,
+    ),
+    var(
+        crate::backends::crusoe::config::SECRET_KEY_VAR,
         "crusoe.secret_key",
         Secret { in_file: true },
     ),

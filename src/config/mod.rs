@@ -24,10 +24,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::ial::IalOptions;
-use crusoe_sdk::{ClientSettings, Credentials};
 
+pub use crate::backends::crusoe::config::{CrusoeConfig, DEFAULT_PROFILE};
+pub use crate::telemetry::LogFormat;
 pub use bridge_table::BridgeSettings;
-pub use crusoe_sdk::profile::DEFAULT_PROFILE;
 pub use env::{EnvVar, Form, ENV_VARS};
 pub use error::{in_range, ConfigError, Origin, SettingError};
 pub use flags::{ServeFlags, FLAGS};
@@ -39,12 +39,6 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogFormat {
-    Text,
-    Json,
 }
 
 /// The validated configuration.
@@ -63,31 +57,6 @@ pub struct Config {
     pub bridge: BridgeSettings,
     /// Where each value came from, for the errors of what is checked after loading.
     pub origins: Origins,
-}
-
-#[derive(Debug, Clone)]
-pub struct CrusoeConfig {
-    pub client: ClientSettings,
-    /// Server-held credentials, when configured.
-    pub credentials: Option<Credentials>,
-    pub project_id: Option<String>,
-}
-
-impl CrusoeConfig {
-    /// A client of the configured key pair and its project, for the commands that work on one
-    /// project (`gc`, `image`); the error says what to set, and why one project (`why`).
-    pub fn project_client(&self, why: &str) -> Result<crusoe_sdk::ProjectClient, String> {
-        let credentials = self.credentials.clone().ok_or_else(|| {
-            format!("no Crusoe credentials configured: set CRUSOE_ACCESS_KEY_ID and CRUSOE_SECRET_KEY ({why})")
-        })?;
-        let project = self
-            .project_id
-            .clone()
-            .ok_or("no project configured: set CRUSOE_DEFAULT_PROJECT")?;
-        let client = crusoe_sdk::CrusoeClient::new(self.client.clone(), credentials)
-            .map_err(|e| e.to_string())?;
-        Ok(client.project(project))
-    }
 }
 
 impl Config {

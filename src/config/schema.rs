@@ -4,10 +4,10 @@
 
 use std::path::PathBuf;
 
-use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::BridgeSettings;
+use crate::backends::crusoe::config::RawCrusoe;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,19 +34,4 @@ pub(super) struct Raw {
     pub bridge: BridgeSettings,
     #[serde(default)]
     pub cycloid: crate::cycloid::CycloidSettings,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct RawCrusoe {
-    pub api_endpoint: Option<String>,
-    pub access_key_id: Option<String>,
-    pub secret_key: Option<SecretString>,
-    pub default_project: Option<String>,
-    /// Which profile of Crusoe's config file to read.
-    pub profile: Option<String>,
-    pub config_file: Option<PathBuf>,
-    pub attempt_timeout_secs: Option<u64>,
-    pub call_deadline_secs: Option<u64>,
-    pub max_attempts: Option<u32>,
 }

@@ -5,11 +5,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crusoe_sdk::profile::{Profile, ProfileError, DEFAULT_PROFILE};
+use crate::backends::crusoe::config::{profile_values, Profile, ProfileError, DEFAULT_PROFILE};
 use figment::error::Kind;
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Provider};
-use secrecy::ExposeSecret;
 
 use super::env::{self, ENV_VARS};
 use super::error::{place, ConfigError, Origin, SettingError};
@@ -264,19 +263,7 @@ fn flag_settings(flags: &ServeFlags) -> Dict {
 
 fn profile_settings(profile: &Profile) -> Dict {
     let mut settings = Dict::new();
-    let values = [
-        ("crusoe.access_key_id", profile.access_key_id.clone()),
-        (
-            "crusoe.secret_key",
-            profile
-                .secret_key
-                .as_ref()
-                .map(|s| s.expose_secret().to_string()),
-        ),
-        ("crusoe.default_project", profile.default_project.clone()),
-        ("crusoe.api_endpoint", profile.api_endpoint.clone()),
-    ];
-    for (key, value) in values {
+    for (key, value) in profile_values(profile) {
         if let Some(value) = value {
             env::insert(&mut settings, key, Value::from(value));
         }

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::*;
+use crate::backends::crusoe::config::DEFAULT_ENDPOINT;
 use crate::backends::crusoe::settings::{BootMode, IpStrategy};
 use crate::core::settings::CredentialsMode;
-use crusoe_sdk::DEFAULT_ENDPOINT;
 
 const SECRET: &str = "HrbZ3VTUb2YNAq53Md1EsA";
 

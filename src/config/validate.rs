@@ -5,14 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crusoe_sdk::ids::PathId;
-use crusoe_sdk::{ClientSettings, Credentials, CredentialsError, RetryPolicy, DEFAULT_ENDPOINT};
-use url::Url;
-
 use super::error::{in_range, ConfigError, SettingError};
-use super::schema::{Raw, RawCrusoe};
+use super::schema::Raw;
 use super::sources::Origins;
 use super::{Config, CrusoeConfig, LogFormat, TlsFiles, DEFAULT_LISTEN};
+use crate::backends::crusoe::config::{crusoe_config, RawCrusoe};
 use crate::backends::BackendName;
 use crate::ial::{Envelope, IalOptions};
 
@@ -133,79 +130,15 @@ fn ial(raw: &Raw) -> Result<IalOptions, SettingError> {
 }
 
 fn crusoe(raw: RawCrusoe, origins: &Origins) -> Result<CrusoeConfig, ConfigError> {
-    let invalid = |e: SettingError| origins.invalid(e);
-    let endpoint =
-        endpoint(raw.api_endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT)).map_err(invalid)?;
     let missing = |key: &str, other: &str| {
         let var = super::env::var_for(key).map_or("", |v| v.name);
-        invalid(SettingError::new(
+        SettingError::new(
             key,
             format!(
                 "missing (set {var}, or the key in a file), while {} is set",
                 origins.place(other)
             ),
-        ))
+        )
     };
-    let credentials = match (raw.access_key_id, raw.secret_key) {
-        (None, None) => None,
-        (Some(_), None) => return Err(missing("crusoe.secret_key", "crusoe.access_key_id")),
-        (None, Some(_)) => return Err(missing("crusoe.access_key_id", "crusoe.secret_key")),
-        (Some(id), Some(secret)) => Some(Credentials::new(&id, &secret).map_err(|e| {
-            let key = match e {
-                CredentialsError::BadSecretKey(_) => "crusoe.secret_key",
-                _ => "crusoe.access_key_id",
-            };
-            invalid(SettingError::new(key, e.to_string()))
-        })?),
-    };
-    let project_id = match raw.default_project {
-        None => None,
-        Some(project) => {
-            let project = project.trim().to_string();
-            PathId::parse("project id", &project)
-                .map_err(|e| invalid(SettingError::new("crusoe.default_project", e.reason)))?;
-            Some(project)
-        }
-    };
-    let mut client = ClientSettings {
-        endpoint,
-        user_agent: crate::USER_AGENT.into(),
-        ..ClientSettings::default()
-    };
-    let seconds = |key: &str, secs: u64| in_range(key, secs, 1..=3600).map(Duration::from_secs);
-    if let Some(secs) = raw.attempt_timeout_secs {
-        client.attempt_timeout = seconds("crusoe.attempt_timeout_secs", secs).map_err(invalid)?;
-    }
-    if let Some(secs) = raw.call_deadline_secs {
-        client.call_deadline = seconds("crusoe.call_deadline_secs", secs).map_err(invalid)?;
-    }
-    if let Some(n) = raw.max_attempts {
-        client.retry = RetryPolicy {
-            max_attempts: in_range("crusoe.max_attempts", n, 1..=20).map_err(invalid)?,
-            ..client.retry
-        };
-    }
-    Ok(CrusoeConfig {
-        client,
-        credentials,
-        project_id,
-    })
-}
-
-fn endpoint(value: &str) -> Result<Url, SettingError> {
-    let fail = |reason: String| SettingError::new("crusoe.api_endpoint", reason);
-    let url = Url::parse(value.trim()).map_err(|e| fail(format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(fail("must be an http or https URL".into()));
-    }
-    if url.host_str().is_none() {
-        return Err(fail("has no host".into()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fail("must not carry credentials".into()));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(fail("must not have a query or fragment".into()));
-    }
-    Ok(url)
+    crusoe_config(raw, &missing).map_err(|e| origins.invalid(e))
 }

@@ -8,9 +8,6 @@ use std::sync::OnceLock;
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-pub use crusoe_sdk::metric_names::*;
-use crusoe_sdk::OperationFamily;
-
 /// IAL requests, by `endpoint` (the route) and `status`.
 pub const IAL_REQUESTS: &str = "ial_requests_total";
 /// IAL request latency, by `endpoint`.
@@ -19,8 +16,6 @@ pub const IAL_DURATION: &str = "ial_request_duration_seconds";
 pub const SERVERS_IN_FLIGHT: &str = "bridge_servers_in_flight";
 /// Always 1, labelled with the `version` and `git_commit` being run.
 pub const BUILD_INFO: &str = "crusoe_ial_build_info";
-/// Tenants whose status reads left the `names` filter for whole-project lists.
-pub const NAMES_FILTER_FALLBACKS: &str = "bridge_status_names_filter_fallbacks_total";
 
 /// Deliveries to Cycloid made, by `work` (event, register, unregister).
 pub const CYCLOID_DELIVERED: &str = "ial_cycloid_delivered_total";
@@ -66,10 +61,6 @@ fn describe() {
         "Servers Cycle polls that are not provisioned yet (forgotten after 15 min unpolled)"
     );
     describe_counter!(
-        NAMES_FILTER_FALLBACKS,
-        "Tenants whose provision-status reads found Crusoe's names filter taking one name only, and now list their whole project"
-    );
-    describe_counter!(
         CYCLOID_DELIVERED,
         "Events and inventory changes delivered to Cycloid, by work (event, register, unregister)"
     );
@@ -85,34 +76,11 @@ fn describe() {
         BUILD_INFO,
         "Always 1: the version and git commit of the running bridge"
     );
-    describe_counter!(
-        CRUSOE_CALLS,
-        "Calls to Crusoe's API, by operation and outcome (ok, or the kind of failure)"
-    );
-    describe_histogram!(
-        CRUSOE_DURATION,
-        Unit::Seconds,
-        "Time of a Crusoe call, its retries included, by operation"
-    );
-    describe_counter!(
-        CRUSOE_RETRIES,
-        "Attempts of a Crusoe call beyond its first, by operation"
-    );
-    describe_counter!(
-        OPERATION_WAITS,
-        "Crusoe asynchronous operations followed to their end, by family and outcome"
-    );
-    describe_histogram!(
-        OPERATION_WAIT_DURATION,
-        Unit::Seconds,
-        "Time spent following a Crusoe operation, by family"
-    );
 }
 
 /// The series whose labels are known ahead, at zero.
 fn register_known_series() {
     metrics::gauge!(SERVERS_IN_FLIGHT).set(0.0);
-    metrics::counter!(NAMES_FILTER_FALLBACKS).increment(0);
     for work in ["event", "register", "unregister"] {
         metrics::counter!(CYCLOID_DELIVERED, "work" => work).increment(0);
     }
@@ -126,16 +94,6 @@ fn register_known_series() {
         "git_commit" => env!("CRUSOE_IAL_GIT_COMMIT")
     )
     .set(1.0);
-    for op in OPERATIONS {
-        metrics::counter!(CRUSOE_CALLS, "operation" => *op, "outcome" => "ok").increment(0);
-        metrics::counter!(CRUSOE_RETRIES, "operation" => *op).increment(0);
-        let _ = metrics::histogram!(CRUSOE_DURATION, "operation" => *op);
-    }
-    for family in OperationFamily::ALL {
-        metrics::counter!(OPERATION_WAITS, "family" => family.collection(), "outcome" => "succeeded")
-            .increment(0);
-        let _ = metrics::histogram!(OPERATION_WAIT_DURATION, "family" => family.collection());
-    }
 }
 
 /// The process's recorder, installed by [`install`]: what `/metrics` renders and what the IAL
@@ -144,9 +102,10 @@ fn register_known_series() {
 #[derive(Clone, Copy)]
 pub struct Metrics(&'static Exporter);
 
-/// Installs the Prometheus recorder, once per process; later calls (tests that serve several
-/// bridges in one process) get the same one.
-pub fn install() -> Metrics {
+/// Installs the Prometheus recorder, once per process, with the metrics each of `backends`
+/// describes and registers (a function each); later calls (tests that serve several bridges in
+/// one process) get the same one.
+pub fn install(backends: &[fn()]) -> Metrics {
     Metrics(EXPORTER.get_or_init(|| {
         let builder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), BUCKETS)
@@ -158,6 +117,9 @@ pub fn install() -> Metrics {
         };
         describe();
         register_known_series();
+        for describe_backend in backends {
+            describe_backend();
+        }
         let process = metrics_process::Collector::default();
         process.describe();
         process.collect();

@@ -12,6 +12,7 @@
 mod boot;
 pub mod boot_images;
 mod catalog;
+pub mod config;
 mod create;
 mod data_disk;
 pub mod error;
@@ -21,6 +22,7 @@ mod ids;
 pub mod image_build;
 mod ips;
 mod lookup;
+pub mod metrics;
 mod network;
 mod servers;
 pub mod settings;

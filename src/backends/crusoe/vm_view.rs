@@ -236,7 +236,7 @@ async fn read_by_names(
                     missed = found.len(),
                     "Crusoe's list-VMs `names` filter matched single names only: this tenant's status reads now list its whole project"
                 );
-                metrics::counter!(crate::telemetry::metrics::NAMES_FILTER_FALLBACKS).increment(1);
+                metrics::counter!(super::metrics::NAMES_FILTER_FALLBACKS).increment(1);
             }
             vms.extend(found);
         }
