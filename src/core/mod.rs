@@ -5,6 +5,7 @@
 //! ([`error`]). What a cloud does is its backend's (`crate::backends`).
 
 pub mod backend;
+pub mod by_name;
 pub mod caller;
 pub mod catalogue;
 pub mod error;

@@ -5,7 +5,6 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
 
-
 pub mod logfmt;
 pub mod metrics;
 

@@ -35,7 +35,7 @@ pub async fn find(project: &ProjectClient, name: &str) -> Result<Option<Image>, 
         .into_iter()
         .filter(|i| i.name == name)
         .collect();
-    images.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    crate::core::by_name::oldest_first(&mut images);
     Ok(images.into_iter().next())
 }
 

@@ -91,10 +91,9 @@ async fn settled(
     deadline: Instant,
 ) -> Result<Option<Disk>, CoreError> {
     loop {
-        let mut disks = disks_named(&t.account, disk_name)
+        let disks = disks_named(&t.account, disk_name)
             .await
             .doing(|| format!("looking up disk {disk_name}"))?;
-        disks.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
         let mut disks = disks.into_iter();
         let Some(oldest) = disks.next() else {
             return Ok(None);

@@ -388,7 +388,7 @@ pub async fn list(project: &ProjectClient) -> Result<Vec<Image>, BuildFailed> {
         .into_iter()
         .filter(|i| i.name.starts_with(boot_images::IMAGE_PREFIX))
         .collect();
-    images.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    crate::core::by_name::oldest_first(&mut images);
     Ok(images)
 }
 

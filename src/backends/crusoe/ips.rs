@@ -175,7 +175,7 @@ async fn load_balancer_of(
         .await;
     let find = || async {
         let all = load_balancers_named(&t.account, &lb_name).await?;
-        Ok(all.into_iter().min_by(|a, b| a.id.cmp(&b.id)))
+        Ok(all.into_iter().next())
     };
     let deadline = Instant::now() + b.settings.timeouts.allocate();
     // One of this name exists: with an empty `vip` it is still being made, not missing.

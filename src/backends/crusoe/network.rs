@@ -13,6 +13,7 @@ use super::error::{failed, Doing};
 use super::ids;
 use super::{Crusoe, Tenant};
 use crate::core::backend::LocationState;
+use crate::core::by_name::winner;
 use crate::core::error::CoreError;
 use crate::core::naming;
 use crate::ial::types::ConfigureLocation;
@@ -279,12 +280,7 @@ async fn hub_network(
     networks: &[VpcNetwork],
 ) -> Result<VpcNetwork, CoreError> {
     let name = naming::network_name(&tenant.hub);
-    let pick = |all: &[VpcNetwork]| {
-        all.iter()
-            .filter(|n| n.name == name)
-            .min_by(|a, b| a.id.cmp(&b.id))
-            .cloned()
-    };
+    let pick = |all: &[VpcNetwork]| winner(all.iter().filter(|n| n.name == name)).cloned();
     if let Some(n) = pick(networks) {
         return Ok(n);
     }
@@ -317,10 +313,10 @@ async fn hub_subnet(
     let name = naming::subnet_name(&tenant.hub, location);
     // A replica may take the range we chose at the same moment: then pick again, once.
     for _ in 0..2 {
-        if let Some(s) = subnets
-            .iter()
-            .filter(|s| s.name == name && s.vpc_network_id == network.id && s.location == location)
-            .min_by(|a, b| a.id.cmp(&b.id))
+        if let Some(s) =
+            winner(subnets.iter().filter(|s| {
+                s.name == name && s.vpc_network_id == network.id && s.location == location
+            }))
         {
             return Ok(s.clone());
         }

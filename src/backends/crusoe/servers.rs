@@ -6,7 +6,7 @@
 //! VM) and reports. Cycle's provision-status request does not carry the model, so a VM can only be
 //! created by provision without making `extra` the only copy of its type.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Map, Value};
 use time::format_description::well_known::Rfc3339;
@@ -18,21 +18,22 @@ use super::data_disk;
 use super::error::{failed, Doing};
 use super::identity;
 use super::ids;
-use super::lookup::vms_named;
+use super::lookup::{disks_named, vms_named};
 use super::network::LocationConfig;
 use super::vm_delete;
 use super::{Crusoe, Tenant};
 use crate::core::backend::Extra;
+use crate::core::by_name;
 use crate::core::error::CoreError;
 use crate::core::naming;
 use crate::core::plan::{needed_gib, requested_storage, ProvisionPlan};
 use crate::ial::types::{ProvisionStatus, ProvisionStatusResponse, ServerAuth};
 use crusoe_sdk::types::{
-    CreateVmRequest, DiskAttachment, DiskFilter, IpAddressesRequest, NetworkInterfaceRequest,
-    OperationState, PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, VirtualizationFeatures,
-    Vm, VmAction, VmState,
+    CreateVmRequest, DiskAttachment, IpAddressesRequest, NetworkInterfaceRequest, OperationState,
+    PublicIpv4Address, PublicIpv4Request, UpdateVmRequest, VirtualizationFeatures, Vm, VmAction,
+    VmState,
 };
-use crusoe_sdk::{Backoff, CrusoeError, OperationFamily, Pending};
+use crusoe_sdk::{CrusoeError, OperationFamily, Pending};
 
 const EXTRA_VM_NAME: &str = "vm_name";
 pub const EXTRA_VM_OPERATION: &str = "vm_operation_id";
@@ -80,12 +81,9 @@ impl From<Vm> for VmStatus {
 
 /// When replicas raced and Crusoe holds several VMs of one name, the oldest wins and the others
 /// are deleted; a deletion that cannot start now is tried again at the next call.
-async fn keep_oldest(t: &Tenant, mut vms: Vec<VmStatus>) -> Option<VmStatus> {
-    if vms.is_empty() {
-        return None;
-    }
-    let oldest = vms.remove(0);
-    for duplicate in vms.iter().filter(|v| !v.state.is_terminal()) {
+async fn keep_oldest(t: &Tenant, vms: Vec<VmStatus>) -> Option<VmStatus> {
+    let (oldest, duplicates) = by_name::keep_one(vms)?;
+    for duplicate in duplicates.iter().filter(|v| !v.state.is_terminal()) {
         tracing::warn!(vm = %duplicate.name, id = %duplicate.id, "deleting a duplicate VM; the oldest of the name is kept");
         if let Err(e) = t.account.vms().delete(&duplicate.id).await {
             tracing::warn!(vm = %duplicate.name, "duplicate not deleted yet: {e}");
@@ -536,18 +534,6 @@ pub async fn restart(b: &Crusoe, t: &Tenant, name: &str) -> Result<(), CoreError
     Ok(())
 }
 
-/// Waits before the next look, growing from a quarter second to two, never past the deadline.
-async fn pause(round: u32, deadline: Instant) -> bool {
-    let wait =
-        Backoff::growing(Duration::from_millis(250), Duration::from_secs(2), 2.0).delay(round + 1);
-    let now = Instant::now();
-    if now + wait >= deadline {
-        return false;
-    }
-    tokio::time::sleep(wait).await;
-    true
-}
-
 async fn wait_op(op: Pending, deadline: Instant, doing: &str) -> Result<(), CoreError> {
     let left = deadline.saturating_duration_since(Instant::now());
     match op.wait(left).await {
@@ -571,24 +557,24 @@ pub async fn decommission(b: &Crusoe, t: &Tenant, name: &str) -> Result<(), Core
         .await;
 
     // The VM (and any duplicates) first: its data disk cannot go while attached.
-    let mut round = 0;
-    loop {
-        let vms = find_vms(t, name).await?;
-        if vms.is_empty() {
-            break;
-        }
-        for vm in vms.iter().filter(|v| !v.state.is_terminal()) {
-            match vm_delete::delete_vm(&t.account, &vm.id, deadline).await {
-                Ok(Some(op)) => wait_op(op, deadline, &format!("deleting VM {name}")).await?,
-                // Gone, or still busy when the deadline came: the loop looks again or times out.
-                Ok(None) | Err(CrusoeError::Conflict(_)) => {}
-                Err(e) => return Err(e).doing(|| format!("deleting VM {name}")),
+    let vms_gone = by_name::delete_until_gone(
+        || find_vms(t, name),
+        |vm| async move {
+            if vm.state.is_terminal() {
+                return Ok(());
             }
-        }
-        if !pause(round, deadline).await {
-            return Err(timeout());
-        }
-        round += 1;
+            match vm_delete::delete_vm(&t.account, &vm.id, deadline).await {
+                Ok(Some(op)) => wait_op(op, deadline, &format!("deleting VM {name}")).await,
+                // Gone, or still busy when the deadline came: the next look tells.
+                Ok(None) | Err(CrusoeError::Conflict(_)) => Ok(()),
+                Err(e) => Err(e).doing(|| format!("deleting VM {name}")),
+            }
+        },
+        deadline,
+    )
+    .await?;
+    if !vms_gone {
+        return Err(timeout());
     }
 
     // Addresses made for it.
@@ -609,32 +595,30 @@ pub async fn decommission(b: &Crusoe, t: &Tenant, name: &str) -> Result<(), Core
 
     // Then its data disk.
     let disk_name = naming::data_disk_name(name);
-    let filter = DiskFilter {
-        names: vec![disk_name.clone()],
-        ..Default::default()
-    };
-    let mut round = 0;
-    loop {
-        let disks = t
-            .account
-            .disks()
-            .list(&filter)
-            .await
-            .doing(|| format!("looking up disk {disk_name}"))?;
-        if disks.is_empty() {
-            break;
-        }
-        for d in disks.iter().filter(|d| d.attached_to.is_empty()) {
-            match t.account.disks().delete(&d.id).await {
-                Ok(op) => wait_op(op, deadline, &format!("deleting disk {disk_name}")).await?,
-                Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => {}
-                Err(e) => return Err(e).doing(|| format!("deleting disk {disk_name}")),
+    let disks_gone = by_name::delete_until_gone(
+        || async {
+            disks_named(&t.account, &disk_name)
+                .await
+                .doing(|| format!("looking up disk {disk_name}"))
+        },
+        |disk| {
+            let disk_name = &disk_name;
+            async move {
+                if !disk.attached_to.is_empty() {
+                    return Ok(());
+                }
+                match t.account.disks().delete(&disk.id).await {
+                    Ok(op) => wait_op(op, deadline, &format!("deleting disk {disk_name}")).await,
+                    Err(CrusoeError::NotFound(_)) | Err(CrusoeError::Conflict(_)) => Ok(()),
+                    Err(e) => Err(e).doing(|| format!("deleting disk {disk_name}")),
+                }
             }
-        }
-        if !pause(round, deadline).await {
-            return Err(timeout());
-        }
-        round += 1;
+        },
+        deadline,
+    )
+    .await?;
+    if !disks_gone {
+        return Err(timeout());
     }
     Ok(())
 }

@@ -35,6 +35,7 @@ use futures_util::stream::{self, StreamExt, TryStreamExt};
 use super::error::Doing;
 use super::servers::VmStatus;
 use super::Tenant;
+use crate::core::by_name::oldest_first;
 use crate::core::error::CoreError;
 use crusoe_sdk::types::VmFilter;
 
@@ -274,7 +275,7 @@ async fn listing(
             .push(VmStatus::from(vm));
     }
     for list in all.values_mut() {
-        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        oldest_first(list);
     }
     let all = Arc::new(all);
     *last = Some((started, Arc::clone(&all)));
@@ -317,7 +318,7 @@ async fn read_batches(
     // Each page is oldest first; across pages, keep that order. A pushed-to list has room for
     // four: give back what one VM per name does not use.
     for list in vms.values_mut() {
-        list.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+        oldest_first(list);
         list.shrink_to_fit();
     }
     Ok(vms)
