@@ -15,7 +15,6 @@ pub mod plan;
 mod rate;
 pub mod settings;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub use backend::{Account, Backend, BackendInfo, Caller, Extra, LocationState, Observed};
@@ -326,50 +325,30 @@ impl<B: Backend> Core<B> {
     }
 }
 
+/// Each of Cycle's calls by the inherent method of its name, its error in Cycle's shape.
+macro_rules! in_cycles_terms {
+    ($($name:ident($arg:ident: $ty:ty) -> $out:ty;)*) => {$(
+        async fn $name(&self, $arg: $ty) -> Result<$out, IalError> {
+            Ok(Core::$name(self, $arg).await?)
+        }
+    )*};
+}
+
 impl<B: Backend> Provider for Core<B> {
-    async fn verify(&self, auth: Option<Auth>) -> Result<VerifyResponse, IalError> {
-        Ok(Core::verify(self, auth).await?)
+    in_cycles_terms! {
+        verify(auth: Option<Auth>) -> VerifyResponse;
+        locations(auth: Option<Auth>) -> Rendered<LocationsResponse>;
+        server_models(auth: Option<Auth>) -> Rendered<ServerModelsResponse>;
+        configure_location(call: Call<ConfigureLocation>) -> ConfigureLocationResponse;
+        provision(call: Call<ProvisionServer>) -> ProvisionResponse;
+        provision_status(call: Call<ProvisionStatus>) -> ProvisionStatusResponse;
+        restart(call: Call<ServerRef>) -> bool;
+        decommission(call: Call<ServerRef>) -> bool;
+        allocate_ip(call: Call<AllocateIp>) -> AllocateIpResponse;
+        release_ip(call: Call<ReleaseIp>) -> bool;
     }
-    async fn locations(&self, auth: Option<Auth>) -> Result<Rendered<LocationsResponse>, IalError> {
-        Ok(Core::locations(self, auth).await?)
-    }
-    async fn server_models(
-        &self,
-        auth: Option<Auth>,
-    ) -> Result<Rendered<ServerModelsResponse>, IalError> {
-        Ok(Core::server_models(self, auth).await?)
-    }
-    async fn configure_location(
-        &self,
-        call: Call<ConfigureLocation>,
-    ) -> Result<ConfigureLocationResponse, IalError> {
-        Ok(Core::configure_location(self, call).await?)
-    }
-    async fn provision(&self, call: Call<ProvisionServer>) -> Result<ProvisionResponse, IalError> {
-        Ok(Core::provision(self, call).await?)
-    }
-    async fn provision_status(
-        &self,
-        call: Call<ProvisionStatus>,
-    ) -> Result<ProvisionStatusResponse, IalError> {
-        Ok(Core::provision_status(self, call).await?)
-    }
+
     async fn readiness(&self) -> Result<(), String> {
         Core::readiness(self).await
     }
-    async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
-        Ok(Core::restart(self, call).await?)
-    }
-    async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
-        Ok(Core::decommission(self, call).await?)
-    }
-    async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {
-        Ok(Core::allocate_ip(self, call).await?)
-    }
-    async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, IalError> {
-        Ok(Core::release_ip(self, call).await?)
-    }
 }
-
-/// A shared core, as the router holds it.
-pub type Shared<B> = Arc<Core<B>>;

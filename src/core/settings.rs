@@ -44,26 +44,25 @@ impl Default for TimeoutSettings {
     }
 }
 
-impl TimeoutSettings {
-    pub fn provision(&self) -> Duration {
-        Duration::from_secs(self.provision_secs)
-    }
-    pub fn restart(&self) -> Duration {
-        Duration::from_secs(self.restart_secs)
-    }
-    pub fn decommission(&self) -> Duration {
-        Duration::from_secs(self.decommission_secs)
-    }
-    pub fn allocate(&self) -> Duration {
-        Duration::from_secs(self.allocate_secs)
-    }
-    pub fn release(&self) -> Duration {
-        Duration::from_secs(self.release_secs)
-    }
-    pub fn configure(&self) -> Duration {
-        Duration::from_secs(self.configure_secs)
-    }
+/// Each timeout as a `Duration`, by the name of its setting without `_secs`.
+macro_rules! durations {
+    ($($name:ident: $field:ident),*) => {
+        impl TimeoutSettings {
+            $(pub fn $name(&self) -> Duration {
+                Duration::from_secs(self.$field)
+            })*
+        }
+    };
 }
+
+durations!(
+    provision: provision_secs,
+    restart: restart_secs,
+    decommission: decommission_secs,
+    allocate: allocate_secs,
+    release: release_secs,
+    configure: configure_secs
+);
 
 /// Requests each tenant (one hub with one set of credentials) may make; beyond it, 429 with
 /// `Retry-After`. Cycle polls each server in flight every 5 s: 1 000 servers are 200 requests/s.

@@ -66,8 +66,18 @@ impl<B: Backend> Told<B> {
         Some((teller, caller.hub))
     }
 
+    /// Where this call's story goes, the hub, and the request to tell it from.
+    fn told<R: Clone>(&self, call: &Call<R>) -> Option<(Teller, String, R)> {
+        let (teller, hub) = self.teller(call.auth.as_ref())?;
+        Some((teller, hub, call.request.clone()))
+    }
+
+    fn info(&self) -> &'static crate::core::BackendInfo {
+        self.core.backend().info()
+    }
+
     fn server_of(&self, hub: &str, req: &ServerRef) -> Server {
-        let mut server = from_id(self.core.backend().info().name, hub, &req.server_id);
+        let mut server = from_id(self.info().name, hub, &req.server_id);
         server.location = some(&req.location_id);
         server.model = some(&req.model_id);
         server.hostname = some(&req.hostname);
@@ -88,7 +98,7 @@ impl<B: Backend> Told<B> {
         let Some(caller) = self.core.whose(auth) else {
             return;
         };
-        let info = self.core.backend().info();
+        let info = self.info();
         let server = Server {
             provider: info.name,
             hub: caller.hub.clone(),
@@ -180,8 +190,8 @@ impl<B: Backend> Provider for Told<B> {
         let server_id = call.request.server_id.clone();
         let location = call.request.location_id.clone();
         let result = self.core.provision_status(call).await;
-        let info = self.core.backend().info();
-        let mut server = from_id(self.core.backend().info().name, &hub, &server_id);
+        let info = self.info();
+        let mut server = from_id(self.info().name, &hub, &server_id);
         server.location = some(&location);
         let server = self.sink.recall(server);
         match &result {
@@ -208,27 +218,23 @@ impl<B: Backend> Provider for Told<B> {
     }
 
     async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
-        let told = self.teller(call.auth.as_ref());
-        let req = told.as_ref().map(|_| call.request.clone());
+        let told = self.told(&call);
         let restarted = self.core.restart(call).await?;
-        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+        if let Some((teller, hub, req)) = &told {
             let server = self.server_of(hub, req);
-            let info = self.core.backend().info();
-            self.sink
-                .event(teller, &server, story::restarted(info, &server));
+            let event = story::restarted(self.info(), &server);
+            self.sink.event(teller, &server, event);
         }
         Ok(restarted)
     }
 
     async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
-        let told = self.teller(call.auth.as_ref());
-        let req = told.as_ref().map(|_| call.request.clone());
+        let told = self.told(&call);
         let done = self.core.decommission(call).await?;
-        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+        if let Some((teller, hub, req)) = &told {
             let server = self.server_of(hub, req);
-            let info = self.core.backend().info();
-            self.sink
-                .event(teller, &server, story::decommissioned(info, &server));
+            let event = story::decommissioned(self.info(), &server);
+            self.sink.event(teller, &server, event);
             self.sink.unregister(teller, &server);
             self.sink.forget(&server);
         }
@@ -236,40 +242,32 @@ impl<B: Backend> Provider for Told<B> {
     }
 
     async fn allocate_ip(&self, call: Call<AllocateIp>) -> Result<AllocateIpResponse, IalError> {
-        let told = self.teller(call.auth.as_ref());
-        let req = told.as_ref().map(|_| call.request.clone());
+        let told = self.told(&call);
         let ip = self.core.allocate_ip(call).await?;
-        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
-            let mut server = from_id(self.core.backend().info().name, hub, &req.server_id);
+        if let Some((teller, hub, req)) = &told {
+            let mut server = from_id(self.info().name, hub, &req.server_id);
             server.location = some(&Some(req.location_id.clone()));
             server.cycle_server_id =
                 some(&Some(req.cycle.server_id.clone())).or(server.cycle_server_id);
             let server = self.sink.recall(server);
             self.sink.remember_ip(hub, &ip.ip_id, &server.server_id);
-            let info = self.core.backend().info();
-            self.sink
-                .event(teller, &server, story::ip_allocated(info, &server, &ip));
+            let event = story::ip_allocated(self.info(), &server, &ip);
+            self.sink.event(teller, &server, event);
         }
         Ok(ip)
     }
 
     async fn release_ip(&self, call: Call<ReleaseIp>) -> Result<bool, IalError> {
-        let told = self.teller(call.auth.as_ref());
-        let req = told.as_ref().map(|_| call.request.clone());
+        let told = self.told(&call);
         let released = self.core.release_ip(call).await?;
-        if let (Some((teller, hub)), Some(req)) = (&told, &req) {
+        if let Some((teller, hub, req)) = &told {
             // Cycle's release need not name the server; the replica that allocated knows it.
             let owner = some(&req.server_id).or_else(|| self.sink.ip_owner(hub, &req.ip_id));
-            let mut server = from_id(
-                self.core.backend().info().name,
-                hub,
-                owner.as_deref().unwrap_or(""),
-            );
+            let mut server = from_id(self.info().name, hub, owner.as_deref().unwrap_or(""));
             server.location = some(&req.location_id);
             let server = self.sink.recall(server);
-            let info = self.core.backend().info();
-            self.sink
-                .event(teller, &server, story::ip_released(info, &server, req));
+            let event = story::ip_released(self.info(), &server, req);
+            self.sink.event(teller, &server, event);
         }
         Ok(released)
     }
