@@ -511,12 +511,9 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
 
 #[tokio::test]
 async fn every_simulator_answer_matches_crusoes_openapi() {
-    let Some(shared) = common::shared_dir() else {
-        eprintln!("skipped: ../shared is absent, so Crusoe's OpenAPI cannot be read");
+    let Some(swagger) = common::swagger::Swagger::from_shared(common::shared_dir()) else {
         return;
     };
-    let swagger =
-        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
     let base = format!("http://{}", sim.addr);

@@ -5,6 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
+use common::swagger::Swagger;
 use crusoe_sdk::types::*;
 use serde::de::DeserializeOwned;
 
@@ -126,7 +127,7 @@ const FIXTURES: &[(&str, Option<&str>, Reader)] = &[
 
 #[test]
 fn every_fixture_file_is_listed() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/crusoe");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
     let on_disk: BTreeSet<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -146,12 +147,9 @@ fn every_fixture_deserialises_into_the_clients_types() {
 
 #[test]
 fn every_fixture_matches_crusoes_openapi() {
-    let Some(shared) = common::shared_dir() else {
-        eprintln!("skipped: ../shared is absent, so Crusoe's OpenAPI cannot be read");
+    let Some(swagger) = Swagger::from_shared(common::shared_dir()) else {
         return;
     };
-    let swagger =
-        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let mut failures = Vec::new();
     for (name, operation, _) in FIXTURES {
         if let Some(operation) = operation {
@@ -231,12 +229,9 @@ fn a_missing_required_field_is_an_error() {
 
 #[test]
 fn the_schema_check_itself_catches_drift() {
-    let Some(shared) = common::shared_dir() else {
-        eprintln!("skipped: ../shared is absent");
+    let Some(swagger) = Swagger::from_shared(common::shared_dir()) else {
         return;
     };
-    let swagger =
-        common::swagger::Swagger::load(&shared.join("reference/crusoe/crusoe-v1-swagger.json"));
     let schema = swagger.response_schema("getInstance");
     let mut vm = common::fixture("vm.json");
     vm.as_object_mut().unwrap().remove("maintenance_policy");

@@ -1,6 +1,6 @@
 //! A small checker of JSON values against Crusoe's Swagger 2.0 document: `$ref`, `type`,
 //! `required`, `properties`, `items`, `enum`. Enough to catch a missing required field or a
-//! wrong type in a fixture or a simulator answer.
+//! wrong type in a fixture or a simulator answer. The simulator's tests include this file too.
 
 use serde_json::Value;
 
@@ -9,6 +9,18 @@ pub struct Swagger {
 }
 
 impl Swagger {
+    /// Crusoe's document in `shared` (beside the workspace), or `None`, said on stderr so that the
+    /// test calling it passes as skipped, when `shared` is absent.
+    pub fn from_shared(shared: Option<std::path::PathBuf>) -> Option<Self> {
+        let Some(shared) = shared else {
+            eprintln!("skipped: ../shared is absent, so Crusoe's OpenAPI cannot be read");
+            return None;
+        };
+        Some(Self::load(
+            &shared.join("reference/crusoe/crusoe-v1-swagger.json"),
+        ))
+    }
+
     pub fn load(path: &std::path::Path) -> Self {
         let text = std::fs::read_to_string(path).expect("read swagger");
         Self {
