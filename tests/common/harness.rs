@@ -46,7 +46,7 @@ pub struct Harness {
 }
 
 /// Stands in for Cycle's iPXE image in tests that do not boot: the simulator runs no startup
-/// script, so nothing fetches it (`tests/boot_qemu.rs` serves and boots a real one).
+/// script, so nothing fetches it (`tests/boot/qemu.rs` serves and boots a real one).
 pub const STAND_IN_IPXE_URL: &str = "http://127.0.0.1:9/stand-in-ipxe.efi";
 
 /// Settings for tests: short timeouts, a stand-in iPXE image, everything else as shipped.

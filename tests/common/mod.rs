@@ -9,6 +9,7 @@ pub mod boot;
 pub mod client;
 pub mod cycle_go;
 pub mod harness;
+pub mod logs;
 #[path = "../../crates/crusoe-sdk/tests/common/matchers.rs"]
 pub mod matchers;
 pub mod openapi;

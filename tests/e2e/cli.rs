@@ -1,7 +1,7 @@
 //! The binary as an operator runs it: `check` with good, wrong and unreachable settings, `serve`
 //! answering health and Cycle-shaped 404s, and invalid configuration stopping start-up.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

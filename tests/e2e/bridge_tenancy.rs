@@ -1,7 +1,7 @@
 //! Two tenants on one bridge: credentials for project A never see or touch project B, whether
 //! the catalogue is cached or not.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;

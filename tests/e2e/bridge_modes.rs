@@ -1,7 +1,7 @@
 //! The operator's choices, end to end: server-held credentials with a bridge token, an existing
 //! network, the vm-public-ip strategy, and a decommission that outlives its deadline.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

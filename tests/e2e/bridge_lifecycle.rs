@@ -3,7 +3,7 @@
 //! answer is checked against Cycle's published IAL schemas when `../shared` is present, and at the
 //! end nothing billable the bridge made is left.
 
-mod common;
+use crate::common;
 
 use common::harness::{Harness, CYCLE_SERVER, STAND_IN_IPXE_URL};
 use common::openapi::CycleSpec;

@@ -3,7 +3,7 @@
 //! retry); without stock, or when Crusoe fails the creation, Cycle gets a clear error and nothing
 //! billable remains.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;

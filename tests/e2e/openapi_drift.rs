@@ -2,7 +2,7 @@
 //! every documented operation is served, other methods on those paths are refused, and real
 //! answers match the documented schemas, with no undocumented field.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::openapi::CycleSpec;

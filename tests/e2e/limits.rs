@@ -4,7 +4,7 @@
 //! that leaves other hubs unaffected. Body size, concurrency and request time are in
 //! observability.rs and bridge_input.rs.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! terraform provider never retries a POST; the bridge looks the name up first. However many
 //! answers are lost, each resource exists once.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;

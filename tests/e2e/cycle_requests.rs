@@ -4,7 +4,7 @@
 //! `model_features.extra` left out (`omitempty`). The bridge accepts all of it, and refuses the
 //! one thing it cannot serve: a server with Cycle's zero id, which would name no server.
 
-mod common;
+use crate::common;
 
 use common::harness::{Harness, CYCLE_SERVER, HUB};
 use common::{quick_sim_config, ACCESS_KEY, PROJECT, SECRET};

@@ -4,7 +4,7 @@
 //! message, when ../shared (where Cycle's OpenAPI is kept) is absent; schemathesis is installed
 //! into target/ by scripts/python-tools.sh.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness};
 use common::{quick_sim_config, shared_dir};

@@ -2,7 +2,7 @@
 //! create VM with it, wait, reset, delete, delete disk) leaves nothing behind, as the inspection
 //! endpoint shows; and a run without keys prints a usable generated one.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! `crusoe-ial gc` against the simulator with planted orphans: it lists them, deletes nothing by
 //! default, deletes exactly them with --apply, and never touches a live server or a foreign name.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

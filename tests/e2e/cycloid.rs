@@ -3,7 +3,7 @@
 //! and inventory expected, in order; with Cycloid failing in each way, the IAL answers are byte
 //! for byte those of a bridge without the sink; a bad `auth.config` is refused at verify.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

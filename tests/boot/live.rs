@@ -11,7 +11,7 @@
 //! read back by position (`qemu-img map`). Every QEMU run has a hard timeout and is stopped by its
 //! pid; each phase's time is printed.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -8,7 +8,7 @@
 //! QEMU, OVMF, iPXE and the script's tools are installed by `scripts/boot-tools.sh`; when that
 //! cannot install them, these tests fail rather than skip.
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

@@ -4,7 +4,7 @@
 //! builder an interrupted build leaves; provision boots the project's image with no script, and
 //! without one answers 422 naming the command, having created nothing.
 
-mod common;
+use crate::common;
 
 use std::process::Stdio;
 use std::time::Duration;

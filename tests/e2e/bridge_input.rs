@@ -2,7 +2,7 @@
 //! models and locations, hostile ids, oversized bodies. Each gets a 4xx in Cycle's error shape,
 //! and Crusoe is asked to create nothing.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;

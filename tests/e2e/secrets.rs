@@ -1,7 +1,7 @@
 //! Where a secret could slip out besides the logs (covered in observability.rs): `Debug` output of
 //! Cycle's `auth`, a panic that formats a request, error answers to Cycle and the metrics text.
 
-mod common;
+use crate::common;
 
 use common::harness::{test_settings, Harness};
 use common::{quick_sim_config, SECRET};

@@ -1,6 +1,6 @@
 //! Cycle retries, concurrently and after crashes: the bridge does each thing once.
 
-mod common;
+use crate::common;
 
 use common::harness::{serve_bridge, test_settings, Harness, CYCLE_SERVER};
 use common::quick_sim_config;
