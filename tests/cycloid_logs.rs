@@ -41,13 +41,7 @@ fn metric(text: &str, cause: &str) -> f64 {
 
 async fn restarts(h: &Harness, server_id: &str, n: usize) {
     for _ in 0..n {
-        Harness::data(
-            h.cycle(
-                "/v1/infrastructure/server/restart",
-                Harness::server_ref(server_id, "us-east1-a"),
-            )
-            .await,
-        );
+        Harness::data(h.server_call("restart", server_id, "us-east1-a").await);
     }
 }
 

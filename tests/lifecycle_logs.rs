@@ -21,40 +21,14 @@ async fn a_whole_lifecycle_logs_ids_and_no_secret_and_metrics_have_bounded_label
     let config_b64 = "c3NoX3B1YmxpY19rZXkgPSAic2VjcmV0LWJhc2U2NC1jb25maWciCg==";
     h.auth["config"] = json!(config_b64);
 
-    let location = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let p = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &location),
-        )
-        .await,
-    );
-    let id = p["server_id"].as_str().unwrap().to_string();
-    h.wait_provisioned(&id, "us-east1-a", &location, &p["extra"])
-        .await;
-    let ip = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/ip/allocate",
-            json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": location,
-                   "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
-        )
-        .await,
-    );
-    Harness::data(h.cycle("/v1/infrastructure/ip/release", json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]})).await);
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/restart",
-            Harness::server_ref(&id, "us-east1-a"),
-        )
-        .await,
-    );
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&id, "us-east1-a"),
-        )
-        .await,
-    );
+    let server = h.provision_ready("c1a.4x", "us-east1-a").await;
+    let id = server.server_id;
+    let allocate = Harness::allocate_request(&id, "us-east1-a", &server.config);
+    let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", allocate).await);
+    let release = Harness::release_request(&ip);
+    Harness::data(h.cycle("/v1/infrastructure/ip/release", release).await);
+    Harness::data(h.server_call("restart", &id, "us-east1-a").await);
+    Harness::data(h.server_call("decommission", &id, "us-east1-a").await);
     // A rejected secret too.
     let mut wrong = h.auth.clone();
     wrong["secret"] = json!("WRONGWRONGWRONGWRONGWA");

@@ -11,8 +11,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::harness::{test_settings, Harness};
-use crusoe_sim::SimConfig;
+use common::harness::Harness;
 
 const LOCATION: &str = "us-east1-a";
 const STATUS: &str = "/v1/infrastructure/server/provision-status";
@@ -28,17 +27,7 @@ fn names_filter_fallbacks() -> f64 {
 /// Three servers polled together until provisioned, against a simulator that reads `names` as
 /// a list (as Crusoe's OpenAPI says) or as one exact name (which no Crusoe client rules out).
 async fn three_servers_provisioned(names_match_one: bool) {
-    let mut settings = test_settings();
-    settings.status.coalesce = true;
-    settings.status.refresh_ms = 50;
-    let h = Harness::start(
-        SimConfig {
-            names_match_one,
-            ..common::quick_sim_config()
-        },
-        settings,
-    )
-    .await;
+    let h = Harness::start_coalescing(50, names_match_one).await;
     let config = h.configure(LOCATION).await["configuration_latest"].clone();
     let mut polls = Vec::new();
     for cycle_server in [

@@ -17,13 +17,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use common::boot::{
-    boot_tools, sha256_hex, start_loopback, test_vm, Firmware, Loopback, Machine, Qemu,
-    DEBIAN_IPXE_EFI, DEBIAN_IPXE_ISO,
+    boot_tools, render, sha256_hex, start_loopback, test_vm, with_input, Firmware, Loopback,
+    Machine, Qemu, DEBIAN_IPXE_EFI, DEBIAN_IPXE_ISO,
 };
-use common::harness::{Harness, CYCLE_SERVER};
+use common::harness::Harness;
 use common::quick_sim_config;
-use crusoe_ial::bridge::settings::BootSettings;
-use crusoe_ial::bridge::{Boot, BootVars};
 use crusoe_sim::SimConfig;
 use serde_json::Value;
 
@@ -96,33 +94,35 @@ impl Vm {
         let kernel = (self.firmware != Firmware::SecureBoot)
             .then(|| (self.image.join("vmlinuz"), self.image.join("initrd.img")));
         Qemu::start(&Machine {
-            firmware: self.firmware,
-            vars: self.vars.as_deref(),
-            disk: &self.disk,
-            uuid,
-            mac,
-            bootfile: None,
             kernel,
             fw_cfg,
             exit_at_reboot: true,
-            serial: self.dir.path().join("linux.log"),
+            ..self.machine(uuid, mac, "linux.log")
         })
     }
 
     /// Boots the disk alone, as Crusoe boots the VM again: iPXE, if the script made it.
     fn boot_disk(&self, uuid: &str, mac: &str, lb: &Loopback) -> Qemu {
         Qemu::start(&Machine {
+            bootfile: Some(lb.guest_url("boot.ipxe")),
+            ..self.machine(uuid, mac, "second-boot.log")
+        })
+    }
+
+    /// This VM's machine with the identity given, booting its disk, its console in `serial`.
+    fn machine<'a>(&'a self, uuid: &'a str, mac: &'a str, serial: &str) -> Machine<'a> {
+        Machine {
             firmware: self.firmware,
             vars: self.vars.as_deref(),
             disk: &self.disk,
             uuid,
             mac,
-            bootfile: Some(lb.guest_url("boot.ipxe")),
+            bootfile: None,
             kernel: None,
             fw_cfg: Vec::new(),
             exit_at_reboot: false,
-            serial: self.dir.path().join("second-boot.log"),
-        })
+            serial: self.dir.path().join(serial),
+        }
     }
 
     /// The ranges of the disk this VM's run has written, from the overlay's own clusters.
@@ -195,27 +195,6 @@ async fn provision(lb: &Loopback, image: &str, sha256: Option<String>) -> Provis
         script: vm["sim"]["startup_script"].as_str().unwrap().to_string(),
         _bridge: h,
     }
-}
-
-/// The script for a server in boot mode ipxe, as the bridge renders it, for the refusals.
-fn render(url: String, sha256: Option<String>) -> String {
-    let settings = BootSettings {
-        ipxe_url: Some(url),
-        ipxe_sha256: sha256,
-        ..Default::default()
-    };
-    Boot::new(&settings)
-        .unwrap()
-        .render(&BootVars {
-            hostname: "node-1",
-            server_name: "cycle-5f1e2d3c4b5a69788796a5b4",
-            cycle_server_id: CYCLE_SERVER,
-            hub_id: "65f1e2d3c4b5a69788796a5b",
-            location: "us-east1-a",
-            model: "c1a.4x",
-        })
-        .unwrap()
-        .expect("the ipxe mode gives every server a script")
 }
 
 fn file_sha(path: &str) -> String {
@@ -389,20 +368,13 @@ fn mbr_disk(dir: &Path) -> PathBuf {
         .status()
         .unwrap();
     assert!(copied.success());
-    let mut sfdisk = std::process::Command::new("sfdisk")
-        .args(["--quiet", "--wipe", "never"])
-        .arg(&disk)
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    sfdisk
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"label: dos\nstart=227328, type=83\nstart=10240, size=217088, type=ef\n")
-        .unwrap();
-    assert!(sfdisk.wait().unwrap().success());
+    let sfdisk = with_input(
+        std::process::Command::new("sfdisk")
+            .args(["--quiet", "--wipe", "never"])
+            .arg(&disk),
+        b"label: dos\nstart=227328, type=83\nstart=10240, size=217088, type=ef\n",
+    );
+    assert!(sfdisk.status.success());
     disk
 }
 

@@ -15,13 +15,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::boot::{
-    boot_tools, sha256_hex, start_loopback, Firmware, Loopback, Machine, Qemu, DEBIAN_IPXE_EFI,
-    DEBIAN_IPXE_ISO,
+    boot_tools, render, sha256_hex, start_loopback, with_input, Firmware, Loopback, Machine, Qemu,
+    DEBIAN_IPXE_EFI, DEBIAN_IPXE_ISO,
 };
-use common::harness::{Harness, CYCLE_SERVER};
+use common::harness::Harness;
 use common::quick_sim_config;
-use crusoe_ial::bridge::settings::BootSettings;
-use crusoe_ial::bridge::{Boot, BootVars};
 use crusoe_sim::SimConfig;
 use serde_json::Value;
 
@@ -44,6 +42,15 @@ async fn loopback() -> Loopback {
     .await
 }
 
+/// The tools installed, the loopback serving images, and a fresh boot disk in a directory of its
+/// own, for a script to run against.
+async fn ready_to_run() -> (Loopback, tempfile::TempDir, PathBuf) {
+    boot_tools();
+    let dir = tempfile::tempdir().unwrap();
+    let disk = fresh_boot_disk(dir.path());
+    (loopback().await, dir, disk)
+}
+
 /// A disk image standing in for a fresh VM's boot disk: sparse, with a partition table shaped
 /// like Ubuntu's cloud images (BIOS boot, EFI system, root from 111 MiB to the end).
 fn fresh_boot_disk(dir: &Path) -> PathBuf {
@@ -52,19 +59,12 @@ fn fresh_boot_disk(dir: &Path) -> PathBuf {
         .unwrap()
         .set_len(DISK_MIB << 20)
         .unwrap();
-    let mut sfdisk = std::process::Command::new("sfdisk")
-        .args(["--quiet", disk.to_str().unwrap()])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    use std::io::Write;
-    sfdisk
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"label: gpt\nstart=2048, size=8192, type=21686148-6449-6E6F-744E-656564454649\nstart=10240, size=217088, type=U\nstart=227328, type=L\n")
-        .unwrap();
-    assert!(sfdisk.wait().unwrap().success());
+    let table = b"label: gpt\nstart=2048, size=8192, type=21686148-6449-6E6F-744E-656564454649\nstart=10240, size=217088, type=U\nstart=227328, type=L\n";
+    let sfdisk = with_input(
+        std::process::Command::new("sfdisk").args(["--quiet", disk.to_str().unwrap()]),
+        table,
+    );
+    assert!(sfdisk.status.success());
     disk
 }
 
@@ -223,26 +223,6 @@ async fn bios_boots_the_converted_disk_into_ipxe_with_the_reported_identity_at_e
     boots_into_ipxe_with_the_reported_identity(Firmware::Bios).await;
 }
 
-fn render(url: String, sha256: Option<String>) -> String {
-    let settings = BootSettings {
-        ipxe_url: Some(url),
-        ipxe_sha256: sha256,
-        ..Default::default()
-    };
-    Boot::new(&settings)
-        .unwrap()
-        .render(&BootVars {
-            hostname: "node-1",
-            server_name: "cycle-5f1e2d3c4b5a69788796a5b4",
-            cycle_server_id: CYCLE_SERVER,
-            hub_id: "65f1e2d3c4b5a69788796a5b",
-            location: "us-east1-a",
-            model: "c1a.4x",
-        })
-        .unwrap()
-        .expect("the ipxe mode gives every server a script")
-}
-
 #[tokio::test]
 async fn a_bad_download_leaves_the_boot_disk_untouched_and_says_why() {
     boot_tools();
@@ -286,10 +266,7 @@ async fn a_bad_download_leaves_the_boot_disk_untouched_and_says_why() {
 
 #[tokio::test]
 async fn a_transient_failure_of_the_image_server_is_retried() {
-    boot_tools();
-    let lb = loopback().await;
-    let dir = tempfile::tempdir().unwrap();
-    let disk = fresh_boot_disk(dir.path());
+    let (lb, _dir, disk) = ready_to_run().await;
     let run = run_script(&render(lb.url("image/flaky-ipxe.efi"), None), &disk).await;
     assert!(run.ok, "{}", run.output);
     assert_eq!(lb.hits("flaky-ipxe.efi"), 2, "one 503, then the image");
@@ -303,20 +280,10 @@ fn the_startup_script_passes_shellcheck_in_both_formats() {
         "https://cdn.example/ipxe.iso",
     ] {
         let script = render(url.to_string(), Some("a".repeat(64)));
-        let mut check = std::process::Command::new("shellcheck")
-            .args(["--shell=bash", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        check
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(script.as_bytes())
-            .unwrap();
-        let out = check.wait_with_output().unwrap();
+        let out = with_input(
+            std::process::Command::new("shellcheck").args(["--shell=bash", "-"]),
+            script.as_bytes(),
+        );
         assert!(
             out.status.success(),
             "{url}:\n{}",
@@ -329,10 +296,7 @@ fn the_startup_script_passes_shellcheck_in_both_formats() {
 /// needs both `mmd` and `mcopy`, from mtools.
 #[tokio::test]
 async fn a_missing_package_is_installed_once_for_all_its_commands() {
-    boot_tools();
-    let lb = loopback().await;
-    let dir = tempfile::tempdir().unwrap();
-    let disk = fresh_boot_disk(dir.path());
+    let (lb, dir, disk) = ready_to_run().await;
     // Every command the script runs, but mtools' two, and an apt-get that says what it was asked.
     let bin = dir.path().join("bin");
     std::fs::create_dir(&bin).unwrap();

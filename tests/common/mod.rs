@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests. The test key pair, client settings and wiremock
-//! matchers are the SDK's (`crates/crusoe-sdk/tests/common`), the simulator started with that key
-//! is the simulator's (`crates/crusoe-sim/tests/common/sim.rs`): included from there, not copied.
+//! Helpers shared by the integration tests. The test key pair, client settings, wiremock matchers
+//! and the rule for required fields are the SDK's (`crates/crusoe-sdk/tests/common`), the
+//! simulator started with that key is the simulator's (`crates/crusoe-sim/tests/common/sim.rs`):
+//! included from there, not copied.
 // Each test binary uses some of these.
 #![allow(dead_code, unused_imports)]
 
@@ -13,14 +14,17 @@ pub mod logs;
 #[path = "../../crates/crusoe-sdk/tests/common/matchers.rs"]
 pub mod matchers;
 pub mod openapi;
+pub mod process;
 #[path = "../../crates/crusoe-sim/tests/common/sim.rs"]
 pub mod sim;
+#[path = "../../crates/crusoe-sdk/tests/common/swagger.rs"]
+pub mod swagger;
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 pub use client::*;
 pub use matchers::*;
+pub use process::*;
 pub use sim::*;
 
 /// One of the SDK's fixtures (`crates/crusoe-sdk/tests/fixtures`): Crusoe's answers, for a
@@ -40,73 +44,22 @@ pub fn shared_dir() -> Option<PathBuf> {
     dir.is_dir().then_some(dir)
 }
 
-/// Starts the real `serve` with `config` as its config file (empty: defaults), an empty home and
-/// no environment but a stand-in iPXE image; returns the child, the `host:port` it listens on,
-/// and the directory to keep.
-pub async fn serve_process(config: &str) -> (tokio::process::Child, String, tempfile::TempDir) {
-    serve_process_with(config, &[], &[]).await
+/// The JSON a GET of `url` answers.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
 }
 
-/// [`serve_process`] with more arguments to `serve` and more environment. The process listens on
-/// port 0, bound before it serves, and the test learns the port from its "serving" line: no port
-/// is picked by the test and freed for the server to take, which another test could take first.
-pub async fn serve_process_with(
-    config: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (tokio::process::Child, String, tempfile::TempDir) {
-    let (child, addr, dir, _) = serve_process_logged(config, args, env).await;
-    (child, addr, dir)
+/// What a POST of `body`, as JSON, to `url` answers.
+pub async fn post(url: &str, body: &serde_json::Value) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(url)
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
-/// [`serve_process_with`], and the log lines `serve` wrote before its "serving" line.
-pub async fn serve_process_logged(
-    config: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (
-    tokio::process::Child,
-    String,
-    tempfile::TempDir,
-    Vec<String>,
-) {
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("config.toml");
-    std::fs::write(&file, config).unwrap();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
-        .args(["--config", file.to_str().unwrap()])
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .args(args)
-        .env_clear()
-        .env("HOME", dir.path())
-        .env("IAL_IPXE_URL", harness::STAND_IN_IPXE_URL)
-        // The lines `serve::listening_on` reads.
-        .env("IAL_LOG_FORMAT", "json")
-        .envs(env.iter().copied())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut before = Vec::new();
-    let found = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Ok(Some(line)) = lines.next_line().await {
-            if let Some(addr) = crusoe_ial::serve::listening_on(&line) {
-                return Some(addr);
-            }
-            before.push(line);
-        }
-        None
-    })
-    .await;
-    let Ok(Some(addr)) = found else {
-        panic!("serve did not say where it listens:\n{}", before.join("\n"));
-    };
-    // Keep reading: a full pipe would stop the server at its next log line.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr.to_string(), dir, before)
+/// The JSON a POST of `body` to `url` answers.
+pub async fn post_json(url: &str, body: &serde_json::Value) -> serde_json::Value {
+    post(url, body).await.json().await.unwrap()
 }

@@ -3,19 +3,13 @@
 
 use serde_json::Value;
 
+use crate::common::run_bin;
+
 #[tokio::test]
 async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
-        .args(["bench", "--quick", "--json"])
-        .output()
-        .await
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let out = run_bin(&["bench", "--quick", "--json"], &[]).await;
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    let r: Value = serde_json::from_str(&out.stdout).unwrap();
 
     for endpoint in ["locations", "server_models"] {
         assert!(r[endpoint]["requests"].as_u64().unwrap() > 0, "{endpoint}");

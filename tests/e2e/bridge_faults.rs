@@ -57,39 +57,20 @@ async fn the_lifecycle_completes_through_crusoe_failures_without_duplicates_or_l
     for (id, extra) in &servers {
         h.wait_provisioned(id, "us-east1-a", &config, extra).await;
         peak_vms = peak_vms.max(h.count("vms"));
-        let ip = Harness::data(
-            h.cycle_retried(
-                "/v1/infrastructure/ip/allocate",
-                json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
-                       "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
-            )
-            .await,
-        );
+        let allocate = Harness::allocate_request(id, "us-east1-a", &config);
+        let ip = h.cycle_retried("/v1/infrastructure/ip/allocate", allocate);
+        let ip = Harness::data(ip.await);
         assert!(ip["cidr"].as_str().unwrap().ends_with("/32"));
-        assert_eq!(
-            Harness::data(
-                h.cycle_retried(
-                    "/v1/infrastructure/server/restart",
-                    Harness::server_ref(id, "us-east1-a")
-                )
-                .await
-            ),
-            json!(true)
-        );
+        let server = Harness::server_ref(id, "us-east1-a");
+        let restarted = h.cycle_retried("/v1/infrastructure/server/restart", server);
+        assert_eq!(Harness::data(restarted.await), json!(true));
     }
     assert_eq!(peak_vms, 3, "one VM per server, never a duplicate");
     assert_eq!(h.count("load_balancers"), 3);
     for (id, _) in &servers {
-        assert_eq!(
-            Harness::data(
-                h.cycle_retried(
-                    "/v1/infrastructure/server/decommission",
-                    Harness::server_ref(id, "us-east1-a")
-                )
-                .await
-            ),
-            json!(true)
-        );
+        let server = Harness::server_ref(id, "us-east1-a");
+        let gone = h.cycle_retried("/v1/infrastructure/server/decommission", server);
+        assert_eq!(Harness::data(gone.await), json!(true));
     }
     assert_eq!(h.billable(), (0, 0, 0), "nothing leaked");
     let failed = h.sim.sim.calls().values().sum::<u64>();
@@ -127,30 +108,21 @@ async fn out_of_stock_is_a_clear_409_and_creates_nothing() {
 async fn a_creation_crusoe_fails_is_reported_with_its_cause_and_leaves_nothing_billable() {
     let h = Harness::start(quick_sim_config(), test_settings()).await;
     let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let provisioned = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config),
-        )
-        .await,
-    );
+    let provisioned = h
+        .provision(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config)
+        .await;
     // The VM creation was accepted; make Crusoe fail it, as it does when stock runs out meanwhile.
     // (Creation already started, so fail the next one: provision again after a decommission.)
     let id = provisioned["server_id"].as_str().unwrap().to_string();
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&id, "us-east1-a"),
-        )
-        .await,
-    );
-    h.sim
-        .sim
-        .set_faults(Faults {
+    Harness::data(h.server_call("decommission", &id, "us-east1-a").await);
+    let fail_every_operation = || {
+        let faults = Faults {
             operation_failure_rate: 1.0,
             ..Default::default()
-        })
-        .unwrap();
+        };
+        h.sim.sim.set_faults(faults).unwrap()
+    };
+    fail_every_operation();
     // The data disk's creation fails too under this fault: provision says so, and keeps nothing.
     let (status, answer) = h
         .cycle(
@@ -161,29 +133,16 @@ async fn a_creation_crusoe_fails_is_reported_with_its_cause_and_leaves_nothing_b
     assert_eq!(status, 502, "{answer}");
     assert_eq!(answer["error"]["code"], "502.provider-failed");
     assert!(
-        answer["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("internal_error"),
+        Harness::detail(&answer).contains("internal_error"),
         "{answer}"
     );
     assert_eq!(h.billable(), (0, 0, 0));
 
     // A model with its own disk needs none: the VM creation itself fails, seen at the next poll.
-    h.sim
-        .sim
-        .set_faults(Faults {
-            operation_failure_rate: 1.0,
-            ..Default::default()
-        })
-        .unwrap();
-    let provisioned = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config),
-        )
-        .await,
-    );
+    fail_every_operation();
+    let provisioned = h
+        .provision(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config)
+        .await;
     let mut last: (u16, Value) = (0, Value::Null);
     for _ in 0..100 {
         last = h
@@ -221,11 +180,8 @@ async fn decommission_succeeds_when_crusoe_wants_vms_stopped_and_conflicts_right
         })
         .unwrap();
     let done = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&server.server_id, "us-east1-a"),
-        )
-        .await,
+        h.server_call("decommission", &server.server_id, "us-east1-a")
+            .await,
     );
     assert_eq!(done, json!(true));
     assert_eq!(h.billable(), (0, 0, 0), "{}", h.project());

@@ -3,7 +3,7 @@
 use crate::common;
 
 use common::harness::{serve_bridge, test_settings, Harness, CYCLE_SERVER};
-use common::quick_sim_config;
+use common::{attached_disk, quick_sim_config};
 use crusoe_ial::ial::IalOptions;
 use serde_json::{json, Value};
 
@@ -383,13 +383,7 @@ async fn a_vm_without_its_data_disk_is_never_reported_ready_and_gets_one_once_st
     let crusoe = common::sim_client(&h.sim).project(common::PROJECT);
     let five = std::time::Duration::from_secs(5);
     let vm = &crusoe_ial_vm(&crusoe, name).await;
-    let disk_id = vm
-        .disks
-        .iter()
-        .find(|d| d.attachment_type == "data")
-        .unwrap()
-        .id
-        .clone();
+    let disk_id = attached_disk(vm, "data");
     use crusoe_sdk::types::{UpdateVmRequest, VmAction};
     // Someone takes the disk away in Crusoe.
     let stop = UpdateVmRequest::action(VmAction::Stop);

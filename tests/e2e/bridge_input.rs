@@ -196,10 +196,7 @@ async fn every_kind_of_bad_input_is_a_cycle_shaped_4xx_and_creates_nothing() {
     let (status, body) = h.cycle("/v1/infrastructure/ip/allocate", ipv6).await;
     assert_cycle_error(status, &body, 422);
     assert!(
-        body["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("IPv4 addresses only"),
+        Harness::detail(&body).contains("IPv4 addresses only"),
         "{body}"
     );
 
@@ -243,13 +240,7 @@ async fn missing_or_wrong_credentials_are_401_and_verify_says_false_not_an_error
         )
         .await;
     assert_cycle_error(status, &body, 401);
-    assert!(
-        body["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("/auth/api_key"),
-        "{body}"
-    );
+    assert!(Harness::detail(&body).contains("/auth/api_key"), "{body}");
 
     let mut wrong = h.auth.clone();
     wrong["secret"] = json!("AAAAAAAAAAAAAAAAAAAAAA");

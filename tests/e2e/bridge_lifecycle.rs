@@ -5,8 +5,9 @@
 
 use crate::common;
 
-use common::harness::{Harness, CYCLE_SERVER, STAND_IN_IPXE_URL};
+use common::harness::{element, Harness, CYCLE_SERVER, STAND_IN_IPXE_URL};
 use common::openapi::CycleSpec;
+use common::swagger::assert_all_found;
 use common::{quick_sim_config, PROJECT};
 use crusoe_ial::ial::{Envelope, IalOptions};
 use serde_json::{json, Value};
@@ -60,13 +61,12 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
         h.cycle("/v1/infrastructure/provider/locations", Value::Null)
             .await,
     );
-    let east = locations["locations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["provider"]["location_id"] == "us-east1-a")
-        .expect("us-east1-a offered")
-        .clone();
+    let east = element(
+        &locations["locations"],
+        "/provider/location_id",
+        "us-east1-a",
+    )
+    .clone();
     assert_eq!(east["abbreviation"], "USE1A");
     assert_eq!(east["geographic"]["country"], "US");
     assert_eq!(east["compatible"], true);
@@ -76,15 +76,7 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
         h.cycle("/v1/infrastructure/provider/server-models", Value::Null)
             .await,
     );
-    let model = |id: &str| {
-        models["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["provider"]["model_id"] == id)
-            .unwrap_or_else(|| panic!("{id} missing"))
-            .clone()
-    };
+    let model = |id: &str| element(&models["models"], "/provider/model_id", id).clone();
     let h100 = model("h100-80gb-sxm-ib.8x");
     assert_eq!(
         (
@@ -228,13 +220,7 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
     );
     assert_eq!(h.count("load_balancers"), 0);
 
-    let restarted = unwrap(
-        h.cycle(
-            "/v1/infrastructure/server/restart",
-            Harness::server_ref(&server_id, "us-east1-a"),
-        )
-        .await,
-    );
+    let restarted = unwrap(h.server_call("restart", &server_id, "us-east1-a").await);
     assert_eq!(restarted, json!(true));
     seen.keep("/v1/infrastructure/server/restart", "post", &restarted);
     let calls = h.sim.sim.calls();
@@ -244,21 +230,15 @@ async fn lifecycle(h: &Harness, seen: &mut Seen, unwrap: fn((u16, Value)) -> Val
     );
 
     let gone = unwrap(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&server_id, "us-east1-a"),
-        )
-        .await,
+        h.server_call("decommission", &server_id, "us-east1-a")
+            .await,
     );
     assert_eq!(gone, json!(true));
     seen.keep("/v1/infrastructure/server/decommission", "post", &gone);
     assert_eq!(
         unwrap(
-            h.cycle(
-                "/v1/infrastructure/server/decommission",
-                Harness::server_ref(&server_id, "us-east1-a")
-            )
-            .await
+            h.server_call("decommission", &server_id, "us-east1-a")
+                .await
         ),
         json!(true),
         "a server already gone is decommissioned"
@@ -380,20 +360,13 @@ fn the_cycle_schema_check_itself_catches_drift() {
     let spec = CycleSpec::load(&shared.join("reference/cycle-ial/openapi"));
     let (schema, file) = spec.response("/v1/infrastructure/provider/server-models", "get");
     let bad = json!({"models": [{"name": "x", "description": "d", "specs": {"cpu": {"count": "8", "type": "amd"}, "memory": {"size_gb": 8, "type": "RAM"}, "features": {}}, "provider": {"category": "cpu"}}], "extra": {}});
-    let found = spec.violations(&schema, &file, &bad);
-    assert!(
-        found.iter().any(|v| v.contains("/pricing: required")),
-        "{found:?}"
-    );
-    assert!(
-        found.iter().any(|v| v.contains("/cpu/count: expected")),
-        "{found:?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|v| v.contains("/provider/model_id: required")),
-        "{found:?}"
+    assert_all_found(
+        &spec.violations(&schema, &file, &bad),
+        &[
+            "/pricing: required",
+            "/cpu/count: expected",
+            "/provider/model_id: required",
+        ],
     );
     let (schema, file) = spec.response("/v1/infrastructure/ip/release", "post");
     assert!(

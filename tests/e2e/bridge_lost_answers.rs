@@ -5,7 +5,7 @@
 
 use crate::common;
 
-use common::harness::{test_settings, Harness, CYCLE_SERVER};
+use common::harness::{test_settings, Harness};
 use common::quick_sim_config;
 use crusoe_sim::{Faults, SimConfig};
 use serde_json::{json, Value};
@@ -35,11 +35,7 @@ async fn creates_whose_answers_are_lost_make_each_resource_once() {
     )
     .await;
     let server = h.provision_ready("c1a.4x", "us-east1-a").await;
-    let allocate = json!({
-        "kind": "ipv4", "server_id": server.server_id, "location_id": "us-east1-a", "zone_id": null,
-        "location_configuration": server.config,
-        "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c1a", "server_model_category": "cpu", "location_id": "l"}
-    });
+    let allocate = Harness::allocate_request(&server.server_id, "us-east1-a", &server.config);
     let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", allocate).await);
     assert!(ip["cidr"].as_str().unwrap().ends_with("/32"));
 
@@ -104,22 +100,12 @@ async fn a_replica_that_finds_a_load_balancer_still_being_made_waits_for_it_inst
     let server = h.provision_ready("c1a.4x", "us-east1-a").await;
     let (other_url, _other) =
         common::harness::serve_bridge(&h.sim, h.settings.clone(), h.options).await;
-    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": {
-        "kind": "ipv4", "server_id": server.server_id, "location_id": "us-east1-a", "zone_id": null,
-        "location_configuration": server.config,
-        "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c1a", "server_model_category": "cpu", "location_id": "l"}
-    }}))
-    .unwrap();
+    let allocate = Harness::allocate_request(&server.server_id, "us-east1-a", &server.config);
+    let body = json!({"auth": h.auth, "request": allocate});
     let post = |base: String| {
         let body = body.clone();
         async move {
-            let resp = reqwest::Client::new()
-                .post(format!("{base}/v1/infrastructure/ip/allocate"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let resp = common::post(&format!("{base}/v1/infrastructure/ip/allocate"), &body).await;
             (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
         }
     };

@@ -5,38 +5,45 @@ use crate::common;
 
 use std::time::Duration;
 
-use common::harness::{serve_app, test_settings, Harness, CYCLE_SERVER};
+use common::harness::{element, serve_app, test_settings, Harness, CYCLE_SERVER};
 use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
 use crusoe_ial::bridge::settings::{CredentialsMode, IpStrategy};
 use crusoe_ial::bridge::{Bridge, BridgeSettings};
 use crusoe_ial::ial::IalOptions;
 use crusoe_ial::serve::AppSettings;
 use crusoe_sdk::{ClientPool, Credentials};
-use crusoe_sim::SimConfig;
+use crusoe_sim::{RunningSim, SimConfig};
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use tokio::task::JoinHandle;
 
 const TOKEN: &str = "bridge-token-of-at-least-16";
 
-#[tokio::test]
-async fn server_held_credentials_need_the_token_and_use_the_operators_project() {
-    let sim = start_sim(quick_sim_config()).await;
+/// A bridge on `sim` in server-held mode, wanting `TOKEN` and holding the test key with `secret`:
+/// its URL and its task.
+async fn server_held_bridge(sim: &RunningSim, secret: &str) -> (String, JoinHandle<()>) {
     let settings = BridgeSettings {
         credentials: CredentialsMode::ServerHeld,
         bridge_token: Some(SecretString::from(TOKEN)),
         ..test_settings()
     };
     let held = (
-        Credentials::new(ACCESS_KEY, &SecretString::from(SECRET)).unwrap(),
+        Credentials::new(ACCESS_KEY, &SecretString::from(secret)).unwrap(),
         PROJECT.to_string(),
     );
-    let (url, _server) = serve_app(&AppSettings {
+    serve_app(&AppSettings {
         client: fast_settings(&sim.endpoint()),
         server_held: Some(held),
         bridge: settings,
         ial: IalOptions::default(),
     })
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn server_held_credentials_need_the_token_and_use_the_operators_project() {
+    let sim = start_sim(quick_sim_config()).await;
+    let (url, _server) = server_held_bridge(&sim, SECRET).await;
     let http = reqwest::Client::new();
     let call = |auth: Value, path: &'static str, request: Value| {
         let http = http.clone();
@@ -129,15 +136,9 @@ async fn an_existing_network_is_used_as_configured_and_nothing_is_made() {
     // First learn the simulator's default network and its us-east1-a subnet.
     let probe = start_sim(quick_sim_config()).await;
     let c = common::sim_client(&probe);
-    let network = c
-        .project(PROJECT)
-        .vpc_networks()
-        .list()
-        .await
-        .unwrap()
-        .remove(0);
-    let subnet = c
-        .project(PROJECT)
+    let project = c.project(PROJECT);
+    let network = project.vpc_networks().list().await.unwrap().remove(0);
+    let subnet = project
         .vpc_subnets()
         .list()
         .await
@@ -170,10 +171,7 @@ async fn an_existing_network_is_used_as_configured_and_nothing_is_made() {
         status, 409,
         "no subnet configured for that location: {body}"
     );
-    assert!(body["error"]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("existing_subnets"));
+    assert!(Harness::detail(&body).contains("existing_subnets"));
 }
 
 #[tokio::test]
@@ -183,8 +181,7 @@ async fn vm_public_ip_hands_out_the_servers_own_static_address() {
     let h = Harness::start(quick_sim_config(), settings).await;
     let server = h.provision_ready("s1a.80x", "us-east1-a").await;
     let (config, id, ready) = (&server.config, server.server_id.as_str(), &server.status);
-    let request = json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
-                         "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}});
+    let request = Harness::allocate_request(id, "us-east1-a", config);
     let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", request).await);
     assert_eq!(
         ip["cidr"],
@@ -192,7 +189,7 @@ async fn vm_public_ip_hands_out_the_servers_own_static_address() {
     );
     assert!(ip["ip_assignment_id"].as_str().unwrap().starts_with("vm-"));
     assert_eq!(h.count("load_balancers"), 0);
-    let release = json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]});
+    let release = Harness::release_request(&ip);
     assert_eq!(
         Harness::data(h.cycle("/v1/infrastructure/ip/release", release).await),
         json!(true)
@@ -216,45 +213,16 @@ async fn a_decommission_past_its_deadline_is_a_504_and_the_retry_finishes_it() {
         settings,
     )
     .await;
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let p = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "s1a.80x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let id = p["server_id"].as_str().unwrap().to_string();
-    h.wait_provisioned(&id, "us-east1-a", &config, &p["extra"])
-        .await;
+    let id = h.provision_ready("s1a.80x", "us-east1-a").await.server_id;
 
-    let body = serde_json::to_vec(
-        &json!({"auth": h.auth, "request": Harness::server_ref(&id, "us-east1-a")}),
-    )
-    .unwrap();
-    let (status, answer) = h
-        .raw(
-            "POST",
-            "/v1/infrastructure/server/decommission",
-            Some(body.clone()),
-        )
-        .await;
+    let (status, answer) = h.server_call("decommission", &id, "us-east1-a").await;
     assert_eq!(status, 504, "{answer}");
     assert_eq!(answer["error"]["code"], "504.timeout");
-    assert!(answer["error"]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("continues where this stopped"));
+    assert!(Harness::detail(&answer).contains("continues where this stopped"));
 
     let mut done = false;
     for _ in 0..20 {
-        let (status, answer) = h
-            .raw(
-                "POST",
-                "/v1/infrastructure/server/decommission",
-                Some(body.clone()),
-            )
-            .await;
+        let (status, answer) = h.server_call("decommission", &id, "us-east1-a").await;
         if status == 200 {
             assert_eq!(answer["data"], json!(true));
             done = true;
@@ -274,33 +242,12 @@ async fn a_decommission_past_its_deadline_is_a_504_and_the_retry_finishes_it() {
 #[tokio::test]
 async fn in_server_held_mode_readiness_fails_when_crusoe_refuses_the_operators_key() {
     let sim = start_sim(quick_sim_config()).await;
-    let settings = BridgeSettings {
-        credentials: CredentialsMode::ServerHeld,
-        bridge_token: Some(SecretString::from(TOKEN)),
-        ..test_settings()
-    };
-    let wrong = (
-        Credentials::new(ACCESS_KEY, &SecretString::from("AAAAAAAAAAAAAAAAAAAAAA")).unwrap(),
-        PROJECT.to_string(),
-    );
-    let (url, _server) = serve_app(&AppSettings {
-        client: fast_settings(&sim.endpoint()),
-        server_held: Some(wrong),
-        bridge: settings,
-        ial: IalOptions::default(),
-    })
-    .await;
+    let (url, _server) = server_held_bridge(&sim, "AAAAAAAAAAAAAAAAAAAAAA").await;
     let answer = reqwest::get(format!("{url}/readyz")).await.unwrap();
     assert_eq!(answer.status(), 503);
     let body: Value = answer.json().await.unwrap();
     assert_eq!(body["error"]["code"], "503.not-ready");
-    assert!(
-        body["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("does not accept"),
-        "{body}"
-    );
+    assert!(Harness::detail(&body).contains("does not accept"), "{body}");
     assert_eq!(
         reqwest::get(format!("{url}/healthz"))
             .await
@@ -332,9 +279,9 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
     // A server's VM with a dynamic address (as one made before the bridge asked for static
     // ones), running, then told to stop.
     let c = common::sim_client(&h.sim);
+    let project = c.project(PROJECT);
     let name = format!("cycle-{CYCLE_SERVER}");
-    let op = c
-        .project(PROJECT)
+    let op = project
         .vms()
         .create(&CreateVmRequest {
             name: name.clone(),
@@ -356,12 +303,8 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
         .unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
     op.wait(Duration::from_secs(5)).await.unwrap();
-    let _pending = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
-        .await
-        .unwrap();
+    let stop = UpdateVmRequest::action(VmAction::Stop);
+    let _pending = project.vms().update(&vm_id, &stop).await.unwrap();
     let patches = |h: &Harness| {
         h.sim
             .sim
@@ -371,15 +314,11 @@ async fn vm_public_ip_makes_an_address_static_only_on_a_running_server() {
             .unwrap_or(0)
     };
     let before = patches(&h);
-    let request = json!({"kind": "ipv4", "server_id": name, "location_id": "us-east1-a", "location_configuration": config,
-                         "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}});
+    let request = Harness::allocate_request(&name, "us-east1-a", &config);
     let (status, answer) = h.cycle("/v1/infrastructure/ip/allocate", request).await;
     assert_eq!(status, 409, "{answer}");
     assert!(
-        answer["error"]["detail"]
-            .as_str()
-            .unwrap()
-            .contains("only while it runs"),
+        Harness::detail(&answer).contains("only while it runs"),
         "{answer}"
     );
     assert_eq!(
@@ -399,12 +338,7 @@ async fn with_nested_virtualization_on_models_offer_a_hypervisor_and_a_provision
             .await,
     );
     let hypervisor = |name: &str| {
-        models["models"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|m| m["provider"]["model_id"] == name)
-            .unwrap_or_else(|| panic!("no model {name}"))["specs"]["features"]["hypervisor"]
+        element(&models["models"], "/provider/model_id", name)["specs"]["features"]["hypervisor"]
             .clone()
     };
     assert_eq!(hypervisor("c1a.4x"), json!(true));

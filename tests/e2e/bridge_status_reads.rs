@@ -158,17 +158,7 @@ fn crusoe_calls(h: &Harness) -> u64 {
 }
 
 async fn unknown_names_cost_little(names_match_one: bool) {
-    let mut settings = test_settings();
-    settings.status.coalesce = true;
-    settings.status.refresh_ms = REFRESH_MS;
-    let h = Harness::start(
-        SimConfig {
-            names_match_one,
-            ..common::quick_sim_config()
-        },
-        settings,
-    )
-    .await;
+    let h = Harness::start_coalescing(REFRESH_MS, names_match_one).await;
     let real = h.provision_ready("c1a.4x", LOCATION).await;
     let real_poll = Harness::status_request(
         &real.server_id,
@@ -227,17 +217,7 @@ async fn polls_for_servers_that_do_not_exist_cost_a_few_crusoe_calls_however_man
 #[tokio::test]
 async fn polled_servers_are_read_by_id_once_their_vm_is_known() {
     for names_match_one in [false, true] {
-        let mut settings = test_settings();
-        settings.status.coalesce = true;
-        settings.status.refresh_ms = 50;
-        let h = Harness::start(
-            SimConfig {
-                names_match_one,
-                ..common::quick_sim_config()
-            },
-            settings,
-        )
-        .await;
+        let h = Harness::start_coalescing(50, names_match_one).await;
         let config = h.configure(LOCATION).await["configuration_latest"].clone();
         let mut polls = Vec::new();
         for cycle_server in ["5f1e2d3c4b5a69788796a5d1", "5f1e2d3c4b5a69788796a5d2"] {

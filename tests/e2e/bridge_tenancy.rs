@@ -3,23 +3,15 @@
 
 use crate::common;
 
-use common::harness::{test_settings, Harness, CYCLE_SERVER};
-use common::quick_sim_config;
+use common::harness::{test_settings, Harness, Ready};
+use common::{project_inventory, quick_sim_config};
 use crusoe_sim::KeyPair;
 use serde_json::{json, Value};
 
+const MODELS: &str = "/v1/infrastructure/provider/server-models";
+
 fn auth_of(key: &KeyPair) -> Value {
     json!({"api_key": key.access_key_id, "secret": key.secret_key, "namespace": key.project_id, "cycle": {"hub_name": "b", "hub_id": "77a1b2c3d4e5f60718293a4b"}})
-}
-
-fn project_of(h: &Harness, id: &str) -> Value {
-    h.sim.sim.inventory()["projects"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["id"] == id)
-        .cloned()
-        .unwrap()
 }
 
 #[tokio::test]
@@ -30,17 +22,9 @@ async fn one_tenant_never_sees_or_touches_another() {
     let b_auth = auth_of(&b);
 
     // A provisions a server.
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let a_server = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.16x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let server_id = a_server["server_id"].as_str().unwrap().to_string();
-    h.wait_provisioned(&server_id, "us-east1-a", &config, &a_server["extra"])
-        .await;
+    let Ready {
+        config, server_id, ..
+    } = h.provision_ready("c1a.16x", "us-east1-a").await;
 
     // B, with the same server id, sees nothing and deletes nothing of A's.
     let (status, body) = h
@@ -83,7 +67,7 @@ async fn one_tenant_never_sees_or_touches_another() {
     )["configuration_latest"]
         .clone();
     assert_ne!(b_config["vpc_network_id"], config["vpc_network_id"]);
-    let b_project = project_of(&h, &b.project_id);
+    let b_project = project_inventory(&h.sim, &b.project_id);
     assert!(b_project["vpc_networks"]
         .as_array()
         .unwrap()
@@ -104,7 +88,7 @@ async fn one_tenant_never_sees_or_touches_another() {
         )
         .await;
     assert!((400..500).contains(&status), "{body}");
-    assert!(project_of(&h, &b.project_id)["vms"]
+    assert!(project_inventory(&h.sim, &b.project_id)["vms"]
         .as_array()
         .unwrap()
         .is_empty());
@@ -114,19 +98,13 @@ async fn one_tenant_never_sees_or_touches_another() {
 async fn a_cached_catalogue_never_answers_a_caller_with_other_or_wrong_credentials() {
     let h = Harness::start(quick_sim_config(), test_settings()).await;
     // A fills the cache.
-    Harness::data(
-        h.cycle("/v1/infrastructure/provider/server-models", Value::Null)
-            .await,
-    );
+    Harness::data(h.cycle(MODELS, Value::Null).await);
     Harness::data(
         h.cycle("/v1/infrastructure/provider/locations", Value::Null)
             .await,
     );
     let cached_calls = h.sim.sim.calls();
-    Harness::data(
-        h.cycle("/v1/infrastructure/provider/server-models", Value::Null)
-            .await,
-    );
+    Harness::data(h.cycle(MODELS, Value::Null).await);
     assert_eq!(
         h.sim.sim.calls(),
         cached_calls,
@@ -136,37 +114,18 @@ async fn a_cached_catalogue_never_answers_a_caller_with_other_or_wrong_credentia
     // Same access key, wrong secret: Crusoe is asked, and refuses.
     let mut wrong = h.auth.clone();
     wrong["secret"] = json!("AAAAAAAAAAAAAAAAAAAAAA");
-    let (status, body) = h
-        .cycle_as(
-            &wrong,
-            "/v1/infrastructure/provider/server-models",
-            Value::Null,
-        )
-        .await;
+    let (status, body) = h.cycle_as(&wrong, MODELS, Value::Null).await;
     assert_eq!(status, 401, "{body}");
     // Same key pair, another project it does not own.
     let mut other = h.auth.clone();
     other["namespace"] = json!("0b0b0b0b-0000-4000-8000-000000000000");
-    let (status, body) = h
-        .cycle_as(
-            &other,
-            "/v1/infrastructure/provider/server-models",
-            Value::Null,
-        )
-        .await;
+    let (status, body) = h.cycle_as(&other, MODELS, Value::Null).await;
     assert_eq!(status, 403, "{body}");
     // Another tenant gets its own answer, fetched for it.
     let b = KeyPair::generate();
     h.sim.sim.add_key(&b);
     let before = h.sim.sim.calls().values().sum::<u64>();
-    Harness::data(
-        h.cycle_as(
-            &auth_of(&b),
-            "/v1/infrastructure/provider/server-models",
-            Value::Null,
-        )
-        .await,
-    );
+    Harness::data(h.cycle_as(&auth_of(&b), MODELS, Value::Null).await);
     assert!(
         h.sim.sim.calls().values().sum::<u64>() > before,
         "B's catalogue was fetched with B's key"

@@ -3,64 +3,44 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::harness::STAND_IN_IPXE_URL;
-use common::{fixture, PROJECT, SECRET};
+use common::harness::{Harness, STAND_IN_IPXE_URL};
+use common::{
+    crusoe_env, exit_within, fixture, run_bin, send_signal, Ran, ACCESS_KEY, PROJECT, SECRET,
+};
 use wiremock::matchers::{any, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
-
-const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
-
-struct Output {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Output {
-    fn all(&self) -> String {
-        format!("{}{}", self.stdout, self.stderr)
-    }
-}
 
 /// Runs the binary with only the given environment (and an empty home, so no real
 /// `~/.crusoe/config` is read, and a stand-in iPXE image), with debug logging on so that any leak
 /// would show.
-async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .args(args)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("IAL_IPXE_URL", STAND_IN_IPXE_URL)
-        .env("RUST_LOG", "debug")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    Output {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Ran {
+    let defaults = [("IAL_IPXE_URL", STAND_IN_IPXE_URL), ("RUST_LOG", "debug")];
+    run_bin(args, &[&defaults[..], env].concat()).await
 }
 
-fn crusoe_env(endpoint: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("CRUSOE_API_ENDPOINT", endpoint.to_string()),
-        ("CRUSOE_ACCESS_KEY_ID", common::ACCESS_KEY.to_string()),
-        ("CRUSOE_SECRET_KEY", SECRET.to_string()),
-        ("CRUSOE_DEFAULT_PROJECT", PROJECT.to_string()),
-        ("IAL_CRUSOE_ATTEMPT_TIMEOUT_SECS", "2".to_string()),
-    ]
+/// `check` against the Crusoe API at `endpoint` with the test key pair, `env` over that.
+async fn check(endpoint: &str, env: &[(&str, &str)]) -> Ran {
+    let quick = [("IAL_CRUSOE_ATTEMPT_TIMEOUT_SECS", "2")];
+    run(
+        &["check"],
+        &[&crusoe_env(endpoint)[..], &quick, env].concat(),
+    )
+    .await
 }
 
-async fn check_with(env: Vec<(&'static str, String)>) -> Output {
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    run(&["check"], &env).await
+/// A Crusoe that refuses the credentials of the one call it expects.
+async fn crusoe_refusing_the_key() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(any())
+        .respond_with(
+            ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    server
 }
 
 #[tokio::test]
@@ -85,7 +65,7 @@ async fn check_reports_project_locations_and_types() {
             .mount(&server)
             .await;
     }
-    let out = check_with(crusoe_env(&format!("{}/v1", server.uri()))).await;
+    let out = check(&format!("{}/v1", server.uri()), &[]).await;
     assert_eq!(out.code, 0, "{}", out.all());
     assert!(out.stdout.contains("cycle-prod"), "{}", out.stdout);
     assert!(out.stdout.contains("us-east1-a"));
@@ -95,18 +75,10 @@ async fn check_reports_project_locations_and_types() {
 
 #[tokio::test]
 async fn check_with_a_wrong_secret_says_so_in_one_line_and_exits_1() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = crusoe_refusing_the_key().await;
     let wrong_secret = "AAAAAAAAAAAAAAAAAAAAAA";
-    let mut env = crusoe_env(&format!("{}/v1", server.uri()));
-    env[2].1 = wrong_secret.to_string();
-    let out = check_with(env).await;
+    let wrong = [("CRUSOE_SECRET_KEY", wrong_secret)];
+    let out = check(&format!("{}/v1", server.uri()), &wrong).await;
     assert_eq!(out.code, 1, "{}", out.all());
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
@@ -127,7 +99,7 @@ async fn check_against_an_unreachable_endpoint_says_so_and_exits_1() {
         .local_addr()
         .unwrap()
         .port();
-    let out = check_with(crusoe_env(&format!("http://127.0.0.1:{port}/v1"))).await;
+    let out = check(&format!("http://127.0.0.1:{port}/v1"), &[]).await;
     assert_eq!(out.code, 1, "{}", out.all());
     let last = out.stderr.lines().last().unwrap_or_default();
     assert!(
@@ -146,56 +118,33 @@ async fn check_without_access_to_the_project_names_the_project() {
         ))
         .mount(&server)
         .await;
-    let out = check_with(crusoe_env(&format!("{}/v1", server.uri()))).await;
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr
-            .contains(&format!("cannot access project {PROJECT}")),
-        "{}",
-        out.stderr
-    );
+    let out = check(&format!("{}/v1", server.uri()), &[]).await;
+    out.assert_failed_saying(&format!("cannot access project {PROJECT}"));
 }
 
 #[tokio::test]
 async fn check_without_credentials_explains_what_to_set() {
     let out = run(&["check"], &[]).await;
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("CRUSOE_ACCESS_KEY_ID"),
-        "{}",
-        out.stderr
-    );
+    out.assert_failed_saying("CRUSOE_ACCESS_KEY_ID");
 }
 
 #[tokio::test]
 async fn check_reads_crusoes_own_profile_file() {
-    let server = MockServer::start().await;
-    Mock::given(any())
-        .respond_with(
-            ResponseTemplate::new(401).set_body_json(fixture("error_bad_credential.json")),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    let server = crusoe_refusing_the_key().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("crusoe-config");
     std::fs::write(
         &file,
         format!(
             "[default]\naccess_key_id = \"{}\"\nsecret_key = \"{SECRET}\"\ndefault_project = \"{PROJECT}\"\napi_endpoint = \"{}/v1\"\n",
-            common::ACCESS_KEY,
+            ACCESS_KEY,
             server.uri()
         ),
     )
     .unwrap();
     let out = run(&["check"], &[("IAL_CRUSOE_CONFIG", file.to_str().unwrap())]).await;
     // The request reached the endpoint named in the profile, signed with its key.
-    assert_eq!(out.code, 1);
-    assert!(
-        out.stderr.contains("rejected the credentials"),
-        "{}",
-        out.stderr
-    );
+    out.assert_failed_saying("rejected the credentials");
 }
 
 #[tokio::test]
@@ -246,25 +195,13 @@ async fn serve_in_the_ipxe_boot_mode_without_cycles_image_says_what_to_set() {
         &[("IAL_IPXE_URL", "https://cdn.example/ipxe.img")],
     )
     .await;
-    assert_eq!(bad.code, 1);
-    assert!(
-        bad.stderr.contains("bridge.boot.ipxe_url"),
-        "{}",
-        bad.stderr
-    );
+    bad.assert_failed_saying("bridge.boot.ipxe_url");
     let script = run(
         &["serve", "--listen", "127.0.0.1:0"],
         &[("IAL_IPXE_URL", ""), ("IAL_BOOT_MODE", "script")],
     )
     .await;
-    assert_eq!(script.code, 1);
-    assert!(
-        script
-            .stderr
-            .contains("bridge.boot.startup_script_template"),
-        "{}",
-        script.stderr
-    );
+    script.assert_failed_saying("bridge.boot.startup_script_template");
 }
 
 #[tokio::test]
@@ -273,8 +210,7 @@ async fn a_config_file_with_an_unknown_key_is_refused() {
     let file = dir.path().join("ial.toml");
     std::fs::write(&file, "listen = \"127.0.0.1:0\"\nlisen = \"typo\"\n").unwrap();
     let out = run(&["--config", file.to_str().unwrap(), "serve"], &[]).await;
-    assert_eq!(out.code, 1);
-    assert!(out.stderr.contains("lisen"), "{}", out.stderr);
+    out.assert_failed_saying("lisen");
 }
 
 /// Starts `serve` with defaults and returns the child and its base URL.
@@ -309,10 +245,7 @@ async fn serve_answers_health_and_cycle_shaped_errors_for_unknown_paths() {
     assert_eq!(body["data"], serde_json::Value::Null);
     assert_eq!(body["error"]["status"], 404);
     assert_eq!(body["error"]["code"], "404.not-found");
-    assert!(body["error"]["detail"]
-        .as_str()
-        .unwrap()
-        .contains("/v1/nothing/here"));
+    assert!(Harness::detail(&body).contains("/v1/nothing/here"));
 
     let wrong_method = client
         .delete(format!("{base}/healthz"))
@@ -330,16 +263,8 @@ async fn serve_answers_health_and_cycle_shaped_errors_for_unknown_paths() {
 #[tokio::test]
 async fn serve_exits_0_on_sigterm() {
     let (child, _base, _home) = start_server().await;
-    let pid = child.id().unwrap();
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .expect("server did not stop on SIGTERM")
-        .unwrap();
+    send_signal(&child, "TERM");
+    let out = exit_within(child, Duration::from_secs(10), "serve stops on SIGTERM").await;
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -347,20 +272,12 @@ async fn serve_exits_0_on_sigterm() {
 #[tokio::test]
 async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
     // Crusoe answers slowly, so the verify below is still in flight when SIGTERM comes.
-    let sim = common::start_sim(crusoe_sim::SimConfig {
-        faults: crusoe_sim::Faults {
-            latency_ms: 1200,
-            ..Default::default()
-        },
-        ..common::quick_sim_config()
-    })
-    .await;
+    let sim = common::start_sim(common::slow_sim_config(1200)).await;
     let (child, addr, _home) =
         common::serve_process_with("", &[], &[("CRUSOE_API_ENDPOINT", &sim.endpoint())]).await;
     let base = format!("http://{addr}");
     let http = reqwest::Client::new();
-    let auth =
-        serde_json::json!({"api_key": common::ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
+    let auth = serde_json::json!({"api_key": ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
     let in_flight = tokio::spawn({
         let http = http.clone();
         let base = base.clone();
@@ -372,12 +289,7 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    send_signal(&child, "TERM");
     let answer = in_flight
         .await
         .unwrap()
@@ -385,10 +297,7 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
     assert_eq!(answer.status(), 200);
     let body: serde_json::Value = answer.json().await.unwrap();
     assert_eq!(body["data"]["valid"], true);
-    let out = tokio::time::timeout(Duration::from_secs(10), child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
+    let out = exit_within(child, Duration::from_secs(10), "serve stops on SIGTERM").await;
     assert_eq!(out.status.code(), Some(0));
     assert!(
         http.get(format!("{base}/healthz")).send().await.is_err(),
@@ -400,18 +309,8 @@ async fn on_sigterm_a_request_in_flight_finishes_before_the_exit() {
 async fn healthcheck_exits_0_for_a_serving_server_and_1_otherwise() {
     let (mut child, base, _home) = start_server().await;
     let addr = base.trim_start_matches("http://").to_string();
-    let healthy = tokio::process::Command::new(BIN)
-        .args(["healthcheck", "--listen", &addr])
-        .env_clear()
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(
-        healthy.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&healthy.stderr)
-    );
+    let healthy = run_bin(&["healthcheck", "--listen", &addr], &[]).await;
+    assert_eq!(healthy.code, 0, "{}", healthy.stderr);
     child.kill().await.unwrap();
     child.wait().await.unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -419,15 +318,10 @@ async fn healthcheck_exits_0_for_a_serving_server_and_1_otherwise() {
         .local_addr()
         .unwrap()
         .port();
-    let down = tokio::process::Command::new(BIN)
-        .args(["healthcheck"])
-        .env_clear()
-        .env("IAL_LISTEN", format!("0.0.0.0:{port}"))
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(down.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&down.stderr).starts_with("unhealthy: http://127.0.0.1:"));
+    let listen = format!("0.0.0.0:{port}");
+    let down = run_bin(&["healthcheck"], &[("IAL_LISTEN", &listen)]).await;
+    assert_eq!(down.code, 1);
+    assert!(down.stderr.starts_with("unhealthy: http://127.0.0.1:"));
 }
 
 #[tokio::test]
@@ -496,12 +390,7 @@ async fn an_unusable_tls_key_stops_start_up_without_showing_it() {
         &[],
     )
     .await;
-    assert_eq!(only_cert.code, 1);
-    assert!(
-        only_cert.stderr.contains("needs its key"),
-        "{}",
-        only_cert.stderr
-    );
+    only_cert.assert_failed_saying("needs its key");
 }
 
 #[tokio::test]
@@ -510,14 +399,14 @@ async fn an_endpoint_under_v1alpha5_keeps_working_and_serve_and_check_say_to_mov
     assert!(sim.endpoint().ends_with("/v1"), "{}", sim.endpoint());
     let legacy = sim.endpoint().replace("/v1", "/v1alpha5");
 
-    let out = check_with(crusoe_env(&legacy)).await;
+    let out = check(&legacy, &[]).await;
     let stdout = &out.stdout;
     assert_eq!(out.code, 0, "{stdout}{}", out.stderr);
     assert!(
         stdout.contains("note:") && stdout.contains("https://api.cloud.crusoe.ai/v1 "),
         "{stdout}"
     );
-    let current = check_with(crusoe_env(&sim.endpoint())).await;
+    let current = check(&sim.endpoint(), &[]).await;
     assert!(!current.stdout.contains("note:"), "{}", current.stdout);
 
     let (_child, addr, _home, lines) =
@@ -528,17 +417,9 @@ async fn an_endpoint_under_v1alpha5_keeps_working_and_serve_and_check_say_to_mov
         .collect();
     assert_eq!(advice.len(), 1, "said once: {lines:#?}");
     assert!(advice[0].contains("\"level\":\"WARN\""), "{}", advice[0]);
-    let auth =
-        serde_json::json!({"api_key": common::ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
-    let answer: serde_json::Value = reqwest::Client::new()
-        .post(format!("http://{addr}/v1/auth/verify"))
-        .json(&serde_json::json!({"auth": auth, "request": null}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let auth = serde_json::json!({"api_key": ACCESS_KEY, "secret": SECRET, "namespace": PROJECT});
+    let verify = serde_json::json!({"auth": auth, "request": null});
+    let answer = common::post_json(&format!("http://{addr}/v1/auth/verify"), &verify).await;
     assert_eq!(answer["data"]["valid"], true, "{answer}");
     let calls = sim.sim.calls();
     assert_eq!(

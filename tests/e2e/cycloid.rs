@@ -8,7 +8,7 @@ use crate::common;
 use std::time::Duration;
 
 use base64::Engine;
-use common::harness::{test_settings, Harness, CYCLE_LOCATION, CYCLE_SERVER, HUB};
+use common::harness::{element, test_settings, Harness, CYCLE_LOCATION, CYCLE_SERVER, HUB};
 use common::quick_sim_config;
 use common::PROJECT;
 use crusoe_ial::bridge::BridgeSettings;
@@ -71,16 +71,6 @@ fn tags(event: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
-fn allocate(server_id: &str, config: &Value) -> Value {
-    json!({"kind": "ipv4", "server_id": server_id, "location_id": LOCATION, "location_configuration": config,
-           "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c1a", "server_model_category": "cpu", "location_id": CYCLE_LOCATION}})
-}
-
-/// As Cycle may send it: without the server (the replica that allocated the address knows it).
-fn release(ip: &Value) -> Value {
-    json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]})
-}
-
 #[tokio::test]
 async fn the_lifecycle_tells_cycloid_each_step_in_order_and_the_inventory_follows() {
     let cy = cycloid().await;
@@ -89,13 +79,7 @@ async fn the_lifecycle_tells_cycloid_each_step_in_order_and_the_inventory_follow
         h.cycle("/v1/infrastructure/provider/server-models", Value::Null)
             .await,
     );
-    let model = models["models"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == MODEL)
-        .unwrap()
-        .clone();
+    let model = element(&models["models"], "/name", MODEL).clone();
 
     let ready = h.provision_ready(MODEL, LOCATION).await;
     let id = ready.server_id.clone();
@@ -123,28 +107,12 @@ async fn the_lifecycle_tells_cycloid_each_step_in_order_and_the_inventory_follow
     // Cycle polls again after provisioned: the timeline says it once.
     h.wait_provisioned(&id, LOCATION, &ready.config, &ready.provisioned["extra"])
         .await;
-    let ip = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/ip/allocate",
-            allocate(&id, &ready.config),
-        )
-        .await,
-    );
-    Harness::data(h.cycle("/v1/infrastructure/ip/release", release(&ip)).await);
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/restart",
-            Harness::server_ref(&id, LOCATION),
-        )
-        .await,
-    );
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&id, LOCATION),
-        )
-        .await,
-    );
+    let allocate = Harness::allocate_request(&id, LOCATION, &ready.config);
+    let ip = Harness::data(h.cycle("/v1/infrastructure/ip/allocate", allocate).await);
+    let release = Harness::release_request(&ip);
+    Harness::data(h.cycle("/v1/infrastructure/ip/release", release).await);
+    Harness::data(h.server_call("restart", &id, LOCATION).await);
+    Harness::data(h.server_call("decommission", &id, LOCATION).await);
     until(&cy.sim, "six events and an empty inventory", |s| {
         s.events().len() == 6 && s.resources().is_empty()
     })
@@ -257,11 +225,8 @@ async fn a_hub_can_bring_its_own_organisation_in_auth_config() {
     );
     let ready = h.provision_ready(MODEL, LOCATION).await;
     Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&ready.server_id, LOCATION),
-        )
-        .await,
+        h.server_call("decommission", &ready.server_id, LOCATION)
+            .await,
     );
     until(
         &cy.sim,
@@ -337,17 +302,14 @@ async fn a_config_the_bridge_does_not_read_is_a_422_at_verify_naming_the_field()
 /// Cycle's calls of one lifecycle, each answer's status and body exactly as sent. Polls before
 /// provisioned are not kept: how many there are depends on timing, not on the sink.
 async fn script(h: &Harness) -> Vec<(String, u16, Vec<u8>)> {
+    const CONFIGURE: &str = "/v1/location/configure";
+    const PROVISION: &str = "/v1/infrastructure/server/provision";
     let http = reqwest::Client::new();
     let mut answers = Vec::new();
     let mut call = async |path: &str, request: Value| -> Value {
-        let body = serde_json::to_vec(&json!({"auth": h.auth, "request": request})).unwrap();
-        let resp = http
-            .post(format!("{}{path}", h.url))
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let body = json!({"auth": h.auth, "request": request});
+        let resp = http.post(format!("{}{path}", h.url)).json(&body).send();
+        let resp = resp.await.unwrap();
         let status = resp.status().as_u16();
         let bytes = resp.bytes().await.unwrap().to_vec();
         answers.push((path.to_string(), status, bytes.clone()));
@@ -356,50 +318,33 @@ async fn script(h: &Harness) -> Vec<(String, u16, Vec<u8>)> {
     call("/v1/auth/verify", Value::Null).await;
     call("/v1/infrastructure/provider/locations", Value::Null).await;
     call("/v1/infrastructure/provider/server-models", Value::Null).await;
-    let config = call(
-        "/v1/location/configure",
-        Harness::configure_request(LOCATION),
-    )
-    .await["data"]["configuration_latest"]
-        .clone();
-    let provisioned = call(
-        "/v1/infrastructure/server/provision",
-        Harness::provision_request(CYCLE_SERVER, MODEL, LOCATION, &config),
-    )
-    .await["data"]
-        .clone();
-    let id = provisioned["server_id"].as_str().unwrap().to_string();
-    h.wait_provisioned(&id, LOCATION, &config, &provisioned["extra"])
-        .await;
+    let configured = call(CONFIGURE, Harness::configure_request(LOCATION)).await;
+    let config = configured["data"]["configuration_latest"].clone();
+    let provision = Harness::provision_request(CYCLE_SERVER, MODEL, LOCATION, &config);
+    let provisioned = call(PROVISION, provision).await["data"].clone();
+    let (id, extra) = (
+        provisioned["server_id"].as_str().unwrap(),
+        &provisioned["extra"],
+    );
+    h.wait_provisioned(id, LOCATION, &config, extra).await;
+    let status = Harness::status_request(id, LOCATION, &config, extra);
+    call("/v1/infrastructure/server/provision-status", status).await;
+    let allocate = Harness::allocate_request(id, LOCATION, &config);
+    let ip = call("/v1/infrastructure/ip/allocate", allocate).await["data"].clone();
     call(
-        "/v1/infrastructure/server/provision-status",
-        Harness::status_request(&id, LOCATION, &config, &provisioned["extra"]),
+        "/v1/infrastructure/ip/release",
+        Harness::release_request(&ip),
     )
     .await;
-    let ip = call("/v1/infrastructure/ip/allocate", allocate(&id, &config)).await["data"].clone();
-    call("/v1/infrastructure/ip/release", release(&ip)).await;
-    call(
-        "/v1/infrastructure/server/restart",
-        Harness::server_ref(&id, LOCATION),
-    )
-    .await;
-    call(
-        "/v1/infrastructure/server/decommission",
-        Harness::server_ref(&id, LOCATION),
-    )
-    .await;
+    for action in ["restart", "decommission"] {
+        let path = format!("/v1/infrastructure/server/{action}");
+        call(&path, Harness::server_ref(id, LOCATION)).await;
+    }
     // A failure Cycle sees: out of stock is told to Cycloid too, and must answer the same.
-    let iceland = call(
-        "/v1/location/configure",
-        Harness::configure_request(ICELAND),
-    )
-    .await["data"]["configuration_latest"]
-        .clone();
-    let refused = call(
-        "/v1/infrastructure/server/provision",
-        Harness::provision_request(OTHER_SERVER, H100, ICELAND, &iceland),
-    )
-    .await;
+    let configured = call(CONFIGURE, Harness::configure_request(ICELAND)).await;
+    let iceland = configured["data"]["configuration_latest"].clone();
+    let provision = Harness::provision_request(OTHER_SERVER, H100, ICELAND, &iceland);
+    let refused = call(PROVISION, provision).await;
     assert_eq!(refused["error"]["status"], 409, "{refused}");
     answers
 }
@@ -482,21 +427,11 @@ async fn at_shutdown_the_story_already_queued_is_delivered_before_the_exit() {
         ],
     )
     .await;
-    let http = reqwest::Client::new();
     let call = |path: &'static str, request: Value| {
-        let http = http.clone();
-        let base = format!("http://{addr}");
+        let url = format!("http://{addr}{path}");
         async move {
-            let answer: Value = http
-                .post(format!("{base}{path}"))
-                .json(&json!({"auth": common::harness::default_auth(), "request": request}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            answer["data"].clone()
+            let body = json!({"auth": common::harness::default_auth(), "request": request});
+            common::post_json(&url, &body).await["data"].clone()
         }
     };
     let config = call(
@@ -512,16 +447,13 @@ async fn at_shutdown_the_story_already_queued_is_delivered_before_the_exit() {
     .await;
     assert!(provisioned["server_id"].is_string(), "{provisioned}");
     assert!(cy.sim.resources().is_empty(), "not delivered yet");
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(Duration::from_secs(15), child.wait_with_output())
-        .await
-        .expect("serve stopped within the drain's bound")
-        .unwrap();
+    common::send_signal(&child, "TERM");
+    let out = common::exit_within(
+        child,
+        Duration::from_secs(15),
+        "serve stops within the drain's bound",
+    )
+    .await;
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(cy.sim.events().len(), 1, "{:#?}", cy.sim.received());
     assert_eq!(cy.sim.resources().len(), 1, "{:#?}", cy.sim.received());

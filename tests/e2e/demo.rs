@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
+use crate::common::BIN;
 
 async fn demo(args: &[&str]) -> (i32, String) {
     let out = tokio::process::Command::new(BIN)

@@ -3,15 +3,12 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::harness::{test_settings, Harness, CYCLE_SERVER};
-use common::{quick_sim_config, sim_client, ACCESS_KEY, PROJECT, SECRET};
+use common::harness::{test_settings, Harness};
+use common::{crusoe_env, quick_sim_config, run_bin, sim_client, vm_request, PROJECT};
 use crusoe_sdk::types::*;
 use serde_json::json;
-
-const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
 
 async fn gc(endpoint: &str, args: &[&str]) -> (i32, String) {
     gc_with(endpoint, args, &[]).await
@@ -19,74 +16,42 @@ async fn gc(endpoint: &str, args: &[&str]) -> (i32, String) {
 
 /// [`gc`] with more environment (Cycloid's).
 async fn gc_with(endpoint: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .arg("gc")
-        .args(args)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("CRUSOE_API_ENDPOINT", endpoint)
-        .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("CRUSOE_SECRET_KEY", SECRET)
-        .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
+    let out = run_bin(
+        &[&["gc"], args].concat(),
+        &[&crusoe_env(endpoint), env].concat(),
+    )
+    .await;
+    (out.code, out.all())
 }
 
 #[tokio::test]
 async fn gc_lists_planted_orphans_and_deletes_exactly_them_with_apply() {
     let h = Harness::start(quick_sim_config(), test_settings()).await;
     // A live server with its data disk and an address: not garbage.
-    let config = h.configure("us-east1-a").await["configuration_latest"].clone();
-    let p = Harness::data(
-        h.cycle(
-            "/v1/infrastructure/server/provision",
-            Harness::provision_request(CYCLE_SERVER, "c1a.4x", "us-east1-a", &config),
-        )
-        .await,
-    );
-    let live = p["server_id"].as_str().unwrap().to_string();
-    h.wait_provisioned(&live, "us-east1-a", &config, &p["extra"])
-        .await;
-    Harness::data(
-        h.cycle(
-            "/v1/infrastructure/ip/allocate",
-            json!({"kind": "ipv4", "server_id": live, "location_id": "us-east1-a", "location_configuration": config,
-                   "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
-        )
-        .await,
-    );
+    let server = h.provision_ready("c1a.4x", "us-east1-a").await;
+    let live = server.server_id;
+    let allocate = Harness::allocate_request(&live, "us-east1-a", &server.config);
+    Harness::data(h.cycle("/v1/infrastructure/ip/allocate", allocate).await);
 
     // Orphans, as a crash between two steps leaves them, and a disk that is not the bridge's.
     let c = sim_client(&h.sim);
+    let project = c.project(PROJECT);
     let wait = Duration::from_secs(5);
     for name in ["cycle-deadbeefdeadbeefdeadbeef-data", "scratch-data"] {
-        let op = c
-            .project(PROJECT)
+        let op = project
             .disks()
             .create(&CreateDiskRequest::persistent_ssd(name, "us-east1-a", 50))
             .await
             .unwrap();
         op.wait(wait).await.unwrap();
     }
-    let vm = c
-        .project(PROJECT)
+    let vm = project
         .vms()
         .list(&VmFilter::names([live.clone()]))
         .await
         .unwrap()
         .remove(0);
-    let op = c
-        .project(PROJECT)
+    let op = project
         .load_balancers()
         .create(&CreateLoadBalancerRequest {
             name: "cycle-deadbeefdeadbeefdeadbeef-ip-default".into(),
@@ -151,16 +116,8 @@ async fn gc_lists_planted_orphans_and_deletes_exactly_them_with_apply() {
 
 #[tokio::test]
 async fn gc_without_credentials_says_what_to_set() {
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(BIN)
-        .arg("gc")
-        .env_clear()
-        .env("HOME", home.path())
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("CRUSOE_ACCESS_KEY_ID"));
+    let out = run_bin(&["gc"], &[]).await;
+    out.assert_failed_saying("CRUSOE_ACCESS_KEY_ID");
 }
 
 #[tokio::test]
@@ -238,14 +195,10 @@ async fn gc_deletes_a_running_builder_when_crusoe_wants_it_stopped_first() {
     let op = c
         .project(PROJECT)
         .vms()
-        .create(&CreateVmRequest {
-            name: "crusoe-ial-image-builder-0123456789ab-us-east1-a".into(),
-            vm_type: "c1a.2x".into(),
-            location: "us-east1-a".into(),
-            ssh_public_key: "ssh-ed25519 AAAA".into(),
-            image: Some("ubuntu22.04:latest".into()),
-            ..Default::default()
-        })
+        .create(&vm_request(
+            "crusoe-ial-image-builder-0123456789ab-us-east1-a",
+            "c1a.2x",
+        ))
         .await
         .unwrap();
     op.wait(Duration::from_secs(5)).await.unwrap();

@@ -6,11 +6,13 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::harness::{test_settings, Harness, CLIENT_ATTEMPTS, CYCLE_SERVER};
-use common::{fast_settings, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET};
+use common::{
+    crusoe_env, exit_within, fast_settings, project_inventory, quick_sim_config, run_bin,
+    send_signal, spawn_bin, start_sim, vm_request, Ran, PROJECT,
+};
 use crusoe_ial::bridge::boot_images::{builder_name, image_name};
 use crusoe_ial::bridge::image_build::{self, BuildSpec, Built};
 use crusoe_ial::bridge::settings::BootMode;
@@ -44,18 +46,11 @@ fn spec() -> BuildSpec {
     }
 }
 
-fn project(sim: &RunningSim) -> Value {
-    sim.sim.inventory()["projects"]
+fn count(sim: &RunningSim, kind: &str) -> usize {
+    project_inventory(sim, PROJECT)[kind]
         .as_array()
         .unwrap()
-        .iter()
-        .find(|p| p["id"] == PROJECT)
-        .cloned()
-        .unwrap()
-}
-
-fn count(sim: &RunningSim, kind: &str) -> usize {
-    project(sim)[kind].as_array().unwrap().len()
+        .len()
 }
 
 fn vms_created(sim: &RunningSim) -> u64 {
@@ -70,26 +65,22 @@ fn vms_created(sim: &RunningSim) -> u64 {
 async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builder() {
     let sim = start_sim(quick_sim_config()).await;
     let c = client(&sim);
+    let project = c.project(PROJECT);
     let mut seen_script = None;
     let mut lines = Vec::new();
     let built = {
         let mut progress = |line: String| {
             // While the builder runs, what it was given to run.
             if line.starts_with("waiting for") && seen_script.is_none() {
-                seen_script = project(&sim)["vms"][0]["sim"]["startup_script"]
+                seen_script = project_inventory(&sim, PROJECT)["vms"][0]["sim"]["startup_script"]
                     .as_str()
                     .map(str::to_string);
             }
             lines.push(line);
         };
-        image_build::build(
-            &c.project(PROJECT),
-            &test_settings(),
-            &spec(),
-            &mut progress,
-        )
-        .await
-        .unwrap()
+        image_build::build(&project, &test_settings(), &spec(), &mut progress)
+            .await
+            .unwrap()
     };
     let Built::Made(image) = built else {
         panic!("{built:?}")
@@ -110,7 +101,7 @@ async fn a_build_makes_the_image_from_a_converted_disk_once_and_leaves_no_builde
     assert!(lines.iter().any(|l| l.contains("c1a.")), "{lines:?}");
 
     let created = vms_created(&sim);
-    let again = image_build::build(&c.project(PROJECT), &test_settings(), &spec(), &mut |_| {})
+    let again = image_build::build(&project, &test_settings(), &spec(), &mut |_| {})
         .await
         .unwrap();
     assert_eq!(again, Built::Found(image));
@@ -185,51 +176,30 @@ async fn a_failed_operation_fails_the_build_with_crusoes_reason_and_leaves_nothi
 #[tokio::test]
 async fn gc_finds_the_builder_an_interrupted_build_left() {
     let sim = start_sim(quick_sim_config()).await;
-    let c = client(&sim);
+    let project = client(&sim).project(PROJECT);
     let request = CreateVmRequest {
-        name: builder_name(SHA, LOCATION),
-        vm_type: "c1a.4x".into(),
-        location: LOCATION.into(),
-        ssh_public_key: "ssh-ed25519 AAAA test".into(),
-        ..Default::default()
+        image: None,
+        ..vm_request(&builder_name(SHA, LOCATION), "c1a.4x")
     };
-    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let op = project.vms().create(&request).await.unwrap();
     op.wait(Duration::from_secs(5)).await.unwrap();
-    let orphans = crusoe_ial::bridge::gc::find(&c.project(PROJECT))
-        .await
-        .unwrap();
+    let orphans = crusoe_ial::bridge::gc::find(&project).await.unwrap();
     assert_eq!(orphans.len(), 1, "{orphans:?}");
     assert!(orphans[0].to_string().contains("image builder"));
-    crusoe_ial::bridge::gc::delete(&c.project(PROJECT), &orphans, Duration::from_secs(5))
+    crusoe_ial::bridge::gc::delete(&project, &orphans, Duration::from_secs(5))
         .await
         .unwrap();
     assert_eq!(count(&sim, "vms"), 0);
 }
 
 async fn cli(sim: &RunningSim, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let home = tempfile::tempdir().unwrap();
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
-        .arg("image")
-        .args(args)
-        .env_clear()
-        .env("HOME", home.path())
-        .env("CRUSOE_API_ENDPOINT", sim.endpoint())
-        .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("CRUSOE_SECRET_KEY", SECRET)
-        .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    let endpoint = sim.endpoint();
+    let out = run_bin(
+        &[&["image"], args].concat(),
+        &[&crusoe_env(&endpoint), env].concat(),
     )
+    .await;
+    (out.code, out.all())
 }
 
 #[tokio::test]
@@ -353,25 +323,15 @@ async fn an_interrupted_build_deletes_its_builder_before_it_exits() {
         ..quick_sim_config()
     })
     .await;
-    let home = tempfile::tempdir().unwrap();
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_crusoe-ial"))
-        .args(["image", "build", "--location", LOCATION, "--ipxe-url", URL])
-        .args(["--ipxe-sha256", SHA, "--timeout-secs", "120"])
-        .env_clear()
-        .env("HOME", home.path())
-        .env("CRUSOE_API_ENDPOINT", sim.endpoint())
-        .env("CRUSOE_ACCESS_KEY_ID", ACCESS_KEY)
-        .env("CRUSOE_SECRET_KEY", SECRET)
-        .env("CRUSOE_DEFAULT_PROJECT", PROJECT)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let endpoint = sim.endpoint();
+    let build = ["image", "build", "--location", LOCATION, "--ipxe-url", URL];
+    let (child, _home) = spawn_bin(
+        &[&build[..], &["--ipxe-sha256", SHA, "--timeout-secs", "120"]].concat(),
+        &crusoe_env(&endpoint),
+    );
     let running = async {
         loop {
-            if project(&sim)["vms"][0]["state"] == "STATE_RUNNING" {
+            if project_inventory(&sim, PROJECT)["vms"][0]["state"] == "STATE_RUNNING" {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -380,22 +340,16 @@ async fn an_interrupted_build_deletes_its_builder_before_it_exits() {
     tokio::time::timeout(Duration::from_secs(20), running)
         .await
         .expect("the builder runs");
-    let pid = child.id().unwrap().to_string();
-    assert!(std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap()
-        .success());
-    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output())
-        .await
-        .expect("the build exits after an interrupt")
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(out.status.code(), Some(1), "{text}");
+    send_signal(&child, "INT");
+    let out: Ran = exit_within(
+        child,
+        Duration::from_secs(30),
+        "the build exits after an interrupt",
+    )
+    .await
+    .into();
+    let text = out.all();
+    assert_eq!(out.code, 1, "{text}");
     assert!(
         text.contains("interrupted; the builder was deleted"),
         "{text}"

@@ -7,9 +7,8 @@ use std::time::Duration;
 use crate::common;
 use common::harness::{test_settings, Harness, CYCLE_SERVER};
 use common::logs::Captured;
-use common::quick_sim_config;
+use common::{quick_sim_config, slow_sim_config};
 use crusoe_ial::ial::IalOptions;
-use crusoe_sim::SimConfig;
 use serde_json::{json, Value};
 
 #[tokio::test]
@@ -37,28 +36,14 @@ async fn beyond_the_concurrency_limit_requests_get_a_cycle_shaped_503_at_once() 
         max_in_flight: 1,
         ..Default::default()
     };
-    let sim = SimConfig {
-        faults: crusoe_sim::Faults {
-            latency_ms: 350,
-            ..Default::default()
-        },
-        ..quick_sim_config()
-    };
-    let h = Harness::start_with(sim, test_settings(), options).await;
-    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": null})).unwrap();
-    let slow = h.raw("POST", "/v1/auth/verify", Some(body.clone()));
+    let h = Harness::start_with(slow_sim_config(350), test_settings(), options).await;
+    let slow = h.cycle("/v1/auth/verify", Value::Null);
     let later = |path: &'static str| {
-        let (url, body) = (h.url.clone(), body.clone());
+        let (url, body) = (h.url.clone(), json!({"auth": h.auth, "request": null}));
         async move {
             tokio::time::sleep(Duration::from_millis(100)).await;
             let started = std::time::Instant::now();
-            let answer = reqwest::Client::new()
-                .post(format!("{url}{path}"))
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
+            let answer = common::post(&format!("{url}{path}"), &body).await;
             (
                 answer.status().as_u16(),
                 answer.headers().get("retry-after").cloned(),
@@ -93,17 +78,9 @@ async fn a_request_past_the_time_limit_gets_a_cycle_shaped_504() {
         request_timeout: Duration::from_millis(300),
         ..Default::default()
     };
-    let sim = SimConfig {
-        faults: crusoe_sim::Faults {
-            latency_ms: 1000,
-            ..Default::default()
-        },
-        ..quick_sim_config()
-    };
-    let h = Harness::start_with(sim, test_settings(), options).await;
-    let body = serde_json::to_vec(&json!({"auth": h.auth, "request": null})).unwrap();
+    let h = Harness::start_with(slow_sim_config(1000), test_settings(), options).await;
     let (status, answer) = h
-        .raw("POST", "/v1/infrastructure/provider/locations", Some(body))
+        .cycle("/v1/infrastructure/provider/locations", Value::Null)
         .await;
     assert_eq!(status, 504, "{answer}");
     assert_eq!(answer["error"]["code"], "504.request-timeout");

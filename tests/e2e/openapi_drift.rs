@@ -85,32 +85,14 @@ async fn answers_match_the_documented_schemas_exactly() {
         .to_string();
     let extra = provisioned.1["data"]["extra"].clone();
     keep("/v1/infrastructure/server/provision", "post", provisioned);
-    keep(
-        "/v1/infrastructure/server/provision-status",
-        "get",
-        h.cycle(
-            "/v1/infrastructure/server/provision-status",
-            Harness::status_request(&id, "us-east1-a", &config, &extra),
-        )
-        .await,
-    );
+    // Polled while provisioning, and once provisioned.
+    let status = "/v1/infrastructure/server/provision-status";
+    let poll = Harness::status_request(&id, "us-east1-a", &config, &extra);
+    keep(status, "get", h.cycle(status, poll.clone()).await);
     h.wait_provisioned(&id, "us-east1-a", &config, &extra).await;
-    keep(
-        "/v1/infrastructure/server/provision-status",
-        "get",
-        h.cycle(
-            "/v1/infrastructure/server/provision-status",
-            Harness::status_request(&id, "us-east1-a", &config, &extra),
-        )
-        .await,
-    );
-    let allocated = h
-        .cycle(
-            "/v1/infrastructure/ip/allocate",
-            json!({"kind": "ipv4", "server_id": id, "location_id": "us-east1-a", "location_configuration": config,
-                   "cycle": {"pool_id": null, "server_id": "s", "server_model_class": "c", "server_model_category": "c", "location_id": "l"}}),
-        )
-        .await;
+    keep(status, "get", h.cycle(status, poll).await);
+    let allocate = Harness::allocate_request(&id, "us-east1-a", &config);
+    let allocated = h.cycle("/v1/infrastructure/ip/allocate", allocate).await;
     let ip = allocated.1["data"].clone();
     keep("/v1/infrastructure/ip/allocate", "post", allocated);
     keep(
@@ -121,20 +103,12 @@ async fn answers_match_the_documented_schemas_exactly() {
     keep(
         "/v1/infrastructure/server/restart",
         "post",
-        h.cycle(
-            "/v1/infrastructure/server/restart",
-            Harness::server_ref(&id, "us-east1-a"),
-        )
-        .await,
+        h.server_call("restart", &id, "us-east1-a").await,
     );
     keep(
         "/v1/infrastructure/server/decommission",
         "post",
-        h.cycle(
-            "/v1/infrastructure/server/decommission",
-            Harness::server_ref(&id, "us-east1-a"),
-        )
-        .await,
+        h.server_call("decommission", &id, "us-east1-a").await,
     );
     keep("/healthz", "get", h.raw("GET", "/healthz", None).await);
     keep("/readyz", "get", h.raw("GET", "/readyz", None).await);

@@ -123,18 +123,14 @@ fn the_readme_documents_exactly_the_environment_variables_the_loader_reads() {
             (v.name.to_string(), key)
         })
         .collect();
-    let missing: Vec<_> = read
-        .keys()
-        .filter(|v| !documented.contains_key(*v))
-        .collect();
+    let read_names: BTreeSet<&String> = read.keys().collect();
+    let table_names: BTreeSet<&String> = documented.keys().collect();
+    let missing: Vec<_> = read_names.difference(&table_names).collect();
     assert!(
         missing.is_empty(),
         "read but not in the README's table: {missing:?}"
     );
-    let unread: Vec<_> = documented
-        .keys()
-        .filter(|v| !read.contains_key(*v))
-        .collect();
+    let unread: Vec<_> = table_names.difference(&read_names).collect();
     assert!(
         unread.is_empty(),
         "in the README's table but not read: {unread:?}"

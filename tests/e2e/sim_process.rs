@@ -4,30 +4,20 @@
 
 use crate::common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use common::{PROJECT, SECRET};
+use common::{get_json, run_bin, spawn_bin, vm_request, PROJECT, SECRET};
 use crusoe_sdk::types::*;
 use crusoe_sdk::CrusoeClient;
-use serde_json::Value;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-const BIN: &str = env!("CARGO_BIN_EXE_crusoe-ial");
 const WAIT: Duration = Duration::from_secs(10);
 
 /// Starts the simulator and returns it with the lines it printed up to its inspection line.
 async fn spawn(args: &[&str]) -> (tokio::process::Child, Vec<String>) {
-    let mut child = tokio::process::Command::new(BIN)
-        .arg("simulate")
-        .args(["--listen", "127.0.0.1:0", "--op-delay-ms", "50"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    // It reads no home and writes to standard error only when it cannot start.
+    let simulate = ["simulate", "--listen", "127.0.0.1:0", "--op-delay-ms", "50"];
+    let (mut child, _home) = spawn_bin(&[&simulate[..], args].concat(), &[]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut seen = Vec::new();
     let read = async {
@@ -64,75 +54,44 @@ async fn a_lifecycle_against_the_simulate_command_leaves_nothing_behind() {
     );
     let admin = endpoint.replace("/v1", "/_sim");
     let c = CrusoeClient::new(common::fast_settings(&endpoint), common::credentials()).unwrap();
+    let project = c.project(PROJECT);
 
-    let op = c
-        .project(PROJECT)
-        .disks()
-        .create(&CreateDiskRequest::persistent_ssd(
-            "cycle-life-data",
-            "us-east1-a",
-            100,
-        ))
-        .await
-        .unwrap();
+    let disk = CreateDiskRequest::persistent_ssd("cycle-life-data", "us-east1-a", 100);
+    let op = project.disks().create(&disk).await.unwrap();
     let disk_id = op.wait(WAIT).await.unwrap().result_as::<Disk>().unwrap().id;
     let request = CreateVmRequest {
-        name: "cycle-life".into(),
-        vm_type: "c1a.8x".into(),
-        location: "us-east1-a".into(),
-        ssh_public_key: "ssh-ed25519 AAAA life".into(),
-        image: Some("ubuntu22.04:latest".into()),
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
-        ..Default::default()
+        ..vm_request("cycle-life", "c1a.8x")
     };
-    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let op = project.vms().create(&request).await.unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
     let vm: Vm = op.wait(WAIT).await.unwrap().result_as().unwrap();
     assert_eq!(vm.state, VmState::Running);
 
-    let inventory: Value = reqwest::get(format!("{admin}/inventory"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let inventory = get_json(&format!("{admin}/inventory")).await;
     assert_eq!(
         inventory["projects"][0]["vms"].as_array().unwrap().len(),
         1,
         "exactly one VM exists"
     );
 
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Reset))
-        .await
-        .unwrap();
+    let reset = UpdateVmRequest::action(VmAction::Reset);
+    let op = project.vms().update(&vm_id, &reset).await.unwrap();
     op.wait(WAIT).await.unwrap();
-    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    let op = project.vms().delete(&vm_id).await.unwrap();
     op.wait(WAIT).await.unwrap();
-    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    let op = project.disks().delete(&disk_id).await.unwrap();
     op.wait(WAIT).await.unwrap();
 
-    let inventory: Value = reqwest::get(format!("{admin}/inventory"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let project = &inventory["projects"][0];
-    assert_eq!(project["id"], PROJECT);
-    assert_eq!(project["vms"], serde_json::json!([]));
-    assert_eq!(project["disks"], serde_json::json!([]));
-    assert_eq!(project["load_balancers"], serde_json::json!([]));
+    let inventory = get_json(&format!("{admin}/inventory")).await;
+    let left = &inventory["projects"][0];
+    assert_eq!(left["id"], PROJECT);
+    assert_eq!(left["vms"], serde_json::json!([]));
+    assert_eq!(left["disks"], serde_json::json!([]));
+    assert_eq!(left["load_balancers"], serde_json::json!([]));
     assert_eq!(inventory["operations_in_progress"], 0);
 
-    let calls: Value = reqwest::get(format!("{admin}/calls"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let calls = get_json(&format!("{admin}/calls")).await;
     assert_eq!(
         calls["by_endpoint"]["POST /projects/{project_id}/compute/vms/instances"],
         1
@@ -159,17 +118,17 @@ async fn without_keys_it_generates_one_that_works() {
 
 #[tokio::test]
 async fn a_malformed_key_is_refused_at_start() {
-    let out = tokio::process::Command::new(BIN)
-        .args([
+    let out = run_bin(
+        &[
             "simulate",
             "--listen",
             "127.0.0.1:0",
             "--key",
             "only-two:parts",
-        ])
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2), "clap's usage error");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("ACCESS_KEY_ID:SECRET_KEY:PROJECT_ID"));
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(out.code, 2, "clap's usage error");
+    assert!(out.stderr.contains("ACCESS_KEY_ID:SECRET_KEY:PROJECT_ID"));
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::swagger::Swagger;
+use common::swagger::{assert_all_found, Swagger};
 use crusoe_sdk::types::*;
 use serde::de::DeserializeOwned;
 
@@ -237,22 +237,13 @@ fn the_schema_check_itself_catches_drift() {
     vm.as_object_mut().unwrap().remove("maintenance_policy");
     vm["network_interfaces"][0]["ips"][0]["public_ipv4"]["address"] = 7.into();
     vm["disks"] = serde_json::json!({});
-    let found = swagger.violations(schema, &vm);
-    assert!(
-        found
-            .iter()
-            .any(|v| v.contains("/maintenance_policy: required")),
-        "{found:?}"
-    );
-    assert!(
-        found
-            .iter()
-            .any(|v| v.contains("public_ipv4/address: expected string")),
-        "{found:?}"
-    );
-    assert!(
-        found.iter().any(|v| v.contains("/disks: expected array")),
-        "{found:?}"
+    assert_all_found(
+        &swagger.violations(schema, &vm),
+        &[
+            "/maintenance_policy: required",
+            "public_ipv4/address: expected string",
+            "/disks: expected array",
+        ],
     );
     let op = swagger.response_schema("getComputeVMsInstancesOperation");
     let mut bad_state = common::fixture("operation_vm_succeeded.json");

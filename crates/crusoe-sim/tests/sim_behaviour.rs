@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
+use common::{attached_disk, quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
 use crusoe_sdk::types::*;
 use crusoe_sdk::{CrusoeClient, CrusoeError, OperationFamily};
 use crusoe_sim::{Faults, KeyPair, SimConfig};
@@ -171,8 +171,8 @@ async fn unknown_keys_stale_timestamps_and_reordered_queries_get_401_bad_credent
 async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
-    let disk_op = c
-        .project(PROJECT)
+    let project = c.project(PROJECT);
+    let disk_op = project
         .disks()
         .create(&CreateDiskRequest::persistent_ssd(
             "gpu-data",
@@ -195,7 +195,7 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..cpu_vm("gpu")
     };
-    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let op = project.vms().create(&request).await.unwrap();
     assert_eq!(
         op.state,
         OperationState::InProgress,
@@ -209,15 +209,9 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(c
-        .project(PROJECT)
-        .vms()
-        .get(&vm_id)
-        .await
-        .unwrap_err()
-        .is_not_found());
+    assert!(project.vms().get(&vm_id).await.unwrap_err().is_not_found());
     assert!(
-        c.project(PROJECT)
+        project
             .disks()
             .get(&disk_id)
             .await
@@ -227,7 +221,7 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         "the data disk is free again"
     );
     assert_eq!(
-        c.project(PROJECT)
+        project
             .disks()
             .list(&DiskFilter::default())
             .await
@@ -248,12 +242,7 @@ async fn no_stock_fails_the_operation_with_out_of_stock_and_leaves_nothing() {
         204
     );
     create_running(&c, "last-one").await;
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .create(&cpu_vm("one-too-many"))
-        .await
-        .unwrap();
+    let op = project.vms().create(&cpu_vm("one-too-many")).await.unwrap();
     let err = op.wait(WAIT).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::OperationFailed { ref code, .. } if code == "out_of_stock"),
@@ -269,8 +258,8 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
     })
     .await;
     let c = sim_client(&sim);
-    let disk_op = c
-        .project(PROJECT)
+    let project = c.project(PROJECT);
+    let disk_op = project
         .disks()
         .create(&CreateDiskRequest::persistent_ssd("d", "us-east1-a", 10))
         .await
@@ -286,25 +275,19 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
         disks: Some(vec![DiskAttachment::data_read_write(&disk_id)]),
         ..cpu_vm("busy")
     };
-    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let op = project.vms().create(&request).await.unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
-    let err = c.project(PROJECT).vms().delete(&vm_id).await.unwrap_err();
+    let err = project.vms().delete(&vm_id).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "delete while creating: {err:?}"
     );
-    let err = c
-        .project(PROJECT)
-        .disks()
-        .delete(&disk_id)
-        .await
-        .unwrap_err();
+    let err = project.disks().delete(&disk_id).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "delete an attached disk: {err:?}"
     );
-    let err = c
-        .project(PROJECT)
+    let err = project
         .vms()
         .create(&CreateVmRequest {
             name: "second".into(),
@@ -317,9 +300,9 @@ async fn an_attached_disk_cannot_be_deleted_and_a_busy_vm_answers_409() {
         "a disk attached read-write elsewhere: {err:?}"
     );
     op.wait(WAIT).await.unwrap();
-    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    let op = project.vms().delete(&vm_id).await.unwrap();
     op.wait(WAIT).await.unwrap();
-    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    let op = project.disks().delete(&disk_id).await.unwrap();
     op.wait(WAIT).await.unwrap();
 }
 
@@ -383,29 +366,21 @@ async fn vms_page_in_creation_order_and_filter_by_name_id_and_state() {
 async fn networks_must_be_private_and_subnets_inside_them() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
+    let project = c.project(PROJECT);
     let public = CreateVpcNetworkRequest {
         name: "bad".into(),
         cidr: "8.8.0.0/16".into(),
     };
-    let err = c
-        .project(PROJECT)
-        .vpc_networks()
-        .create(&public)
-        .await
-        .unwrap_err();
+    let err = project.vpc_networks().create(&public).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::BadRequest(ref a) if a.detail().contains("RFC 1918")),
         "{err:?}"
     );
-    let net = c
-        .project(PROJECT)
-        .vpc_networks()
-        .create(&CreateVpcNetworkRequest {
-            name: "ok".into(),
-            cidr: "192.168.0.0/16".into(),
-        })
-        .await
-        .unwrap();
+    let private = CreateVpcNetworkRequest {
+        name: "ok".into(),
+        cidr: "192.168.0.0/16".into(),
+    };
+    let net = project.vpc_networks().create(&private).await.unwrap();
     let outside = CreateVpcSubnetRequest {
         name: "s".into(),
         cidr: "10.0.0.0/24".into(),
@@ -414,40 +389,27 @@ async fn networks_must_be_private_and_subnets_inside_them() {
         nat_gateway_enabled: false,
     };
     assert!(matches!(
-        c.project(PROJECT)
-            .vpc_subnets()
-            .create(&outside)
-            .await
-            .unwrap_err(),
+        project.vpc_subnets().create(&outside).await.unwrap_err(),
         CrusoeError::BadRequest(_)
     ));
     let inside = CreateVpcSubnetRequest {
         cidr: "192.168.1.0/24".into(),
         ..outside
     };
-    c.project(PROJECT)
-        .vpc_subnets()
-        .create(&inside)
-        .await
-        .unwrap();
+    project.vpc_subnets().create(&inside).await.unwrap();
     let overlapping = CreateVpcSubnetRequest {
         cidr: "192.168.0.0/23".into(),
         ..inside
     };
     assert!(matches!(
-        c.project(PROJECT)
+        project
             .vpc_subnets()
             .create(&overlapping)
             .await
             .unwrap_err(),
         CrusoeError::Conflict(_)
     ));
-    let err = c
-        .project(PROJECT)
-        .vpc_networks()
-        .delete(&net.id)
-        .await
-        .unwrap_err();
+    let err = project.vpc_networks().delete(&net.id).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::Conflict(_)),
         "a network with subnets: {err:?}"
@@ -515,15 +477,11 @@ async fn operations_are_per_family_and_expire() {
     })
     .await;
     let c = sim_client(&sim);
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .create(&cpu_vm("ops"))
-        .await
-        .unwrap();
+    let project = c.project(PROJECT);
+    let op = project.vms().create(&cpu_vm("ops")).await.unwrap();
     let id = op.operation_id.clone();
     assert!(matches!(
-        c.project(PROJECT)
+        project
             .operations(OperationFamily::Disks)
             .get(&id)
             .await
@@ -531,7 +489,7 @@ async fn operations_are_per_family_and_expire() {
         CrusoeError::Forbidden(_)
     ));
     assert!(matches!(
-        c.project(PROJECT)
+        project
             .operations(OperationFamily::Vms)
             .get("F6EF489C-086E-458D-B812-7962964A28C9")
             .await
@@ -540,7 +498,7 @@ async fn operations_are_per_family_and_expire() {
     ));
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert_eq!(
-        c.project(PROJECT)
+        project
             .operations(OperationFamily::Vms)
             .get(&id)
             .await
@@ -550,7 +508,7 @@ async fn operations_are_per_family_and_expire() {
     );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(matches!(
-        c.project(PROJECT)
+        project
             .operations(OperationFamily::Vms)
             .get(&id)
             .await
@@ -615,13 +573,9 @@ async fn injected_request_faults_reach_the_client_as_crusoe_failures_would() {
 async fn injected_operation_faults_fail_or_never_finish() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
+    let project = c.project(PROJECT);
     admin_put(&sim, "faults", json!({"operation_failure_rate": 1.0})).await;
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .create(&cpu_vm("doomed"))
-        .await
-        .unwrap();
+    let op = project.vms().create(&cpu_vm("doomed")).await.unwrap();
     let vm_id = op.resource_id().unwrap().to_string();
     let err = op.wait(WAIT).await.unwrap_err();
     assert!(
@@ -629,22 +583,12 @@ async fn injected_operation_faults_fail_or_never_finish() {
         "{err:?}"
     );
     assert!(
-        c.project(PROJECT)
-            .vms()
-            .get(&vm_id)
-            .await
-            .unwrap_err()
-            .is_not_found(),
+        project.vms().get(&vm_id).await.unwrap_err().is_not_found(),
         "a failed create leaves no VM"
     );
 
     admin_put(&sim, "faults", json!({"stuck_operation_rate": 1.0})).await;
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .create(&cpu_vm("stuck"))
-        .await
-        .unwrap();
+    let op = project.vms().create(&cpu_vm("stuck")).await.unwrap();
     let err = op.wait(Duration::from_millis(300)).await.unwrap_err();
     assert!(
         matches!(err, CrusoeError::OperationTimeout { .. }),
@@ -718,27 +662,17 @@ async fn the_same_seed_gives_the_same_ids_addresses_and_fault_draws() {
 async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_where_it_was_made() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
+    let project = c.project(PROJECT);
     let base = format!("http://{}", sim.addr);
     let p = format!("/v1/projects/{PROJECT}");
     let vm = create_running(&c, "builder").await;
-    let os_disk = vm
-        .disks
-        .iter()
-        .find(|d| d.attachment_type == "os")
-        .unwrap()
-        .id
-        .clone();
+    let os_disk = attached_disk(&vm, "os");
     let request = |disk: &str| CreateCustomImageRequest {
         disk_id: disk.into(),
         name: "ipxe".into(),
         ..Default::default()
     };
-    match c
-        .project(PROJECT)
-        .custom_images()
-        .create(&request(&os_disk))
-        .await
-    {
+    match project.custom_images().create(&request(&os_disk)).await {
         Err(CrusoeError::Conflict(api)) => {
             assert!(api.detail().contains("STATE_RUNNING"), "{api:?}")
         }
@@ -759,20 +693,18 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
         (400, Some("missing required field: DiskID"))
     );
 
-    let op = c
-        .project(PROJECT)
+    let op = project
         .vms()
         .update(&vm.id, &UpdateVmRequest::action(VmAction::Stop))
         .await
         .unwrap();
     op.wait(WAIT).await.unwrap();
     assert_eq!(
-        c.project(PROJECT).vms().get(&vm.id).await.unwrap().state,
+        project.vms().get(&vm.id).await.unwrap().state,
         VmState::Shutoff,
         "STOP ends in STATE_SHUTOFF"
     );
-    let op = c
-        .project(PROJECT)
+    let op = project
         .custom_images()
         .create(&request(&os_disk))
         .await
@@ -782,11 +714,11 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
 
     let mut from_image = cpu_vm("served");
     from_image.custom_image = Some(image.clone());
-    let op = c.project(PROJECT).vms().create(&from_image).await.unwrap();
+    let op = project.vms().create(&from_image).await.unwrap();
     op.wait(WAIT).await.unwrap();
     from_image.name = "elsewhere".into();
     from_image.location = "us-northcentral1-a".into();
-    match c.project(PROJECT).vms().create(&from_image).await {
+    match project.vms().create(&from_image).await {
         Err(CrusoeError::BadRequest(api)) => assert!(
             api.detail().contains("not available in us-northcentral1-a"),
             "{api:?}"
@@ -799,15 +731,16 @@ async fn a_custom_image_is_made_only_from_a_shut_off_vms_disk_and_only_used_wher
 async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
+    let project = c.project(PROJECT);
     let mut request = cpu_vm("powers-off");
     request.startup_script =
         Some("#!/bin/bash\necho converting\necho o > /proc/sysrq-trigger\n".into());
-    let op = c.project(PROJECT).vms().create(&request).await.unwrap();
+    let op = project.vms().create(&request).await.unwrap();
     let vm = op.wait(WAIT).await.unwrap().result_as::<Vm>().unwrap();
     assert_eq!(vm.state, VmState::Running, "it boots first");
     let shut_off = async {
         for _ in 0..200 {
-            if c.project(PROJECT).vms().get(&vm.id).await.unwrap().state == VmState::Shutoff {
+            if project.vms().get(&vm.id).await.unwrap().state == VmState::Shutoff {
                 return true;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -818,7 +751,7 @@ async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
     let stays = create_running(&c, "stays-up").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(
-        c.project(PROJECT).vms().get(&stays.id).await.unwrap().state,
+        project.vms().get(&stays.id).await.unwrap().state,
         VmState::Running
     );
 }
@@ -827,8 +760,8 @@ async fn a_guest_whose_startup_script_powers_off_shuts_off_after_each_boot() {
 async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
-    let net = c
-        .project(PROJECT)
+    let project = c.project(PROJECT);
+    let net = project
         .vpc_networks()
         .create(&CreateVpcNetworkRequest {
             name: "n".into(),
@@ -846,8 +779,7 @@ async fn firewall_rules_are_taken_in_the_case_crusoes_own_controller_sends() {
     .await;
     assert_eq!(status, 200, "{answer}");
     let op: Operation = serde_json::from_value(answer["operation"].clone()).unwrap();
-    let rule: FirewallRule = c
-        .project(PROJECT)
+    let rule: FirewallRule = project
         .operations(OperationFamily::FirewallRules)
         .pending(op)
         .wait(WAIT)

@@ -5,7 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{quick_sim_config, signed_raw, sim_client, start_sim, PROJECT};
+use common::{
+    attached_disk, quick_sim_config, signed_raw, sim_client, start_sim, vm_request, PROJECT,
+};
 use crusoe_sdk::types::*;
 use crusoe_sdk::{CrusoeError, OperationFamily, Pending};
 use serde_json::{json, Value};
@@ -16,13 +18,9 @@ async fn wait(op: Pending) -> Operation {
     op.wait(WAIT).await.unwrap()
 }
 
-fn vm_request(name: &str, subnet: &str, disk: Option<&str>) -> CreateVmRequest {
+/// A VM on `subnet` with a dynamic public address, a startup script and, if given, `disk`.
+fn vm_on(name: &str, subnet: &str, disk: Option<&str>) -> CreateVmRequest {
     CreateVmRequest {
-        name: name.into(),
-        vm_type: "c1a.16x".into(),
-        location: "us-east1-a".into(),
-        ssh_public_key: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIExample test@example".into(),
-        image: Some("ubuntu22.04:latest".into()),
         startup_script: Some("#!/bin/bash\necho booted\n".into()),
         network_interfaces: Some(vec![NetworkInterfaceRequest {
             subnet: Some(subnet.into()),
@@ -34,7 +32,7 @@ fn vm_request(name: &str, subnet: &str, disk: Option<&str>) -> CreateVmRequest {
             }],
         }]),
         disks: disk.map(|d| vec![DiskAttachment::data_read_write(d)]),
-        ..Default::default()
+        ..vm_request(name, "c1a.16x")
     }
 }
 
@@ -42,11 +40,12 @@ fn vm_request(name: &str, subnet: &str, disk: Option<&str>) -> CreateVmRequest {
 async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leaves_nothing() {
     let sim = start_sim(quick_sim_config()).await;
     let c = sim_client(&sim);
+    let project = c.project(PROJECT);
     let before = sim.sim.inventory();
 
     // Catalogue and project.
-    assert_eq!(c.project(PROJECT).get().await.unwrap().id, PROJECT);
-    assert!(!c.project(PROJECT).quotas().await.unwrap().quotas.is_empty());
+    assert_eq!(project.get().await.unwrap().id, PROJECT);
+    assert!(!project.quotas().await.unwrap().quotas.is_empty());
     let locations = c.list_locations().await.unwrap();
     assert!(locations.contains(&"us-east1-a".to_string()));
     let caps = c
@@ -55,25 +54,19 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .unwrap();
     assert_eq!(caps.len(), 1);
     let stock_before = caps[0].quantity;
-    let types = c.project(PROJECT).vm_types().await.unwrap();
+    let types = project.vm_types().await.unwrap();
     assert!(types.iter().any(|t| t.cpu_type == "arm"), "one ARM type");
     assert!(types.iter().any(|t| t.num_gpu > 0) && types.iter().any(|t| t.num_gpu == 0));
     let images = c.list_images(None).await.unwrap();
     assert!(c.list_images(Some("h100")).await.unwrap().len() <= images.len());
     assert_eq!(c.get_image(&images[0].id).await.unwrap().id, images[0].id);
     assert!(
-        c.project(PROJECT)
-            .custom_images()
-            .list()
-            .await
-            .unwrap()
-            .is_empty(),
+        project.custom_images().list().await.unwrap().is_empty(),
         "a project starts without custom images"
     );
 
     // Network: VPC network and subnet are synchronous, the firewall rule is an operation.
-    let net = c
-        .project(PROJECT)
+    let net = project
         .vpc_networks()
         .create(&CreateVpcNetworkRequest {
             name: "cycle-hub-test".into(),
@@ -82,16 +75,10 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .await
         .unwrap();
     assert_eq!(
-        c.project(PROJECT)
-            .vpc_networks()
-            .get(&net.id)
-            .await
-            .unwrap()
-            .name,
+        project.vpc_networks().get(&net.id).await.unwrap().name,
         "cycle-hub-test"
     );
-    let subnet = c
-        .project(PROJECT)
+    let subnet = project
         .vpc_subnets()
         .create(&CreateVpcSubnetRequest {
             name: "cycle-hub-test-us-east1-a".into(),
@@ -103,16 +90,10 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .await
         .unwrap();
     assert_eq!(
-        c.project(PROJECT)
-            .vpc_subnets()
-            .get(&subnet.id)
-            .await
-            .unwrap()
-            .cidr,
+        project.vpc_subnets().get(&subnet.id).await.unwrap().cidr,
         "10.10.1.0/24"
     );
-    assert!(c
-        .project(PROJECT)
+    assert!(project
         .vpc_subnets()
         .list()
         .await
@@ -120,16 +101,10 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .iter()
         .any(|s| s.id == subnet.id));
     assert_eq!(
-        c.project(PROJECT)
-            .vpc_networks()
-            .get(&net.id)
-            .await
-            .unwrap()
-            .subnets,
+        project.vpc_networks().get(&net.id).await.unwrap().subnets,
         vec![subnet.id.clone()]
     );
-    let fw_op = c
-        .project(PROJECT)
+    let fw_op = project
         .firewall_rules()
         .create(&CreateFirewallRuleRequest {
             name: "cycle-hub-test-ingress".into(),
@@ -152,7 +127,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     let fw: FirewallRule = wait(fw_op).await.result_as().unwrap();
     let fw_id = fw.id.clone();
     assert_eq!(
-        c.project(PROJECT)
+        project
             .firewall_rules()
             .get(&fw_id)
             .await
@@ -160,19 +135,10 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
             .destination_ports,
         ["22", "443"]
     );
-    assert_eq!(
-        c.project(PROJECT)
-            .firewall_rules()
-            .list()
-            .await
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(project.firewall_rules().list().await.unwrap().len(), 1);
 
     // A data disk, then a VM with it.
-    let disk_op = c
-        .project(PROJECT)
+    let disk_op = project
         .disks()
         .create(&CreateDiskRequest::persistent_ssd(
             "cycle-test-data",
@@ -187,14 +153,13 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         (disk.id.as_str(), disk.size.as_str()),
         (disk_id.as_str(), "100GiB")
     );
-    let vm_op = c
-        .project(PROJECT)
+    let vm_op = project
         .vms()
-        .create(&vm_request("cycle-test", &subnet.id, Some(&disk_id)))
+        .create(&vm_on("cycle-test", &subnet.id, Some(&disk_id)))
         .await
         .unwrap();
     let vm_id = vm_op.resource_id().unwrap().to_string();
-    let provisioning = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
+    let provisioning = project.vms().get(&vm_id).await.unwrap();
     assert_eq!(provisioning.state, VmState::Provisioning);
     assert_eq!(
         provisioning.mac_address(),
@@ -216,8 +181,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .iter()
         .any(|d| d.id == disk_id && d.attachment_type == "data"));
     assert!(vm.disks.iter().any(|d| d.attachment_type == "os"));
-    let found = c
-        .project(PROJECT)
+    let found = project
         .vms()
         .list(&VmFilter::names(["cycle-test"]))
         .await
@@ -231,42 +195,26 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     assert_eq!(stock_during, stock_before - 1, "a VM consumes stock");
 
     // Its address made static, keeping the address; a reset; a stop and start.
-    let op = c
-        .project(PROJECT)
+    let op = project
         .vms()
         .update(&vm_id, &UpdateVmRequest::make_public_ip_static(&public.id))
         .await
         .unwrap();
     wait(op).await;
-    let vm = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
+    let vm = project.vms().get(&vm_id).await.unwrap();
     assert_eq!(vm.public_ipv4().unwrap().ip_type, "static");
     assert_eq!(vm.public_ipv4().unwrap().address, public.address);
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Reset))
-        .await
-        .unwrap();
+    let reset = UpdateVmRequest::action(VmAction::Reset);
+    let op = project.vms().update(&vm_id, &reset).await.unwrap();
     assert_eq!(wait(op).await.state, OperationState::Succeeded);
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
-        .await
-        .unwrap();
+    let stop = UpdateVmRequest::action(VmAction::Stop);
+    let op = project.vms().update(&vm_id, &stop).await.unwrap();
     wait(op).await;
-    let stopped = c.project(PROJECT).vms().get(&vm_id).await.unwrap();
+    let stopped = project.vms().get(&vm_id).await.unwrap();
     assert_eq!(stopped.state, VmState::Shutoff);
     // A custom image of the shut-off VM's OS disk, listed in the disk's location, then deleted.
-    let os_disk = stopped
-        .disks
-        .iter()
-        .find(|d| d.attachment_type == "os")
-        .unwrap()
-        .id
-        .clone();
-    let op = c
-        .project(PROJECT)
+    let os_disk = attached_disk(&stopped, "os");
+    let op = project
         .custom_images()
         .create(&CreateCustomImageRequest {
             disk_id: os_disk,
@@ -278,45 +226,22 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .unwrap();
     let image_id = op.resource_id().unwrap().to_string();
     wait(op).await;
-    let image = c
-        .project(PROJECT)
-        .custom_images()
-        .get(&image_id)
-        .await
-        .unwrap();
+    let image = project.custom_images().get(&image_id).await.unwrap();
     assert_eq!(
         (image.name.as_str(), image.locations.clone()),
         ("ipxe", vec!["us-east1-a".to_string()])
     );
-    assert_eq!(
-        c.project(PROJECT).custom_images().list().await.unwrap(),
-        vec![image]
-    );
-    let op = c
-        .project(PROJECT)
-        .custom_images()
-        .delete(&image_id)
-        .await
-        .unwrap();
+    assert_eq!(project.custom_images().list().await.unwrap(), vec![image]);
+    let op = project.custom_images().delete(&image_id).await.unwrap();
     wait(op).await;
-    assert!(c
-        .project(PROJECT)
-        .custom_images()
-        .list()
-        .await
-        .unwrap()
-        .is_empty());
+    assert!(project.custom_images().list().await.unwrap().is_empty());
     assert_eq!(
         stopped.public_ipv4().unwrap().address,
         public.address,
         "a static address survives a stop"
     );
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Start))
-        .await
-        .unwrap();
+    let start = UpdateVmRequest::action(VmAction::Start);
+    let op = project.vms().update(&vm_id, &start).await.unwrap();
     wait(op).await;
 
     // A load balancer in front of it.
@@ -328,8 +253,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
             status: String::new(),
         }],
     }];
-    let lb_op = c
-        .project(PROJECT)
+    let lb_op = project
         .load_balancers()
         .create(&CreateLoadBalancerRequest {
             name: "cycle-ip-test".into(),
@@ -342,7 +266,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .await
         .unwrap();
     assert!(
-        c.project(PROJECT)
+        project
             .load_balancers()
             .list(&Default::default())
             .await
@@ -355,12 +279,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     let lb_id = lb.id.clone();
     assert!(!lb.vip.is_empty());
     assert_eq!(
-        c.project(PROJECT)
-            .load_balancers()
-            .get(&lb_id)
-            .await
-            .unwrap()
-            .vip,
+        project.load_balancers().get(&lb_id).await.unwrap().vip,
         lb.vip
     );
     let by_name = LoadBalancerFilter {
@@ -368,18 +287,12 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         ..Default::default()
     };
     assert_eq!(
-        c.project(PROJECT)
-            .load_balancers()
-            .list(&by_name)
-            .await
-            .unwrap()
-            .len(),
+        project.load_balancers().list(&by_name).await.unwrap().len(),
         1
     );
     let mut moved = listeners.clone();
     moved[0].listen_port = 8443;
-    let op = c
-        .project(PROJECT)
+    let op = project
         .load_balancers()
         .update(
             &lb_id,
@@ -392,7 +305,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         .unwrap();
     wait(op).await;
     assert_eq!(
-        c.project(PROJECT)
+        project
             .load_balancers()
             .get(&lb_id)
             .await
@@ -403,8 +316,7 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
     );
 
     // Detach and re-attach the data disk, which Crusoe does on a stopped VM only.
-    let attach = c
-        .project(PROJECT)
+    let attach = project
         .vms()
         .attach_disks(&vm_id, vec![DiskAttachment::data_read_write(&disk_id)])
         .await;
@@ -412,85 +324,46 @@ async fn every_client_call_works_against_the_simulator_and_a_full_lifecycle_leav
         matches!(attach, Err(CrusoeError::BadRequest(_))),
         "{attach:?}"
     );
-    let op = c
-        .project(PROJECT)
-        .vms()
-        .update(&vm_id, &UpdateVmRequest::action(VmAction::Stop))
-        .await
-        .unwrap();
+    let stop = UpdateVmRequest::action(VmAction::Stop);
+    let op = project.vms().update(&vm_id, &stop).await.unwrap();
     wait(op).await;
-    let op = c
-        .project(PROJECT)
+    let op = project
         .vms()
         .detach_disks(&vm_id, vec![disk_id.clone()])
         .await
         .unwrap();
     wait(op).await;
-    assert!(c
-        .project(PROJECT)
+    assert!(project
         .disks()
         .get(&disk_id)
         .await
         .unwrap()
         .attached_to
         .is_empty());
-    let op = c
-        .project(PROJECT)
+    let op = project
         .vms()
         .attach_disks(&vm_id, vec![DiskAttachment::data_read_write(&disk_id)])
         .await
         .unwrap();
     wait(op).await;
     assert_eq!(
-        c.project(PROJECT)
-            .disks()
-            .get(&disk_id)
-            .await
-            .unwrap()
-            .attached_to[0]
-            .vm_id,
+        project.disks().get(&disk_id).await.unwrap().attached_to[0].vm_id,
         vm_id
     );
 
     // Tear everything down, in dependency order.
-    let op = c
-        .project(PROJECT)
-        .load_balancers()
-        .delete(&lb_id)
-        .await
-        .unwrap();
+    let op = project.load_balancers().delete(&lb_id).await.unwrap();
     wait(op).await;
-    let op = c.project(PROJECT).vms().delete(&vm_id).await.unwrap();
+    let op = project.vms().delete(&vm_id).await.unwrap();
     wait(op).await;
-    assert!(c
-        .project(PROJECT)
-        .vms()
-        .get(&vm_id)
-        .await
-        .unwrap_err()
-        .is_not_found());
-    let op = c.project(PROJECT).disks().delete(&disk_id).await.unwrap();
+    assert!(project.vms().get(&vm_id).await.unwrap_err().is_not_found());
+    let op = project.disks().delete(&disk_id).await.unwrap();
     wait(op).await;
-    let op = c
-        .project(PROJECT)
-        .firewall_rules()
-        .delete(&fw_id)
-        .await
-        .unwrap();
+    let op = project.firewall_rules().delete(&fw_id).await.unwrap();
     wait(op).await;
-    let op = c
-        .project(PROJECT)
-        .vpc_subnets()
-        .delete(&subnet.id)
-        .await
-        .unwrap();
+    let op = project.vpc_subnets().delete(&subnet.id).await.unwrap();
     wait(op).await;
-    let op = c
-        .project(PROJECT)
-        .vpc_networks()
-        .delete(&net.id)
-        .await
-        .unwrap();
+    let op = project.vpc_networks().delete(&net.id).await.unwrap();
     wait(op).await;
 
     let stock_after = c
@@ -573,7 +446,7 @@ async fn every_simulator_answer_matches_crusoes_openapi() {
         .unwrap()
         .to_string();
     answers.push(fw);
-    let vm = serde_json::to_value(vm_request("v", &subnet_id, None)).unwrap();
+    let vm = serde_json::to_value(vm_on("v", &subnet_id, None)).unwrap();
     let created = call(
         "createInstance",
         "POST",

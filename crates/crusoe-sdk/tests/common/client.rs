@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use crusoe_sdk::types::CreateVmRequest;
 use crusoe_sdk::{Backoff, ClientSettings, Credentials, RetryPolicy};
 use secrecy::SecretString;
 
@@ -29,5 +30,18 @@ pub fn fast_settings(endpoint: &str) -> ClientSettings {
         wait: Backoff::growing(Duration::from_millis(5), Duration::from_millis(20), 2.0),
         page_size: 2,
         ..ClientSettings::default()
+    }
+}
+
+/// A VM of `vm_type` in us-east1-a on Crusoe's Ubuntu image, with a stand-in SSH key: what a test
+/// needs of a VM request when it is not the request itself under test.
+pub fn vm_request(name: &str, vm_type: &str) -> CreateVmRequest {
+    CreateVmRequest {
+        name: name.into(),
+        vm_type: vm_type.into(),
+        location: "us-east1-a".into(),
+        ssh_public_key: "ssh-ed25519 AAAA test".into(),
+        image: Some("ubuntu22.04:latest".into()),
+        ..Default::default()
     }
 }

@@ -1,6 +1,7 @@
 //! A small checker of JSON values against Crusoe's Swagger 2.0 document: `$ref`, `type`,
 //! `required`, `properties`, `items`, `enum`. Enough to catch a missing required field or a
-//! wrong type in a fixture or a simulator answer. The simulator's tests include this file too.
+//! wrong type in a fixture or a simulator answer. The simulator's tests include this file too, and
+//! the bridge's use [`missing_required`] in their reading of Cycle's OpenAPI 3.
 
 use serde_json::Value;
 
@@ -92,17 +93,7 @@ impl Swagger {
                 out.push(format!("{at}: expected object"));
                 return;
             };
-            for req in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
-                let key = req.as_str().unwrap();
-                if !obj.contains_key(key) {
-                    out.push(format!("{at}/{key}: required but missing"));
-                }
-            }
+            out.extend(missing_required(schema, obj, at));
             if let Some(props) = schema.get("properties").and_then(Value::as_object) {
                 for (key, sub) in props {
                     if let Some(v) = obj.get(key) {
@@ -117,5 +108,31 @@ impl Swagger {
                 }
             }
         }
+    }
+}
+
+/// `{at}/{key}: required but missing` for each key `schema` requires and `obj` lacks: the same rule
+/// in Swagger 2.0 and in OpenAPI 3.
+pub fn missing_required(
+    schema: &Value,
+    obj: &serde_json::Map<String, Value>,
+    at: &str,
+) -> Vec<String> {
+    schema
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|key| key.as_str().expect("a required key is a string"))
+        .filter(|key| !obj.contains_key(*key))
+        .map(|key| format!("{at}/{key}: required but missing"))
+        .collect()
+}
+
+/// Asserts that each of `expected` is part of one of the violations `found`: for the tests of a
+/// checker itself.
+pub fn assert_all_found(found: &[String], expected: &[&str]) {
+    for e in expected {
+        assert!(found.iter().any(|v| v.contains(e)), "{e}: {found:?}");
     }
 }
