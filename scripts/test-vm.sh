@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the Linux VM the live boot test (tests/boot_live.rs) boots: Debian bookworm from Debian's
+# Builds the Linux VM the live boot test (tests/boot/live.rs) boots: Debian bookworm from Debian's
 # packages, on a 1.5 GiB disk laid out like Ubuntu 22.04's cloud image (BIOS boot p14 at sector
 # 2048, EFI system partition p15 at 10240 labelled UEFI and mounted at /boot/efi, root p1 from
 # sector 227328 labelled cloudimg-rootfs), with Debian's signed shim and grub on the ESP (so that

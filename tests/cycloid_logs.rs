@@ -1,15 +1,18 @@
 //! What an operator sees when Cycloid will not take the story: drops counted by cause in
-//! `/metrics`, one log line per cause (not one per event), and never the Cycloid key. One test
-//! in this binary, so that the log lines counted are its own.
+//! `/metrics`, one log line per cause (not one per event), and never the Cycloid key.
+//!
+//! A test binary of its own, with one test: it installs the process's global tracing subscriber
+//! and counts the lines every test in the process logs ("logged once" is exactly one line), so
+//! the lines counted must be its own; beside other tests it would count theirs, and a second
+//! global subscriber cannot be installed (`tests/lifecycle_logs.rs` has its own process too).
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine;
 use common::harness::{test_settings, Harness};
+use common::logs::Captured;
 use common::quick_sim_config;
 use cycloid_sim::{Behaviour, CycloidSim, RunningCycloid};
 
@@ -18,21 +21,8 @@ const KEY: &str = "cy-key-the-right-one-0042";
 const WRONG_KEY: &str = "cy-key-revoked-but-still-secret-9981";
 const HUB_KEY: &str = "cy-key-a-hubs-own-revoked-7777";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn dropped_lines(logs: &Captured, cause: &str) -> usize {
-    String::from_utf8_lossy(&logs.0.lock().unwrap())
+    logs.text()
         .lines()
         .filter(|l| {
             l.contains("a Cycloid delivery was dropped")
@@ -51,25 +41,13 @@ fn metric(text: &str, cause: &str) -> f64 {
 
 async fn restarts(h: &Harness, server_id: &str, n: usize) {
     for _ in 0..n {
-        Harness::data(
-            h.cycle(
-                "/v1/infrastructure/server/restart",
-                Harness::server_ref(server_id, "us-east1-a"),
-            )
-            .await,
-        );
+        Harness::data(h.server_call("restart", server_id, "us-east1-a").await);
     }
 }
 
 #[tokio::test]
 async fn drops_are_counted_by_cause_logged_once_each_and_the_key_is_never_shown() {
-    let logs = Captured::default();
-    let writer = logs.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter("debug")
-        .with_writer(move || writer.clone())
-        .init();
+    let logs = Captured::global_json_debug();
     let cy = RunningCycloid::start(CycloidSim::new(ORG, KEY))
         .await
         .unwrap();
@@ -142,7 +120,7 @@ async fn drops_are_counted_by_cause_logged_once_each_and_the_key_is_never_shown(
     // One line for each bridge (each its own process in production).
     assert_eq!(dropped_lines(&logs, "refused"), 2);
 
-    let all = String::from_utf8_lossy(&logs.0.lock().unwrap()).to_string();
+    let all = logs.text();
     assert!(all.contains("a Cycloid delivery was dropped"));
     for secret in [WRONG_KEY, KEY, HUB_KEY] {
         assert!(!all.contains(secret), "{secret} is in the logs");

@@ -1,6 +1,6 @@
 //! The environment variables the service reads, each with the setting it sets. The loader reads
 //! the environment through this table and nothing else, so docs/configuration.md's list is tested against
-//! it (tests/readme.rs) and cannot drift from what is read.
+//! it (tests/e2e/readme.rs) and cannot drift from what is read.
 
 use std::collections::HashMap;
 

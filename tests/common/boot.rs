@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use crusoe_ial::backends::crusoe::settings::BootSettings;
+use crusoe_ial::backends::crusoe::{Boot, BootVars};
 use sha2::{Digest, Sha256};
+
+use super::harness::{CYCLE_SERVER, HUB};
 
 pub const DEBIAN_IPXE_EFI: &str = "/usr/lib/ipxe/ipxe.efi";
 pub const DEBIAN_IPXE_ISO: &str = "/usr/lib/ipxe/ipxe.iso";
@@ -462,4 +466,38 @@ impl Qemu {
     pub async fn stop(mut self) {
         let _ = self.child.kill().await;
     }
+}
+
+/// The script the bridge renders for a server in boot mode ipxe with Cycle's image at `url`
+/// (checked against `sha256` when given), for the tests that run it without a provision.
+pub fn render(url: String, sha256: Option<String>) -> String {
+    let settings = BootSettings {
+        ipxe_url: Some(url),
+        ipxe_sha256: sha256,
+        ..Default::default()
+    };
+    Boot::new(&settings)
+        .unwrap()
+        .render(&BootVars {
+            hostname: "node-1",
+            server_name: "cycle-5f1e2d3c4b5a69788796a5b4",
+            cycle_server_id: CYCLE_SERVER,
+            hub_id: HUB,
+            location: "us-east1-a",
+            model: "c1a.4x",
+        })
+        .unwrap()
+        .expect("the ipxe mode gives every server a script")
+}
+
+/// Runs `command` with `input` on its standard input: its output, once it has exited.
+pub fn with_input(command: &mut std::process::Command, input: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
 }

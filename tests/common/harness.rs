@@ -14,7 +14,9 @@ use crusoe_sim::{RunningSim, SimConfig};
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 
-use super::{fast_settings, start_sim, ACCESS_KEY, PROJECT, SECRET};
+use super::{
+    fast_settings, project_inventory, quick_sim_config, start_sim, ACCESS_KEY, PROJECT, SECRET,
+};
 
 pub const HUB: &str = "65f1e2d3c4b5a69788796a5b";
 pub const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
@@ -46,7 +48,7 @@ pub struct Harness {
 }
 
 /// Stands in for Cycle's iPXE image in tests that do not boot: the simulator runs no startup
-/// script, so nothing fetches it (`tests/boot_qemu.rs` serves and boots a real one).
+/// script, so nothing fetches it (`tests/boot/qemu.rs` serves and boots a real one).
 pub const STAND_IN_IPXE_URL: &str = "http://127.0.0.1:9/stand-in-ipxe.efi";
 
 /// Settings for tests: short timeouts, a stand-in iPXE image, everything else as shipped.
@@ -101,6 +103,16 @@ pub async fn serve_app(settings: &AppSettings) -> (String, JoinHandle<()>) {
             .unwrap();
     });
     (url, task)
+}
+
+/// The element of the JSON array `list` whose value at `pointer` is `value`; panics when there is
+/// none.
+pub fn element<'a>(list: &'a Value, pointer: &str, value: &str) -> &'a Value {
+    list.as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e.pointer(pointer).and_then(Value::as_str) == Some(value))
+        .unwrap_or_else(|| panic!("no element with {pointer} = {value} in {list}"))
 }
 
 /// Whether this Cycle calls again after this answer. Cycle's guide documents one repeated call:
@@ -175,6 +187,19 @@ impl Harness {
         )
     }
 
+    /// A bridge whose status view is refreshed every `refresh_ms`, on a simulator whose list-VMs
+    /// `names` filter matches one exact name only when `names_match_one`.
+    pub async fn start_coalescing(refresh_ms: u64, names_match_one: bool) -> Self {
+        let mut settings = test_settings();
+        settings.status.coalesce = true;
+        settings.status.refresh_ms = refresh_ms;
+        let sim = SimConfig {
+            names_match_one,
+            ..quick_sim_config()
+        };
+        Self::start(sim, settings).await
+    }
+
     /// A call as Cycle makes it: `{auth, request}`, POST, once; whatever the answer, it is the
     /// test's.
     pub async fn cycle(&self, path: &str, request: Value) -> (u16, Value) {
@@ -207,6 +232,11 @@ impl Harness {
         assert_eq!(answer.0, 200, "{}", answer.1);
         assert_eq!(answer.1["error"], Value::Null, "{}", answer.1);
         answer.1["data"].clone()
+    }
+
+    /// The detail of an error answer, which says what went wrong (empty if there is none).
+    pub fn detail(answer: &Value) -> &str {
+        answer["error"]["detail"].as_str().unwrap_or_default()
     }
 
     /// The payload of a successful answer, in whichever envelope mode the bridge runs.
@@ -300,17 +330,42 @@ impl Harness {
         panic!("{server_id} was not provisioned in time");
     }
 
+    /// Cycle's provision of `cycle_server` on `model` in a location configured as `config`, which
+    /// must succeed: its answer's payload.
+    pub async fn provision(
+        &self,
+        cycle_server: &str,
+        model: &str,
+        location: &str,
+        config: &Value,
+    ) -> Value {
+        self.payload(
+            self.cycle(
+                "/v1/infrastructure/server/provision",
+                Self::provision_request(cycle_server, model, location, config),
+            )
+            .await,
+        )
+    }
+
     /// A server as Cycle gets one: the location configured, `CYCLE_SERVER` provisioned on
     /// `model`, and provision-status polled until it is provisioned.
     pub async fn provision_ready(&self, model: &str, location: &str) -> Ready {
         let config = self.configure(location).await["configuration_latest"].clone();
-        let provisioned = self.payload(
-            self.cycle(
-                "/v1/infrastructure/server/provision",
-                Self::provision_request(CYCLE_SERVER, model, location, &config),
-            )
-            .await,
-        );
+        self.provision_ready_in(CYCLE_SERVER, model, location, config)
+            .await
+    }
+
+    /// [`Harness::provision_ready`] for `cycle_server`, in a location already configured as
+    /// `config`.
+    pub async fn provision_ready_in(
+        &self,
+        cycle_server: &str,
+        model: &str,
+        location: &str,
+        config: Value,
+    ) -> Ready {
+        let provisioned = self.provision(cycle_server, model, location, &config).await;
         let server_id = provisioned["server_id"].as_str().unwrap().to_string();
         let status = self
             .wait_provisioned(&server_id, location, &config, &provisioned["extra"])
@@ -321,6 +376,27 @@ impl Harness {
             provisioned,
             status,
         }
+    }
+
+    /// IP allocate's request: an IPv4 address for `server_id`, from no pool.
+    pub fn allocate_request(server_id: &str, location: &str, config: &Value) -> Value {
+        json!({"kind": "ipv4", "server_id": server_id, "location_id": location, "location_configuration": config,
+               "cycle": {"pool_id": null, "server_id": CYCLE_SERVER, "server_model_class": "c1a", "server_model_category": "cpu", "location_id": CYCLE_LOCATION}})
+    }
+
+    /// IP release's request for what allocate answered, as Cycle may send it: without the server
+    /// (the replica that allocated the address knows it).
+    pub fn release_request(ip: &Value) -> Value {
+        json!({"kind": "ipv4", "ip_id": ip["ip_id"], "ip_assignment_id": ip["ip_assignment_id"], "cidr": ip["cidr"]})
+    }
+
+    /// Cycle's call on one server (`restart`, `decommission`), once.
+    pub async fn server_call(&self, action: &str, server_id: &str, location: &str) -> (u16, Value) {
+        self.cycle(
+            &format!("/v1/infrastructure/server/{action}"),
+            Self::server_ref(server_id, location),
+        )
+        .await
     }
 
     pub fn server_ref(server_id: &str, location: &str) -> Value {
@@ -337,13 +413,7 @@ impl Harness {
 
     /// The simulator's project, as its inspection endpoint shows it.
     pub fn project(&self) -> Value {
-        self.sim.sim.inventory()["projects"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|p| p["id"] == PROJECT)
-            .cloned()
-            .unwrap()
+        project_inventory(&self.sim, PROJECT)
     }
 
     pub fn count(&self, kind: &str) -> usize {

@@ -6,6 +6,8 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
+use super::swagger::missing_required;
+
 pub struct CycleSpec {
     dir: PathBuf,
 }
@@ -135,17 +137,7 @@ fn check(schema: &Value, file: &Path, value: &Value, at: &str, out: &mut Vec<Str
         return;
     }
     if let Some(obj) = value.as_object() {
-        for req in schema
-            .get("required")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            let key = req.as_str().unwrap();
-            if !obj.contains_key(key) {
-                out.push(format!("{at}/{key}: required but missing"));
-            }
-        }
+        out.extend(missing_required(schema, obj, at));
         let props = schema.get("properties").and_then(Value::as_object);
         for (key, v) in obj {
             match props.and_then(|p| p.get(key)) {
