@@ -76,9 +76,26 @@ impl<B: Backend> Told<B> {
         self.core.backend().info()
     }
 
+    /// A server known by its id and, when Cycle said, its location.
+    fn server_at(&self, hub: &str, server_id: &str, location: Option<&str>) -> Server {
+        let mut server = from_id(self.info().name, hub, server_id);
+        server.location = some(&location.map(str::to_string));
+        server
+    }
+
+    /// After a call on a server Cycle named, what `tell` says of it, when anything is told.
+    fn tell_server(
+        &self,
+        told: &Option<(Teller, String, ServerRef)>,
+        tell: impl FnOnce(&Teller, &Server),
+    ) {
+        if let Some((teller, hub, req)) = told {
+            tell(teller, &self.server_of(hub, req));
+        }
+    }
+
     fn server_of(&self, hub: &str, req: &ServerRef) -> Server {
-        let mut server = from_id(self.info().name, hub, &req.server_id);
-        server.location = some(&req.location_id);
+        let mut server = self.server_at(hub, &req.server_id, req.location_id.as_deref());
         server.model = some(&req.model_id);
         server.hostname = some(&req.hostname);
         if let Some(c) = &req.cycle {
@@ -191,9 +208,9 @@ impl<B: Backend> Provider for Told<B> {
         let location = call.request.location_id.clone();
         let result = self.core.provision_status(call).await;
         let info = self.info();
-        let mut server = from_id(self.info().name, &hub, &server_id);
-        server.location = some(&location);
-        let server = self.sink.recall(server);
+        let server = self
+            .sink
+            .recall(self.server_at(&hub, &server_id, location.as_deref()));
         match &result {
             Ok(r) if r.provisioned => {
                 let event = story::provisioned(info, &server, r);
@@ -220,24 +237,23 @@ impl<B: Backend> Provider for Told<B> {
     async fn restart(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
         let told = self.told(&call);
         let restarted = self.core.restart(call).await?;
-        if let Some((teller, hub, req)) = &told {
-            let server = self.server_of(hub, req);
-            let event = story::restarted(self.info(), &server);
-            self.sink.event(teller, &server, event);
-        }
+        self.tell_server(&told, |teller, server| {
+            self.sink
+                .event(teller, server, story::restarted(self.info(), server));
+        });
         Ok(restarted)
     }
 
     async fn decommission(&self, call: Call<ServerRef>) -> Result<bool, IalError> {
         let told = self.told(&call);
         let done = self.core.decommission(call).await?;
-        if let Some((teller, hub, req)) = &told {
-            let server = self.server_of(hub, req);
-            let event = story::decommissioned(self.info(), &server);
-            self.sink.event(teller, &server, event);
-            self.sink.unregister(teller, &server);
-            self.sink.forget(&server);
-        }
+        self.tell_server(&told, |teller, server| {
+            let event = story::decommissioned(self.info(), server);
+            self.sink.event(teller, server, event);
+            // Nothing of it is left to inventory, nor to remember.
+            self.sink.unregister(teller, server);
+            self.sink.forget(server);
+        });
         Ok(done)
     }
 
@@ -245,8 +261,7 @@ impl<B: Backend> Provider for Told<B> {
         let told = self.told(&call);
         let ip = self.core.allocate_ip(call).await?;
         if let Some((teller, hub, req)) = &told {
-            let mut server = from_id(self.info().name, hub, &req.server_id);
-            server.location = some(&Some(req.location_id.clone()));
+            let mut server = self.server_at(hub, &req.server_id, Some(&req.location_id));
             server.cycle_server_id =
                 some(&Some(req.cycle.server_id.clone())).or(server.cycle_server_id);
             let server = self.sink.recall(server);
@@ -263,8 +278,11 @@ impl<B: Backend> Provider for Told<B> {
         if let Some((teller, hub, req)) = &told {
             // Cycle's release need not name the server; the replica that allocated knows it.
             let owner = some(&req.server_id).or_else(|| self.sink.ip_owner(hub, &req.ip_id));
-            let mut server = from_id(self.info().name, hub, owner.as_deref().unwrap_or(""));
-            server.location = some(&req.location_id);
+            let server = self.server_at(
+                hub,
+                owner.as_deref().unwrap_or(""),
+                req.location_id.as_deref(),
+            );
             let server = self.sink.recall(server);
             let event = story::ip_released(self.info(), &server, req);
             self.sink.event(teller, &server, event);

@@ -217,72 +217,29 @@ async fn method_not_allowed(method: Method, uri: Uri) -> IalError {
 
 type Answered<R> = Result<Answer<R>, IalError>;
 
-async fn verify<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<NoPayload>,
-) -> Answered<VerifyResponse> {
-    Ok(s.answer(s.provider.verify(call.auth).await?))
+/// One handler per endpoint: the decoded call to the provider's method, its answer in the envelope.
+macro_rules! handlers {
+    ($($handler:ident($request:ty) -> $out:ty = $method:ident($arg:ident);)*) => {$(
+        async fn $handler<P: Provider>(
+            State(s): State<AppState<P>>,
+            call: Call<$request>,
+        ) -> Answered<$out> {
+            Ok(s.answer(s.provider.$method(handlers!(@arg call $arg)).await?))
+        }
+    )*};
+    (@arg $call:ident auth) => { $call.auth };
+    (@arg $call:ident call) => { $call };
 }
 
-async fn locations<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<NoPayload>,
-) -> Answered<Rendered<LocationsResponse>> {
-    Ok(s.answer(s.provider.locations(call.auth).await?))
-}
-
-async fn server_models<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<NoPayload>,
-) -> Answered<Rendered<ServerModelsResponse>> {
-    Ok(s.answer(s.provider.server_models(call.auth).await?))
-}
-
-async fn configure<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ConfigureLocation>,
-) -> Answered<ConfigureLocationResponse> {
-    Ok(s.answer(s.provider.configure_location(call).await?))
-}
-
-async fn provision<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ProvisionServer>,
-) -> Answered<ProvisionResponse> {
-    Ok(s.answer(s.provider.provision(call).await?))
-}
-
-async fn provision_status<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ProvisionStatus>,
-) -> Answered<ProvisionStatusResponse> {
-    Ok(s.answer(s.provider.provision_status(call).await?))
-}
-
-async fn restart<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ServerRef>,
-) -> Answered<bool> {
-    Ok(s.answer(s.provider.restart(call).await?))
-}
-
-async fn decommission<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ServerRef>,
-) -> Answered<bool> {
-    Ok(s.answer(s.provider.decommission(call).await?))
-}
-
-async fn allocate<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<AllocateIp>,
-) -> Answered<AllocateIpResponse> {
-    Ok(s.answer(s.provider.allocate_ip(call).await?))
-}
-
-async fn release<P: Provider>(
-    State(s): State<AppState<P>>,
-    call: Call<ReleaseIp>,
-) -> Answered<bool> {
-    Ok(s.answer(s.provider.release_ip(call).await?))
+handlers! {
+    verify(NoPayload) -> VerifyResponse = verify(auth);
+    locations(NoPayload) -> Rendered<LocationsResponse> = locations(auth);
+    server_models(NoPayload) -> Rendered<ServerModelsResponse> = server_models(auth);
+    configure(ConfigureLocation) -> ConfigureLocationResponse = configure_location(call);
+    provision(ProvisionServer) -> ProvisionResponse = provision(call);
+    provision_status(ProvisionStatus) -> ProvisionStatusResponse = provision_status(call);
+    restart(ServerRef) -> bool = restart(call);
+    decommission(ServerRef) -> bool = decommission(call);
+    allocate(AllocateIp) -> AllocateIpResponse = allocate_ip(call);
+    release(ReleaseIp) -> bool = release_ip(call);
 }

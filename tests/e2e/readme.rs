@@ -187,18 +187,12 @@ fn the_configuration_reference_documents_exactly_the_environment_variables_the_l
             (v.name.to_string(), key)
         })
         .collect();
-    let missing: Vec<_> = read_by_loader
-        .keys()
-        .filter(|v| !documented.contains_key(*v))
-        .collect();
+    let missing = not_in(&read_by_loader, &documented);
     assert!(
         missing.is_empty(),
         "read but not in docs/configuration.md's table: {missing:?}"
     );
-    let unread: Vec<_> = documented
-        .keys()
-        .filter(|v| !read_by_loader.contains_key(*v))
-        .collect();
+    let unread = not_in(&documented, &read_by_loader);
     assert!(
         unread.is_empty(),
         "in docs/configuration.md's table but not read: {unread:?}"
@@ -699,4 +693,12 @@ fn the_link_check_finds_what_is_broken_and_reads_headings_as_github_does() {
     assert!(problems[1].contains("no heading #no-such-heading"));
     assert!(problems[2].contains("no heading #no-such-section"));
     assert!(broken("docs/boot.md", "../../outside.md").is_some());
+}
+
+/// The variables of `a` that `b` does not have.
+fn not_in<'a>(
+    a: &'a BTreeMap<String, Option<String>>,
+    b: &BTreeMap<String, Option<String>>,
+) -> Vec<&'a String> {
+    a.keys().filter(|v| !b.contains_key(*v)).collect()
 }

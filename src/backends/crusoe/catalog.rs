@@ -29,22 +29,10 @@ static BUILT_IN: LazyLock<CatalogData> = LazyLock::new(|| {
 
 /// What Crusoe said, for one credential, at one moment.
 #[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub locations: Vec<String>,
-    pub types: Vec<VmType>,
-    pub capacities: Vec<Capacity>,
-}
-
-impl Snapshot {
-    pub fn vm_type(&self, name: &str) -> Option<&VmType> {
-        self.types.iter().find(|t| t.product_name == name)
-    }
-}
-
-/// A snapshot and the catalogue made of it.
-struct Entry {
-    snapshot: Arc<Snapshot>,
-    catalogue: Arc<Catalogue>,
+struct Snapshot {
+    locations: Vec<String>,
+    types: Vec<VmType>,
+    capacities: Vec<Capacity>,
 }
 
 pub struct Catalog {
@@ -52,7 +40,7 @@ pub struct Catalog {
     prices: BTreeMap<String, Price>,
     vram: BTreeMap<String, i64>,
     nested_virtualization: bool,
-    cache: Cache<[u8; 32], Arc<Entry>>,
+    cache: Cache<[u8; 32], Arc<Catalogue>>,
 }
 
 /// A VM type can run CycleOS when it is x86-64 with enough memory.
@@ -102,17 +90,8 @@ impl Catalog {
         }
     }
 
-    /// Crusoe's catalogue as this tenant sees it, cached.
-    pub async fn snapshot(&self, tenant: &Tenant) -> Result<Arc<Snapshot>, CoreError> {
-        Ok(Arc::clone(&self.entry(tenant).await?.snapshot))
-    }
-
-    /// The same, in the core's terms.
+    /// Crusoe's catalogue as this tenant sees it, in the core's terms, cached.
     pub async fn catalogue(&self, tenant: &Tenant) -> Result<Arc<Catalogue>, CoreError> {
-        Ok(Arc::clone(&self.entry(tenant).await?.catalogue))
-    }
-
-    async fn entry(&self, tenant: &Tenant) -> Result<Arc<Entry>, CoreError> {
         if let Some(entry) = self.cache.get(&tenant.cache_key).await {
             return Ok(entry);
         }
@@ -121,7 +100,7 @@ impl Catalog {
         Box::pin(self.fetch(tenant)).await
     }
 
-    async fn fetch(&self, tenant: &Tenant) -> Result<Arc<Entry>, CoreError> {
+    async fn fetch(&self, tenant: &Tenant) -> Result<Arc<Catalogue>, CoreError> {
         self.cache
             .try_get_with(tenant.cache_key, async {
                 let c = &tenant.account.client();
@@ -147,10 +126,7 @@ impl Catalog {
                     types,
                     capacities,
                 };
-                Ok(Arc::new(Entry {
-                    catalogue: Arc::new(self.neutral(&snapshot)),
-                    snapshot: Arc::new(snapshot),
-                }))
+                Ok(Arc::new(self.neutral(&snapshot)))
             })
             .await
             .map_err(CoreError::Shared)
@@ -218,19 +194,14 @@ fn class_of(product: &str) -> String {
 mod tests {
     use super::*;
 
+    /// A VM type as Crusoe lists it.
     fn vm_type(name: &str, cpu: &str, mem: i64, gpus: i64, gpu: &str) -> VmType {
-        VmType {
-            product_name: name.into(),
-            description: name.into(),
-            cpu_cores: 8,
-            cpu_type: cpu.into(),
-            memory_gb: mem,
-            memory_type: "RAM".into(),
-            disk_gb: 0,
-            disk_type: "SSD".into(),
-            num_gpu: gpus,
-            gpu_type: gpu.into(),
-        }
+        serde_json::from_value(serde_json::json!({
+            "product_name": name, "description": name, "cpu_cores": 8, "cpu_type": cpu,
+            "memory_gb": mem, "memory_type": "RAM", "disk_gb": 0, "disk_type": "SSD",
+            "num_gpu": gpus, "gpu_type": gpu,
+        }))
+        .expect("a VM type as Crusoe's OpenAPI describes it")
     }
 
     #[test]

@@ -77,11 +77,7 @@ pub async fn allocate(
         Some(p) => naming::cycle_id(p, "/request/cycle/pool_id")?,
     };
     let location = req.location_id.trim();
-    let network = LocationConfig::from_request(
-        req.location_configuration.as_ref(),
-        location,
-        "/request/location_configuration",
-    )?;
+    let network = LocationConfig::of_request(req.location_configuration.as_ref(), location)?;
     let vm = server_vm(t, name).await?;
     let private = vm
         .private_ipv4()
@@ -91,16 +87,12 @@ pub async fn allocate(
             ))
         })?
         .to_string();
-    match b.settings.ips.strategy {
+    // The address's id, its assignment as release will name it, and the address.
+    let (ip_id, assignment, public) = match b.settings.ips.strategy {
         IpStrategy::LoadBalancer => {
-            let lb = ensure_load_balancer(b, t, &vm, name, pool, &private).await?;
-            Ok(answer(
-                lb.id.clone(),
-                format!("{LB_PREFIX}{}", lb.id),
-                &lb.vip,
-                &private,
-                network.gateway(),
-            ))
+            let lb = load_balancer_of(b, t, &vm, name, pool, &private).await?;
+            let lb = remove_duplicates(t, lb).await;
+            (lb.id.clone(), format!("{LB_PREFIX}{}", lb.id), lb.vip)
         }
         IpStrategy::VmPublicIp => {
             let public = vm.public_ipv4().cloned().ok_or_else(|| {
@@ -126,28 +118,21 @@ pub async fn allocate(
                     .await
                     .doing(|| format!("making the address of {name} static"))?;
             }
-            Ok(answer(
-                public.id.clone(),
-                format!("{VM_PREFIX}{}", vm.id),
-                &public.address,
-                &private,
-                network.gateway(),
-            ))
+            (public.id, format!("{VM_PREFIX}{}", vm.id), public.address)
         }
-    }
+    };
+    Ok(answer(
+        ip_id,
+        assignment,
+        &public,
+        &private,
+        network.gateway(),
+    ))
 }
 
-/// The server's load balancer for this pool. A create resent after a lost answer, or replicas
-/// that raced, can leave two of one name: all keep the lowest id, and the others are deleted.
-async fn ensure_load_balancer(
-    b: &Crusoe,
-    t: &Tenant,
-    vm: &Vm,
-    name: &str,
-    pool: &str,
-    private: &str,
-) -> Result<LoadBalancer, CoreError> {
-    let lb = load_balancer_of(b, t, vm, name, pool, private).await?;
+/// A create resent after a lost answer, or replicas that raced, can leave two load balancers of
+/// one name: all keep the one `core::by_name` says wins (the lowest id), the others are deleted.
+async fn remove_duplicates(t: &Tenant, lb: LoadBalancer) -> LoadBalancer {
     if let Ok(all) = load_balancers_named(&t.account, &lb.name).await {
         for other in all.iter().filter(|o| o.id != lb.id) {
             tracing::warn!(lb = %other.name, id = %other.id, "deleting a duplicate load balancer; the lowest id is kept");
@@ -156,7 +141,7 @@ async fn ensure_load_balancer(
             }
         }
     }
-    Ok(lb)
+    lb
 }
 
 /// The server's load balancer for this pool, by name; made and waited for when missing.

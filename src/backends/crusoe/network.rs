@@ -45,6 +45,11 @@ impl LocationConfig {
         }
     }
 
+    /// Reads the `location_configuration` of a request, for the given location.
+    pub fn of_request(map: Option<&Map<String, Value>>, location: &str) -> Result<Self, CoreError> {
+        Self::from_request(map, location, "/request/location_configuration")
+    }
+
     /// Reads a `location_configuration` Cycle sends back, for the given location.
     pub fn from_request(
         map: Option<&Map<String, Value>>,

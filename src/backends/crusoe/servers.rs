@@ -128,11 +128,7 @@ pub async fn provision(b: &Crusoe, t: &Tenant, plan: &ProvisionPlan) -> Result<E
     let name = plan.name.clone();
     let location = plan.location.as_str();
     let model_id = plan.model_id.as_str();
-    let network = LocationConfig::from_request(
-        plan.location_configuration.as_ref(),
-        location,
-        "/request/location_configuration",
-    )?;
+    let network = LocationConfig::of_request(plan.location_configuration.as_ref(), location)?;
     let options = Some(&plan.options);
     refuse_encryption(options)?;
     if let Some(id) = reservation(options)? {
@@ -406,8 +402,8 @@ async fn missing_data_disk(
     if vm.holds_data_disk {
         return Ok(None);
     }
-    let snap = b.catalog.snapshot(t).await?;
-    let Some(model) = snap.vm_type(&vm.vm_type) else {
+    let catalogue = b.catalog.catalogue(t).await?;
+    let Some(model) = catalogue.model(&vm.vm_type) else {
         // A type this project no longer lists: what it holds cannot be judged.
         return Ok(None);
     };

@@ -211,7 +211,8 @@ fn exe() -> PathBuf {
 }
 
 async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
-    let mut child = Command::new(exe())
+    let mut command = Command::new(exe());
+    command
         .args([
             "simulate",
             "--listen",
@@ -225,26 +226,68 @@ async fn start_sim(args: &BenchArgs, op_delay_ms: u64) -> Result<Proc, String> {
             "--latency-ms",
             &args.sim_latency_ms.to_string(),
         ])
-        .args(args.names_match_one.then_some("--names-match-one"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start the simulator: {e}"))?;
-    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(endpoint) = line.strip_prefix("export CRUSOE_API_ENDPOINT=") {
-            let addr = endpoint
+        .args(args.names_match_one.then_some("--names-match-one"));
+    start(command, "simulator", Pipe::Stdout, |line| {
+        let endpoint = line.strip_prefix("export CRUSOE_API_ENDPOINT=")?;
+        Some(
+            endpoint
                 .trim_start_matches("http://")
                 .trim_end_matches("/v1")
-                .to_string();
-            // Keep reading: a closed pipe would kill the simulator at its next line.
+                .to_string(),
+        )
+    })
+    .await
+}
+
+/// Which of a child's outputs says where it listens.
+enum Pipe {
+    Stdout,
+    Stderr,
+}
+
+/// Spawns `command` (killed when dropped) and waits for the line of its `pipe` that `find` turns
+/// into the address it listens on.
+async fn start(
+    mut command: Command,
+    what: &str,
+    pipe: Pipe,
+    find: impl Fn(&str) -> Option<String>,
+) -> Result<Proc, String> {
+    let (out, err) = match pipe {
+        Pipe::Stdout => (Stdio::piped(), Stdio::null()),
+        Pipe::Stderr => (Stdio::null(), Stdio::piped()),
+    };
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("cannot start the {what}: {e}"))?;
+    let addr = match pipe {
+        Pipe::Stdout => await_line(child.stdout.take().expect("piped"), find).await,
+        Pipe::Stderr => await_line(child.stderr.take().expect("piped"), find).await,
+    };
+    match addr {
+        Some(addr) => Ok(Proc { child, addr }),
+        None => Err(format!("the {what} did not say where it listens")),
+    }
+}
+
+/// Reads a child's `pipe` until `find` accepts a line, then keeps draining it: a closed or full
+/// pipe would stop the child at its next line.
+async fn await_line(
+    pipe: impl tokio::io::AsyncRead + Unpin + Send + 'static,
+    find: impl Fn(&str) -> Option<String>,
+) -> Option<String> {
+    let mut lines = BufReader::new(pipe).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if let Some(found) = find(&line) {
             tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(Proc { child, addr });
+            return Some(found);
         }
     }
-    Err("the simulator did not print its endpoint".into())
+    None
 }
 
 async fn start_bridge(
@@ -269,7 +312,8 @@ async fn start_bridge(
     .map_err(|e| e.to_string())?;
     // Port 0, bound by the bridge itself, which names it in its "serving" line: a port picked
     // here and freed for the bridge could be taken by another process meanwhile.
-    let mut child = Command::new(exe())
+    let mut command = Command::new(exe());
+    command
         .args([
             "--config",
             config.to_str().unwrap_or_default(),
@@ -285,25 +329,11 @@ async fn start_bridge(
         .env("RUST_LOG", "error,crusoe_ial::serve=info")
         .env("IAL_LOG_FORMAT", "json")
         .env("HOME", &dir)
-        .envs(cycloid_env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("cannot start the bridge: {e}"))?;
-    let mut lines = BufReader::new(child.stderr.take().expect("piped")).lines();
-    while let Ok(Some(line)) = lines.next_line().await {
-        if let Some(addr) = crate::serve::listening_on(&line) {
-            // Keep reading: a full pipe would stop the bridge at its next line.
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(Proc {
-                child,
-                addr: addr.to_string(),
-            });
-        }
-    }
-    Err("the bridge did not say where it listens".into())
+        .envs(cycloid_env.iter().map(|(k, v)| (k, v)));
+    start(command, "bridge", Pipe::Stderr, |line| {
+        crate::serve::listening_on(line).map(|a| a.to_string())
+    })
+    .await
 }
 
 /// Peak resident memory of a process, from /proc (Linux).
@@ -613,8 +643,9 @@ fn stale_answers(not_yet: &[(String, u64)], running_since: &BTreeMap<&str, u64>)
     )
 }
 
-async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
-    // VMs take far longer than the run: every server stays in flight.
+/// A simulator whose VMs take far longer than the run, a coalescing bridge on it, Cycle's side
+/// and a configured location: every server provisioned stays in flight.
+async fn held_in_flight(args: &BenchArgs) -> Result<(Proc, Proc, Arc<Cycle>, Value), String> {
     let sim = start_sim(args, 3_600_000).await?;
     let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
     let cycle = Arc::new(Cycle {
@@ -622,6 +653,12 @@ async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
         base: format!("http://{}", bridge.addr),
     });
     let config = configure(&cycle).await?;
+    Ok((sim, bridge, cycle, config))
+}
+
+async fn memory(args: &BenchArgs) -> Result<MemoryResult, String> {
+    // VMs take far longer than the run: every server stays in flight.
+    let (_sim, bridge, cycle, config) = held_in_flight(args).await?;
     let (ids, provision) =
         provision_all(&cycle, "m", args.memory_servers, args.concurrency, &config).await;
     let interval = Duration::from_millis(args.poll_interval_ms);

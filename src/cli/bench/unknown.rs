@@ -9,10 +9,7 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{
-    client, configure, provision_all, start_bridge, start_sim, summarise, BenchArgs, Cycle,
-    Latencies, LOCATION,
-};
+use super::{provision_all, summarise, BenchArgs, Cycle, Latencies, LOCATION};
 
 #[derive(Debug, Serialize)]
 pub struct UnknownNamesResult {
@@ -145,13 +142,7 @@ fn unknown_rounds(args: &BenchArgs) -> u32 {
 
 pub async fn run(args: &BenchArgs) -> Result<UnknownNamesResult, String> {
     // Real VMs stay in flight for the whole run, polled like any other.
-    let sim = start_sim(args, 3_600_000).await?;
-    let bridge = start_bridge(&sim, true, args.refresh_ms(), &args.cycloid_env).await?;
-    let cycle = Arc::new(Cycle {
-        http: client(args),
-        base: format!("http://{}", bridge.addr),
-    });
-    let config = configure(&cycle).await?;
+    let (sim, _bridge, cycle, config) = super::held_in_flight(args).await?;
     let real_servers = if args.quick { 4 } else { 20 };
     let (real, provisioned) =
         provision_all(&cycle, "r", real_servers, args.concurrency, &config).await;
