@@ -352,3 +352,6 @@ impl<B: Backend> Provider for Core<B> {
         Core::readiness(self).await
     }
 }
+
+#[cfg(test)]
+mod tests;
