@@ -2,9 +2,14 @@
 //!
 //! The layers (ARCHITECTURE.md draws them and follows one provision through them):
 //! - [`ial`]: Cycle's side, the ten webhook endpoints, their wire types and Cycle's error shape;
-//!   it knows nothing of Crusoe.
-//! - [`bridge`]: the translation, one [`ial::Provider`] that turns each call into Crusoe calls
-//!   through the `crusoe-sdk` crate (Crusoe's side, which knows nothing of Cycle).
+//!   it knows no cloud.
+//! - [`core`]: the backend-neutral core, one [`ial::Provider`] for any [`core::Backend`]: callers
+//!   and credential modes, Cycle's input rules, the catalogue as Cycle sees it, errors as Cycle
+//!   reads them.
+//! - [`backends`]: the clouds, each in a folder of its own; Crusoe (`backends::crusoe`) is the
+//!   only code that speaks to Crusoe, through the `crusoe-sdk` crate (Crusoe's side, which knows
+//!   nothing of Cycle).
+//! - [`cycloid`]: each server's story told to Cycloid, as a wrapper around the core.
 //! - `crusoe-sim` (a crate of its own): the Crusoe simulator the tests, the demo and the bench
 //!   run against.
 //!
