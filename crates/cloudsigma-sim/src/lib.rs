@@ -1,0 +1,1 @@
+//! A CloudSigma API 2.0 simulator (work in progress).
