@@ -9,8 +9,10 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::backends::cloudsigma::{CloudSigma, CloudSigmaConfig};
 use crate::backends::crusoe::config::{endpoint_advice, ClientSettings, Credentials};
 use crate::backends::crusoe::Crusoe;
+use crate::backends::BackendName;
 use crate::config::{BridgeSettings, Config, ConfigError, SettingError};
 use crate::core::{Core, CredentialsMode};
 use crate::cycloid::Told;
@@ -35,6 +37,8 @@ pub struct AppSettings {
     pub server_held: Option<(Credentials, String)>,
     pub bridge: BridgeSettings,
     pub ial: IalOptions,
+    /// Serve CloudSigma, with this configuration, instead of Crusoe.
+    pub cloudsigma: Option<CloudSigmaConfig>,
 }
 
 impl AppSettings {
@@ -48,6 +52,8 @@ impl AppSettings {
             server_held,
             bridge: config.bridge.clone(),
             ial: config.ial,
+            cloudsigma: (config.backend == BackendName::CloudSigma)
+                .then(|| config.cloudsigma.clone()),
         }
     }
 
@@ -80,11 +86,55 @@ pub fn bridge(
 /// What serves Cycle: the core on its backend, telling Cycloid each server's story.
 pub type Bridge = Told<Crusoe>;
 
-/// The bridge as `config` sets it up.
-pub fn build_bridge(config: &Config) -> Result<Bridge, ConfigError> {
-    AppSettings::from_config(config)
-        .bridge()
-        .map_err(|e| config.invalid(e))
+/// The bridge on CloudSigma that `settings` and `config` describe; a setting it cannot use is an
+/// error naming it.
+pub fn cloudsigma_bridge(
+    settings: &BridgeSettings,
+    config: CloudSigmaConfig,
+) -> Result<Told<CloudSigma>, SettingError> {
+    settings.cycloid.validate()?;
+    settings.core().validate()?;
+    if settings.credentials == CredentialsMode::ServerHeld && config.operator.is_none() {
+        return Err(SettingError::new(
+            "cloudsigma.username",
+            "server-held credentials need CLOUDSIGMA_USERNAME and CLOUDSIGMA_PASSWORD (or CLOUDSIGMA_TOKEN)",
+        ));
+    }
+    let backend = CloudSigma::new(
+        config,
+        settings.boot.ipxe_url.clone(),
+        settings.boot.ipxe_sha256.clone(),
+    )?;
+    let core = Core::new(settings.core(), backend)?;
+    Told::new(core, &settings.cycloid)
+}
+
+/// Builds the bridge `config` sets up, on the backend it names, to check that it can serve.
+pub fn check_bridge(config: &Config) -> Result<(), ConfigError> {
+    let settings = AppSettings::from_config(config);
+    match settings.cloudsigma {
+        Some(cs) => cloudsigma_bridge(&settings.bridge, cs).map(drop),
+        None => settings.bridge().map(drop),
+    }
+    .map_err(|e| config.invalid(e))
+}
+
+/// What the server drains after its last answer: the bridge's side channels (Cycloid), whatever
+/// the backend.
+trait Drains: Send + Sync {
+    fn drain(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+}
+
+impl<B: crate::core::Backend> Drains for Told<B> {
+    fn drain(
+        &self,
+        deadline: tokio::time::Instant,
+    ) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(Told::drain(self, deadline))
+    }
 }
 
 /// Everything that is served: the bridge behind the IAL router and its layers, the metrics it
@@ -93,7 +143,7 @@ pub struct App {
     router: Router,
     ial: IalOptions,
     metrics: Metrics,
-    bridge: Arc<Bridge>,
+    bridge: Arc<dyn Drains>,
 }
 
 /// The longest the side channels may deliver what they hold after the last answer: within
@@ -103,10 +153,28 @@ const DRAIN_MAX: Duration = Duration::from_secs(10);
 /// Builds the app. This is where the process's metrics recorder is installed, before anything
 /// records.
 pub fn app(settings: &AppSettings) -> Result<App, SettingError> {
-    let bridge = Arc::new(settings.bridge()?);
-    let metrics = crate::telemetry::metrics::install(&[crate::backends::crusoe::metrics::describe]);
+    let metrics = crate::telemetry::metrics::install(&[
+        crate::backends::crusoe::metrics::describe,
+        crate::backends::cloudsigma::metrics::describe,
+    ]);
+    let (router, bridge): (Router, Arc<dyn Drains>) = match &settings.cloudsigma {
+        None => {
+            let bridge = Arc::new(settings.bridge()?);
+            (
+                crate::ial::router(bridge.clone(), settings.ial, metrics),
+                bridge,
+            )
+        }
+        Some(cs) => {
+            let bridge = Arc::new(cloudsigma_bridge(&settings.bridge, cs.clone())?);
+            (
+                crate::ial::router(bridge.clone(), settings.ial, metrics),
+                bridge,
+            )
+        }
+    };
     Ok(App {
-        router: crate::ial::router(bridge.clone(), settings.ial, metrics),
+        router,
         ial: settings.ial,
         metrics,
         bridge,
@@ -188,6 +256,7 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
     tracing::info!(
         listen = %listener.local_addr()?,
         https = tls.is_some(),
+        backend = config.backend.name(),
         crusoe_endpoint = %config.crusoe.client.endpoint,
         credentials = ?config.bridge.credentials,
         ip_strategy = ?config.bridge.ips.strategy,

@@ -2,6 +2,7 @@
 //! [`crate::core::Backend`]. A new backend goes in a folder of its own here, with its settings
 //! in its own table, and is named in [`BackendName`].
 
+pub mod cloudsigma;
 pub mod crusoe;
 
 use serde::Deserialize;
@@ -12,4 +13,16 @@ use serde::Deserialize;
 pub enum BackendName {
     #[default]
     Crusoe,
+    #[serde(rename = "cloudsigma")]
+    CloudSigma,
+}
+
+impl BackendName {
+    /// As `backend` and `IAL_BACKEND` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Crusoe => crusoe::INFO.name,
+            Self::CloudSigma => cloudsigma::INFO.name,
+        }
+    }
 }

@@ -13,6 +13,12 @@ pub struct CheckFailed(pub String);
 
 /// Runs the check and returns the report's lines.
 pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
+    if config.backend == crate::backends::BackendName::CloudSigma {
+        let backend = cloudsigma(config).map_err(CheckFailed)?;
+        return crate::backends::cloudsigma::check::run(&backend)
+            .await
+            .map_err(CheckFailed);
+    }
     let crusoe = &config.crusoe;
     let credentials = crusoe.credentials.clone().ok_or_else(|| {
         CheckFailed(
@@ -80,4 +86,14 @@ pub async fn run(config: &Config) -> Result<Vec<String>, CheckFailed> {
         "check passed".into(),
     ]);
     Ok(lines)
+}
+
+/// The CloudSigma backend as configured, for the commands that work on the operator's account.
+pub fn cloudsigma(config: &Config) -> Result<crate::backends::cloudsigma::CloudSigma, String> {
+    crate::backends::cloudsigma::CloudSigma::new(
+        config.cloudsigma.clone(),
+        config.bridge.boot.ipxe_url.clone(),
+        config.bridge.boot.ipxe_sha256.clone(),
+    )
+    .map_err(|e| config.invalid(e).to_string())
 }

@@ -40,13 +40,25 @@ pub struct DemoArgs {
     /// Also tell a simulated Cycloid each step, and show its timeline and inventory requests.
     #[arg(long)]
     pub cycloid: bool,
+    /// Which cloud's simulator the bridge drives: crusoe or cloudsigma.
+    #[arg(long, default_value = "crusoe", value_parser = parse_backend)]
+    pub backend: crate::backends::BackendName,
 }
 
-const CYCLOID_ORG: &str = "demo-org";
+/// A backend by the name `backend` and `IAL_BACKEND` take.
+pub fn parse_backend(name: &str) -> Result<crate::backends::BackendName, String> {
+    use crate::backends::BackendName;
+    [BackendName::Crusoe, BackendName::CloudSigma]
+        .into_iter()
+        .find(|b| b.name().eq_ignore_ascii_case(name.trim()))
+        .ok_or_else(|| format!("{name:?} is not one of crusoe, cloudsigma"))
+}
+
+pub(crate) const CYCLOID_ORG: &str = "demo-org";
 
 /// Waits for the sink to finish (the story is told after each answer), then prints what the
 /// simulated Cycloid received.
-async fn show_cycloid(cy: &cycloid_sim::RunningCycloid) {
+pub(crate) async fn show_cycloid(cy: &cycloid_sim::RunningCycloid) {
     let mut last = usize::MAX;
     for _ in 0..50 {
         let n = cy.sim.received().len();
@@ -95,26 +107,26 @@ async fn show_cycloid(cy: &cycloid_sim::RunningCycloid) {
     println!("  inventory now: {} resources", cy.sim.resources().len());
 }
 
-const HUB: &str = "65f1e2d3c4b5a69788796a5b";
-const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
+pub(crate) const HUB: &str = "65f1e2d3c4b5a69788796a5b";
+pub(crate) const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
 const LOCATION: &str = "us-east1-a";
 const MODEL: &str = "c1a.4x";
 
-struct Cycle {
-    http: reqwest::Client,
-    base: String,
-    auth: Value,
+pub(crate) struct Cycle {
+    pub(crate) http: reqwest::Client,
+    pub(crate) base: String,
+    pub(crate) auth: Value,
 }
 
 #[derive(Debug)]
-struct StepFailed {
-    step: &'static str,
-    why: String,
+pub(crate) struct StepFailed {
+    pub(crate) step: &'static str,
+    pub(crate) why: String,
 }
 
 impl Cycle {
     /// One call as Cycle makes it; 5xx answers are retried a few times, as Cycle does.
-    async fn call(
+    pub(crate) async fn call(
         &self,
         step: &'static str,
         path: &str,
@@ -155,7 +167,11 @@ impl Cycle {
 }
 
 /// Runs one step, prints it with its time and a brief answer, and counts it.
-async fn step<Fut>(steps: &mut usize, name: &'static str, work: Fut) -> Result<Value, StepFailed>
+pub(crate) async fn step<Fut>(
+    steps: &mut usize,
+    name: &'static str,
+    work: Fut,
+) -> Result<Value, StepFailed>
 where
     Fut: std::future::Future<Output = Result<(Value, String), StepFailed>>,
 {
@@ -170,7 +186,7 @@ where
     Ok(value)
 }
 
-fn brief_list(items: &Value, key: &str) -> String {
+pub(crate) fn brief_list(items: &Value, key: &str) -> String {
     let all: Vec<&str> = items
         .as_array()
         .into_iter()
@@ -478,6 +494,9 @@ async fn lifecycle(
 }
 
 pub async fn run(args: DemoArgs) -> ExitCode {
+    if args.backend == crate::backends::BackendName::CloudSigma {
+        return super::demo_cloudsigma::run(args).await;
+    }
     let faults = Faults {
         server_error_rate: args.server_error_rate,
         rate_limit_rate: args.rate_limit_rate,
@@ -552,6 +571,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
         server_held: None,
         bridge: settings,
         ial: IalOptions::default(),
+        cloudsigma: None,
     }) {
         Ok(app) => app,
         Err(e) => {

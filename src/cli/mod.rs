@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+mod demo_cloudsigma;
 pub mod gc;
 pub mod healthcheck;
 pub mod image;

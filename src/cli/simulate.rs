@@ -13,10 +13,14 @@ pub struct SimulateArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9090", value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// A key pair and the project it owns: ACCESS_KEY_ID:SECRET_KEY:PROJECT_ID (repeatable).
-    /// Without any, one is generated and printed.
-    #[arg(long = "key", value_name = "ACCESS:SECRET:PROJECT", value_parser = KeyPair::parse)]
-    pub keys: Vec<KeyPair>,
+    /// Which cloud to simulate: crusoe or cloudsigma.
+    #[arg(long, default_value = "crusoe", value_parser = super::demo::parse_backend)]
+    pub backend: crate::backends::BackendName,
+    /// Crusoe: a key pair and the project it owns, ACCESS_KEY_ID:SECRET_KEY:PROJECT_ID.
+    /// CloudSigma: an account, USER:PASSWORD or USER:PASSWORD@LOCATION (default location zrh).
+    /// Repeatable; without any, one is generated and printed.
+    #[arg(long = "key", value_name = "KEY")]
+    pub keys: Vec<String>,
     /// Path prefix of the API it advertises; it also serves the same API under `/v1alpha5`.
     #[arg(long, default_value = "/v1")]
     pub base_path: String,
@@ -85,9 +89,15 @@ impl SimulateArgs {
         if !self.base_path.is_empty() && !self.base_path.starts_with('/') {
             return Err("--base-path must start with /".into());
         }
+        let keys = self
+            .keys
+            .iter()
+            .map(|k| KeyPair::parse(k))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| format!("--key: {e}"))?;
         Ok(SimConfig {
             base_path: self.base_path.clone(),
-            keys: self.keys.clone(),
+            keys,
             seed: self.seed,
             op_delay: Duration::from_millis(self.op_delay_ms),
             max_skew_secs: self.max_skew_secs,
@@ -99,7 +109,93 @@ impl SimulateArgs {
     }
 }
 
+/// The CloudSigma simulator's configuration from the same flags (those that mean something
+/// there).
+fn cloudsigma_config(args: &SimulateArgs) -> Result<cloudsigma_sim::SimConfig, String> {
+    let defaults = cloudsigma_sim::SimConfig::default();
+    let accounts = args
+        .keys
+        .iter()
+        .map(|k| cloudsigma_sim::Account::parse(k, &defaults.locations[0]))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("--key: {e}"))?;
+    for a in &accounts {
+        if !defaults.locations.contains(&a.location) {
+            return Err(format!(
+                "--key: location {:?} is not one of the simulator's ({})",
+                a.location,
+                defaults.locations.join(", ")
+            ));
+        }
+    }
+    let faults = cloudsigma_sim::Faults {
+        server_error_rate: args.server_error_rate,
+        connection_reset_rate: args.connection_reset_rate,
+        lost_answer_rate: args.lost_answer_rate,
+        latency_ms: args.latency_ms,
+        start_failure_rate: args.operation_failure_rate,
+    };
+    for (name, rate) in [
+        ("--server-error-rate", faults.server_error_rate),
+        ("--connection-reset-rate", faults.connection_reset_rate),
+        ("--lost-answer-rate", faults.lost_answer_rate),
+        ("--operation-failure-rate", faults.start_failure_rate),
+    ] {
+        if !(0.0..=1.0).contains(&rate) {
+            return Err(format!("{name} must be between 0 and 1"));
+        }
+    }
+    Ok(cloudsigma_sim::SimConfig {
+        accounts,
+        seed: args.seed,
+        transition: Duration::from_millis(args.op_delay_ms),
+        faults,
+        upper_case_macs: args.upper_case_macs,
+        ..defaults
+    })
+}
+
+async fn run_cloudsigma(args: SimulateArgs) -> ExitCode {
+    let config = match cloudsigma_config(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("crusoe-ial simulate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let generated = config.accounts.is_empty();
+    let sim = match cloudsigma_sim::RunningSim::start(config, args.listen).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("crusoe-ial simulate: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("CloudSigma simulator listening");
+    println!(
+        "export CLOUDSIGMA_API_ENDPOINT='{}'",
+        sim.endpoint_template()
+    );
+    for account in &sim.accounts {
+        if generated {
+            // A generated account exists nowhere else: print it whole, so it can be used.
+            println!("export CLOUDSIGMA_USERNAME={}", account.username);
+            println!("export CLOUDSIGMA_PASSWORD={}", account.password);
+            println!("export CLOUDSIGMA_LOCATION={}", account.location);
+        } else {
+            println!("account {} lives in {}", account.username, account.location);
+        }
+    }
+    println!("inspect: {}/inventory  {}/calls", sim.admin(), sim.admin());
+    crate::shutdown::signal().await;
+    sim.stop().await;
+    ExitCode::SUCCESS
+}
+
 pub async fn run(args: SimulateArgs) -> ExitCode {
+    if args.backend == crate::backends::BackendName::CloudSigma {
+        return run_cloudsigma(args).await;
+    }
     let config = match args.config() {
         Ok(c) => c,
         Err(e) => {

@@ -82,6 +82,21 @@ pub const ENV_VARS: &[EnvVar] = &[
         Number,
     ),
     var("IAL_CRUSOE_MAX_ATTEMPTS", "crusoe.max_attempts", Number),
+    // The names CloudSigma's terraform provider reads (`cloudsigma/provider.go`).
+    var("CLOUDSIGMA_API_ENDPOINT", "cloudsigma.api_endpoint", Text),
+    var("CLOUDSIGMA_USERNAME", "cloudsigma.username", Text),
+    var(
+        "CLOUDSIGMA_PASSWORD",
+        "cloudsigma.password",
+        Secret { in_file: true },
+    ),
+    var(
+        "CLOUDSIGMA_TOKEN",
+        "cloudsigma.token",
+        Secret { in_file: true },
+    ),
+    var("CLOUDSIGMA_LOCATION", "cloudsigma.location", Text),
+    var("IAL_CLOUDSIGMA_LOCATIONS", "cloudsigma.locations", List),
     var("IAL_CREDENTIALS", "bridge.credentials", Text),
     var(
         "IAL_BRIDGE_TOKEN",

@@ -53,6 +53,7 @@ pub struct Config {
     /// Serve HTTPS with this certificate chain and key (PEM files), instead of plain HTTP.
     pub tls: Option<TlsFiles>,
     pub crusoe: CrusoeConfig,
+    pub cloudsigma: crate::backends::cloudsigma::CloudSigmaConfig,
     pub ial: IalOptions,
     pub bridge: BridgeSettings,
     /// Where each value came from, for the errors of what is checked after loading.

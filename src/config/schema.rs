@@ -7,12 +7,13 @@ use std::path::PathBuf;
 use serde::Deserialize;
 
 use super::BridgeSettings;
+use crate::backends::cloudsigma::config::RawCloudSigma;
 use crate::backends::crusoe::config::RawCrusoe;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Raw {
-    /// Which cloud serves: `crusoe`.
+    /// Which cloud serves: `crusoe` or `cloudsigma`.
     pub backend: Option<String>,
     pub listen: Option<String>,
     pub log_format: Option<String>,
@@ -30,6 +31,8 @@ pub(super) struct Raw {
     pub shutdown_grace_secs: Option<u64>,
     #[serde(default)]
     pub crusoe: RawCrusoe,
+    #[serde(default)]
+    pub cloudsigma: RawCloudSigma,
     #[serde(default)]
     pub bridge: BridgeSettings,
     #[serde(default)]

@@ -9,6 +9,7 @@ use super::error::{in_range, ConfigError, SettingError};
 use super::schema::Raw;
 use super::sources::Origins;
 use super::{Config, CrusoeConfig, LogFormat, TlsFiles, DEFAULT_LISTEN};
+use crate::backends::cloudsigma::config::cloudsigma_config;
 use crate::backends::crusoe::config::{crusoe_config, RawCrusoe};
 use crate::backends::BackendName;
 use crate::ial::{Envelope, IalOptions};
@@ -17,9 +18,15 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
     let invalid = |e: SettingError| origins.invalid(e);
     let backend = match raw.backend.as_deref() {
         None => BackendName::default(),
-        Some(name) => {
-            choice("backend", name, &[("crusoe", BackendName::Crusoe)]).map_err(invalid)?
-        }
+        Some(name) => choice(
+            "backend",
+            name,
+            &[
+                ("crusoe", BackendName::Crusoe),
+                ("cloudsigma", BackendName::CloudSigma),
+            ],
+        )
+        .map_err(invalid)?,
     };
     let listen = listen(raw.listen.as_deref().unwrap_or(DEFAULT_LISTEN)).map_err(invalid)?;
     let log_format = match raw.log_format.as_deref() {
@@ -40,6 +47,7 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
     let tls = tls(raw.tls_cert.clone(), raw.tls_key.clone()).map_err(invalid)?;
     let ial = ial(&raw).map_err(invalid)?;
     let crusoe = crusoe(raw.crusoe, &origins)?;
+    let cloudsigma = cloudsigma_config(raw.cloudsigma).map_err(invalid)?;
     let mut bridge = raw.bridge;
     bridge.cycloid = raw.cycloid;
     bridge.validate().map_err(invalid)?;
@@ -50,6 +58,7 @@ pub(super) fn config(raw: Raw, origins: Origins) -> Result<Config, ConfigError> 
         shutdown_grace,
         tls,
         crusoe,
+        cloudsigma,
         ial,
         bridge,
         origins,

@@ -1,5 +1,6 @@
 //! The boot tests: the ipxe mode's startup script run for real and the disk it makes booted in
-//! QEMU (`qemu.rs`), and the whole chain on a live Linux VM (`live.rs`).
+//! QEMU (`qemu.rs`), the whole chain on a live Linux VM (`live.rs`), and CloudSigma's boot of
+//! Cycle's ISO from an IDE CD-ROM (`cd_rom.rs`).
 //!
 //! A test binary of their own, apart from the end-to-end tests (`tests/e2e`): every boot is QEMU
 //! in software emulation, a host core busy for 7 to 40 s per boot (minutes for a live VM) with a
@@ -11,5 +12,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod cd_rom;
 mod live;
 mod qemu;

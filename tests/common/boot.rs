@@ -233,6 +233,15 @@ impl Firmware {
         self != Firmware::Bios
     }
 
+    /// OVMF's code for this firmware (read-only flash); none for SeaBIOS, QEMU's own.
+    pub fn ovmf_code(self) -> Option<&'static str> {
+        match self {
+            Firmware::Bios => None,
+            Firmware::Uefi => Some(OVMF_CODE),
+            Firmware::SecureBoot => Some(OVMF_CODE_SECBOOT),
+        }
+    }
+
     /// A fresh copy of this firmware's variables (its NVRAM), to keep across a VM's boots.
     pub fn new_vars(self, dir: &Path) -> Option<PathBuf> {
         let template = match self {
@@ -276,24 +285,50 @@ pub struct Qemu {
 }
 
 impl Qemu {
+    /// QEMU as every boot test runs it, before its machine's devices: no default devices, no
+    /// display, software emulation, 1 GiB and one core, `uuid` its SMBIOS UUID, the serial
+    /// console written to `serial` (emptied first) and the monitor on a socket beside it. Add the
+    /// machine, then [`Qemu::spawn`].
+    pub fn command(uuid: &str, serial: &Path) -> tokio::process::Command {
+        let monitor = serial.with_extension("monitor.sock");
+        let _ = std::fs::remove_file(serial);
+        let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
+        cmd.args(["-nodefaults", "-no-user-config", "-display", "none"])
+            // Software emulation: where /dev/kvm exists here it is nested and fails mid-boot.
+            .args(["-accel", "tcg", "-m", "1024", "-smp", "1"])
+            .args(["-uuid", uuid])
+            .arg("-serial")
+            .arg(format!("file:{}", serial.display()))
+            .arg("-monitor")
+            .arg(format!("unix:{},server=on,wait=off", monitor.display()));
+        cmd
+    }
+
+    /// Starts `cmd`, made by [`Qemu::command`] with the same `serial`; killed when dropped.
+    pub fn spawn(mut cmd: tokio::process::Command, serial: &Path) -> Self {
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("qemu-system-x86_64 starts");
+        Self {
+            child,
+            monitor: serial.with_extension("monitor.sock"),
+            serial: serial.to_path_buf(),
+            started: Instant::now(),
+        }
+    }
+
     pub fn start(m: &Machine) -> Self {
-        let monitor = m.serial.with_extension("monitor.sock");
-        let _ = std::fs::remove_file(&m.serial);
         let format = if m.disk.extension().is_some_and(|e| e == "qcow2") {
             "qcow2"
         } else {
             "raw"
         };
-        let mut cmd = tokio::process::Command::new("qemu-system-x86_64");
-        cmd.args(["-nodefaults", "-no-user-config", "-display", "none"])
-            // Software emulation: where /dev/kvm exists here it is nested and fails mid-boot.
-            .args(["-accel", "tcg", "-m", "1024", "-smp", "1"])
-            .args(["-uuid", m.uuid])
-            .arg("-serial")
-            .arg(format!("file:{}", m.serial.display()))
-            .arg("-monitor")
-            .arg(format!("unix:{},server=on,wait=off", monitor.display()))
-            .arg("-drive")
+        let mut cmd = Self::command(m.uuid, &m.serial);
+        cmd.arg("-drive")
             .arg(format!(
                 "file={},format={format},if=none,id=disk0",
                 m.disk.display()
@@ -324,12 +359,7 @@ impl Qemu {
             cmd.arg("-fw_cfg")
                 .arg(format!("name={name},file={}", file.display()));
         }
-        let code = match m.firmware {
-            Firmware::Bios => None,
-            Firmware::Uefi => Some(OVMF_CODE),
-            Firmware::SecureBoot => Some(OVMF_CODE_SECBOOT),
-        };
-        if let Some(code) = code {
+        if let Some(code) = m.firmware.ovmf_code() {
             let vars = m.vars.expect("a UEFI machine keeps its NVRAM");
             if m.firmware == Firmware::SecureBoot {
                 // The Secure Boot build keeps its variables in SMM, out of the OS's reach.
@@ -348,19 +378,7 @@ impl Qemu {
                     vars.display()
                 ));
         }
-        let child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("qemu-system-x86_64 starts");
-        Self {
-            child,
-            monitor,
-            serial: m.serial.clone(),
-            started: Instant::now(),
-        }
+        Self::spawn(cmd, &m.serial)
     }
 
     pub fn elapsed(&self) -> Duration {

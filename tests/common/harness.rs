@@ -87,6 +87,7 @@ pub async fn serve_bridge(
         server_held: None,
         bridge: settings,
         ial: options,
+        cloudsigma: None,
     })
     .await
 }

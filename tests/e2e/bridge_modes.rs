@@ -37,6 +37,7 @@ async fn server_held_bridge(sim: &RunningSim, secret: &str) -> (String, JoinHand
         server_held: Some(held),
         bridge: settings,
         ial: IalOptions::default(),
+        cloudsigma: None,
     })
     .await
 }

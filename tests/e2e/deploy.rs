@@ -25,7 +25,7 @@ fn serve_accepts(file: std::path::PathBuf, home: &std::path::Path) -> Result<Con
         ..Default::default()
     })
     .map_err(|e| e.to_string())?;
-    crusoe_ial::serve::build_bridge(&config).map_err(|e| e.to_string())?;
+    crusoe_ial::serve::check_bridge(&config).map_err(|e| e.to_string())?;
     Ok(config)
 }
 

@@ -124,3 +124,30 @@ fn crusoes_sdk_is_used_by_the_crusoe_backend_and_crusoes_own_commands_only() {
         .collect();
     assert!(outside.is_empty(), "crusoe_sdk used in {outside:?}");
 }
+
+#[test]
+fn cloudsigmas_sdk_is_used_by_the_cloudsigma_backend_only_and_no_backend_uses_another() {
+    let sources = sources();
+    let outside: Vec<&String> = sources
+        .iter()
+        .filter(|(rel, code)| {
+            code.contains("cloudsigma_sdk") && !rel.starts_with("backends/cloudsigma/")
+        })
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(outside.is_empty(), "cloudsigma_sdk used in {outside:?}");
+    let crossing: Vec<&String> = sources
+        .iter()
+        .filter(|(rel, code)| {
+            (rel.starts_with("backends/cloudsigma/")
+                && (code.contains("backends::crusoe") || code.contains("crusoe_sdk")))
+                || (rel.starts_with("backends/crusoe/")
+                    && (code.contains("backends::cloudsigma") || code.contains("cloudsigma_sdk")))
+        })
+        .map(|(rel, _)| rel)
+        .collect();
+    assert!(
+        crossing.is_empty(),
+        "a backend reaches another in {crossing:?}"
+    );
+}

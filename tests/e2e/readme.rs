@@ -121,8 +121,7 @@ fn every_toml_example_in_the_documentation_is_a_valid_configuration() {
                 home: Some(home.path().into()),
                 ..Default::default()
             };
-            let built =
-                Config::load(&sources).and_then(|c| crusoe_ial::serve::build_bridge(&c).map(drop));
+            let built = Config::load(&sources).and_then(|c| crusoe_ial::serve::check_bridge(&c));
             if let Err(e) = built {
                 panic!("{doc}: example is not a configuration serve accepts: {e}\n{block}");
             }

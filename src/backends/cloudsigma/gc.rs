@@ -1,0 +1,60 @@
+//! What a crash or a bug left behind in a CloudSigma account, found by the bridge's names and
+//! `meta`, and what the pool's idle addresses cost: `crusoe-ial gc --backend cloudsigma`.
+
+use serde_json::{json, Value};
+
+use super::error::Doing;
+use super::{ips, Sigma, MANAGED_BY, META_MANAGED_BY};
+use crate::core::error::CoreError;
+use crate::core::naming;
+use cloudsigma_sdk::Filter;
+
+/// The account's leftovers per location: data drives whose server is gone, the bridge's servers
+/// that are stopped, and idle pooled addresses with their price.
+pub async fn report(account: &Sigma) -> Result<Value, CoreError> {
+    let mut locations = Vec::new();
+    for l in account.locations() {
+        let client = account.client(&l)?;
+        let servers = client
+            .servers()
+            .list(&Filter::default())
+            .await
+            .doing(|| format!("listing servers in {l}"))?;
+        let ours = |meta: &std::collections::BTreeMap<String, String>| {
+            meta.get(META_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
+        };
+        let names: std::collections::BTreeSet<String> = servers
+            .iter()
+            .filter(|s| ours(&s.meta))
+            .map(|s| s.name.clone())
+            .collect();
+        let drives = client
+            .drives()
+            .list(&Filter::default())
+            .await
+            .doing(|| format!("listing drives in {l}"))?;
+        let orphans: Vec<Value> = drives
+            .iter()
+            .filter(|d| ours(&d.meta) && d.media == "disk" && d.mounted_on.is_empty())
+            .filter(|d| {
+                d.name
+                    .strip_suffix("-data")
+                    .is_some_and(|server| !names.contains(server))
+            })
+            .map(|d| json!({"uuid": d.uuid, "name": d.name, "size": d.size}))
+            .collect();
+        let stopped: Vec<Value> = servers
+            .iter()
+            .filter(|s| ours(&s.meta) && s.status == "stopped")
+            .filter(|s| s.name.starts_with(naming::PREFIX))
+            .map(|s| json!({"uuid": s.uuid, "name": s.name}))
+            .collect();
+        locations.push(json!({
+            "location": l,
+            "orphan_data_drives": orphans,
+            "stopped_servers": stopped,
+            "idle_ips": ips::idle(client).await?,
+        }));
+    }
+    Ok(json!({"scope": account.scope_key(), "locations": locations}))
+}
