@@ -134,9 +134,12 @@ fn quoted(cell: &str) -> Vec<&str> {
     cell.split('`').skip(1).step_by(2).collect()
 }
 
-/// A variable's name (ours, Crusoe's or Cycloid's CLI's); not a prefix such as the `CRUSOE_*` of prose.
+/// A variable's name (ours, Crusoe's, CloudSigma's terraform provider's or Cycloid's CLI's); not a prefix such as the `CRUSOE_*` of prose.
 fn is_variable(word: &str) -> bool {
-    (word.starts_with("IAL_") || word.starts_with("CRUSOE_") || word.starts_with("CY_"))
+    (word.starts_with("IAL_")
+        || word.starts_with("CRUSOE_")
+        || word.starts_with("CLOUDSIGMA_")
+        || word.starts_with("CY_"))
         && !word.ends_with('_')
         && word
             .bytes()

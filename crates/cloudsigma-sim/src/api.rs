@@ -30,7 +30,7 @@ pub fn route_key(host: Host, rest: &str) -> String {
             && !matches!(*s, "detail" | "schema")
             && matches!(
                 segs[0],
-                "servers" | "drives" | "ips" | "tags" | "subscriptions"
+                "servers" | "drives" | "ips" | "tags" | "subscriptions" | "libdrives" | "vlans"
             );
         if generic {
             key.push_str(if segs[0] == "subscriptions" {
@@ -503,6 +503,21 @@ pub fn dispatch(sim: &Sim, call: &Call) -> ApiResult {
                     call.param("do").unwrap_or("")
                 ),
             ))
+        }
+
+        // -- library drives and VLANs: none in the simulator (no library drive is an iPXE
+        // image in the docs, CLOUDSIGMA.md §6.4; the simulator sells no VLANs).
+        ["libdrives"] | ["libdrives", "detail"] | ["vlans"] | ["vlans", "detail"] => {
+            if !get {
+                return method_not_allowed(call, "GET");
+            }
+            list(call, Vec::new(), 20, false, &[])
+        }
+        ["libdrives", id] | ["vlans", id] => {
+            if !get {
+                return method_not_allowed(call, "GET");
+            }
+            Err(ApiError::notexist(format!("{id} does not exist")))
         }
 
         // -- IPs (D:networking.rst)

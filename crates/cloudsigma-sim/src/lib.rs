@@ -9,6 +9,39 @@
 //! URL layout: the API of location `L` is served at `/{L}/api/2.0/...` (every path ends with
 //! `/`), its upload host at `/{L}/direct/api/2.0/drives/upload/`, and the admin interface
 //! (inventory, calls, faults, capacity, balance) at `/_sim`.
+//!
+//! # Choices where CloudSigma's evidence is silent (the stricter plausible reading)
+//! - A path without its final `/` is 404 (clients always send it, CLOUDSIGMA.md §1.1).
+//! - 401 carries a Digest `WWW-Authenticate` challenge (D:general.rst) and a plain-text body; the
+//!   simulator does not accept Digest answers. `Bearer <token>` works on the API host, the token
+//!   being the account's password (token issuance is undocumented, §2); the upload host takes
+//!   Basic only (D:upload_download.rst). Accounts live in one location (§1.3).
+//! - A request body needs `Content-Type: application/json` (D:general.rst says it is required);
+//!   an `Accept` naming neither JSON nor `*/*` gets 406 (the simulator speaks no XML).
+//! - Create bodies: `{"objects": [...]}` or a bare list, not a bare object; all objects are
+//!   checked before any is made.
+//! - `smp` defaults to 1 and cpu/smp must lie in `cpu_per_smp` (not derived from cpu).
+//! - PUT of a server: omitted `drives`, `nics`, `tags` become empty (PUT is a full definition);
+//!   omitted `meta` and scalar fields are kept (P's test keeps meta). NICs are matched by the
+//!   exact MAC string as rendered. Boot orders are >= 1 and unique across drives and NICs.
+//! - scsi `dev_channel` limits are undocumented: ide's (0:0..1:1) are applied.
+//! - Drives: sizes round up to a multiple of 64 KiB (P's ALLOWED_SIZE_ROUNDING), shrinking is
+//!   refused, only `dssd` is offered; attaching, editing or deleting a drive that is `creating`,
+//!   `uploading` or `resizing` is refused (403); deleting a drive held by a server that is not
+//!   stopped is 403, held by stopped servers it is detached (Carbon).
+//! - Deleting a server that is not `stopped` is 403 (undocumented, §11); a second DELETE during
+//!   the deletion window is a 204 no-op; `recurse` that would delete a drive in use by another
+//!   non-stopped server refuses the whole delete.
+//! - Start: 402 unless the balance covers 5 days of burst (D:general.rst) and is positive; 503
+//!   `backend` when the location's start capacity is exhausted; a failed start (fault) goes
+//!   `starting` then back to `stopped` (§11). Shutdown: the guest always obeys.
+//! - Objects of another account in the same location answer 403, elsewhere 404 (§2, K).
+//! - Uploads: media `disk` (§6.3), name `Upload N`, answer 201 with the uuid as text/plain,
+//!   `Content-Length` required (411), empty images refused, at most 64 MiB (413).
+//! - Subscriptions: `ip`, `cpu`, `mem`, `dssd` only, `period` only (start now), a month = 30 days,
+//!   price at level 0, paid from the balance at once (402 when short); the `auto_renew` action
+//!   takes an optional `{"auto_renew": bool}` and answers 200 with the subscription.
+//! - No VLANs, library drives, clones, VNC, resize, jobs, Digest or cookie auth, OPTIONS, XML.
 
 mod admin;
 mod api;

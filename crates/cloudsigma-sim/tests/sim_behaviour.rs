@@ -603,3 +603,144 @@ fn accounts_parse() {
     assert!(Account::parse("nocolon", "zrh").is_err());
     assert!(!format!("{a:?}").contains("p@ss"));
 }
+
+#[tokio::test]
+async fn tags_group_resources_and_filter_lists() {
+    let env = start().await;
+    let (st, v) = env
+        .call(
+            "POST",
+            "tags/",
+            Some(json!({"objects": [{"name": "cycle-ial"}]})),
+        )
+        .await;
+    assert_eq!(st, 201, "{v}");
+    let tag = v["objects"][0]["uuid"].as_str().unwrap().to_string();
+    let (st, s) = env
+        .call(
+            "POST",
+            "servers/",
+            Some(json!({"objects": [{
+                "name": "tagged", "cpu": 1000, "mem": 536870912u64, "vnc_password": "p",
+                "tags": [tag],
+            }]})),
+        )
+        .await;
+    assert_eq!(st, 201, "{s}");
+    assert_eq!(s["objects"][0]["tags"][0]["uuid"], tag.as_str());
+    env.server("untagged", json!([])).await;
+    let (_, v) = env
+        .call("GET", &format!("servers/detail/?tag={tag}&limit=0"), None)
+        .await;
+    assert_eq!(v["meta"]["total_count"], 1);
+    let (_, v) = env.call("GET", &format!("tags/{tag}/servers/"), None).await;
+    assert_eq!(v["objects"][0]["name"], "tagged");
+    let (_, v) = env.call("GET", &format!("tags/{tag}/"), None).await;
+    assert_eq!(v["resources"][0]["res_type"], "servers");
+    // An unknown tag on a resource is a validation error.
+    let (st, v) = env
+        .call(
+            "POST",
+            "drives/",
+            Some(json!([{"name": "d", "size": 1073741824u64, "media": "disk",
+                "tags": ["00000000-0000-0000-0000-000000000000"]}])),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(v[0]["error_point"], "tags");
+    assert_eq!(
+        env.call("DELETE", &format!("tags/{tag}/"), None).await.0,
+        204
+    );
+    assert_eq!(env.call("GET", &format!("tags/{tag}/"), None).await.0, 404);
+}
+
+#[tokio::test]
+async fn bearer_tokens_work_on_the_api() {
+    let env = start().await;
+    let resp = env
+        .http
+        .get(env.url("balance/"))
+        .bearer_auth(&env.account.password)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let v: Value = resp.json().await.unwrap();
+    assert_eq!(v["currency"], "USD");
+}
+
+#[tokio::test]
+async fn nics_are_matched_by_mac_on_put() {
+    let env = start().await;
+    let s = env.server("nics", json!([])).await;
+    let uuid = s["uuid"].as_str().unwrap();
+    let mac = s["nics"][0]["mac"].as_str().unwrap().to_string();
+    let mut def = s.clone();
+    // Keep the first NIC (now manual), add a second one.
+    def["nics"] = json!([
+        {"mac": mac, "model": "virtio", "ip_v4_conf": {"conf": "manual"}},
+        {"model": "e1000", "ip_v4_conf": {"conf": "dhcp"}},
+    ]);
+    let (st, v) = env
+        .call("PUT", &format!("servers/{uuid}/"), Some(def.clone()))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["nics"][0]["mac"], mac.as_str());
+    assert_eq!(v["nics"][0]["ip_v4_conf"]["conf"], "manual");
+    assert_ne!(v["nics"][1]["mac"], mac.as_str());
+    // A MAC the server never had is an error.
+    def["nics"] = json!([{"mac": "22:00:00:00:00:01", "ip_v4_conf": {"conf": "dhcp"}}]);
+    let (st, v) = env
+        .call("PUT", &format!("servers/{uuid}/"), Some(def))
+        .await;
+    assert_eq!(st, 400, "{v}");
+    // vlan and an IP configuration on one NIC is an error.
+    let (st, _) = env
+        .call(
+            "POST",
+            "servers/",
+            Some(
+                json!([{"name": "v", "cpu": 1000, "mem": 536870912u64, "vnc_password": "p",
+                "nics": [{"vlan": "10619300-edda-42ba-91e0-7e3df0689d00",
+                          "ip_v4_conf": {"conf": "dhcp"}}]}]),
+            ),
+        )
+        .await;
+    assert_eq!(st, 400);
+    // Per-core speed above the AMD maximum.
+    let (st, v) = env
+        .call(
+            "POST",
+            "servers/",
+            Some(json!([{"name": "fast", "cpu": 8000, "mem": 536870912u64, "vnc_password": "p"}])),
+        )
+        .await;
+    assert_eq!(st, 400);
+    assert_eq!(v[0]["error_point"], "cpu");
+}
+
+#[tokio::test]
+async fn a_failed_start_falls_back_to_stopped() {
+    let env = start_with(SimConfig {
+        transition: Duration::from_millis(40),
+        faults: Faults {
+            start_failure_rate: 1.0,
+            ..Faults::default()
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let s = env.server("doomed", json!([])).await;
+    let uuid = s["uuid"].as_str().unwrap();
+    let (st, _) = env
+        .call("POST", &format!("servers/{uuid}/action/?do=start"), None)
+        .await;
+    assert_eq!(st, 202);
+    let (_, v) = env.call("GET", &format!("servers/{uuid}/"), None).await;
+    assert_eq!(v["status"], "starting");
+    env.wait(&format!("servers/{uuid}/"), "stopped").await;
+    let inv = env.sim.sim.inventory();
+    assert_eq!(inv["accounts"][0]["servers"][0]["starts"], 1);
+    assert_eq!(inv["transitions_in_progress"], 0);
+}
