@@ -13,5 +13,6 @@
 mod common;
 
 mod cd_rom;
+mod cloudsigma;
 mod live;
 mod qemu;

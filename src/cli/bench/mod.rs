@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 mod catalog;
+mod cloudsigma;
 mod unknown;
 
 pub use unknown::{Phase, UnknownNamesResult};
@@ -90,6 +91,9 @@ pub enum Part {
     Memory,
     /// A storm of polls for servers that do not exist.
     UnknownNames,
+    /// A fleet provisioned and polled on the CloudSigma backend and its simulator.
+    #[value(name = "cloudsigma")]
+    CloudSigma,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
@@ -361,6 +365,9 @@ fn auth() -> Value {
 struct Cycle {
     http: reqwest::Client,
     base: String,
+    auth: Value,
+    model: &'static str,
+    location: &'static str,
 }
 
 impl Cycle {
@@ -368,7 +375,7 @@ impl Cycle {
         let resp = self
             .http
             .post(format!("{}{path}", self.base))
-            .json(&json!({"auth": auth(), "request": request}))
+            .json(&json!({"auth": self.auth, "request": request}))
             .send()
             .await
             .map_err(|e| e.to_string())?;
@@ -416,7 +423,7 @@ async fn provision_all(
             let answer = cycle
                 .call(
                     "/v1/infrastructure/server/provision",
-                    json!({"hostname": format!("bench-{i}"), "model_id": MODEL, "location_id": LOCATION, "location_configuration": config,
+                    json!({"hostname": format!("bench-{i}"), "model_id": cycle.model, "location_id": cycle.location, "location_configuration": config,
                            "cycle": {"server_id": cycle_id, "model_class": "s1a", "model_category": "cpu", "model_id": "m", "location_id": "l"}}),
                 )
                 .await;
@@ -489,7 +496,7 @@ async fn poll_all(
             loop {
                 let (t, sent_ms) = (Instant::now(), now_ms());
                 let answer = cycle
-                    .call("/v1/infrastructure/server/provision-status", json!({"server_id": id, "location_id": LOCATION, "location_configuration": config, "extra": {}}))
+                    .call("/v1/infrastructure/server/provision-status", json!({"server_id": id, "location_id": cycle.location, "location_configuration": config, "extra": {}}))
                     .await;
                 polls.fetch_add(1, Ordering::Relaxed);
                 let took = t.elapsed().as_secs_f64() * 1000.0;
@@ -540,7 +547,7 @@ async fn poll_all(
 
 async fn configure(cycle: &Cycle) -> Result<Value, String> {
     cycle
-        .call("/v1/location/configure", json!({"location_id": LOCATION, "version": "", "configuration_current": {}, "cycle": {"location_id": "l"}}))
+        .call("/v1/location/configure", json!({"location_id": cycle.location, "version": "", "configuration_current": {}, "cycle": {"location_id": "l"}}))
         .await
         .map(|v| v["configuration_latest"].clone())
 }
@@ -559,6 +566,9 @@ async fn fleet(args: &BenchArgs, coalesce: bool) -> Result<FleetResult, String> 
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
+        auth: auth(),
+        model: MODEL,
+        location: LOCATION,
     });
     let config = configure(&cycle).await?;
     let (ids, provision) = provision_all(
@@ -651,6 +661,9 @@ async fn held_in_flight(args: &BenchArgs) -> Result<(Proc, Proc, Arc<Cycle>, Val
     let cycle = Arc::new(Cycle {
         http: client(args),
         base: format!("http://{}", bridge.addr),
+        auth: auth(),
+        model: MODEL,
+        location: LOCATION,
     });
     let config = configure(&cycle).await?;
     Ok((sim, bridge, cycle, config))
@@ -737,6 +750,9 @@ pub async fn run(args: BenchArgs) -> Result<Report, String> {
     }
     if runs(Part::UnknownNames) {
         report.unknown_names = Some(unknown::run(&args).await?);
+    }
+    if runs(Part::CloudSigma) {
+        report.fleets.push(cloudsigma::fleet(&args).await?);
     }
     Ok(report)
 }
