@@ -117,3 +117,37 @@ async fn with_cycloid_the_demo_shows_the_servers_story_in_order() {
     );
     assert!(out.contains("inventory now: 0 resources"), "{out}");
 }
+
+#[tokio::test]
+async fn on_cloudsigma_the_demo_plays_the_lifecycle_and_cycloid_hears_of_cloudsigma() {
+    let (code, out) = demo(&["--backend", "cloudsigma", "--cycloid"]).await;
+    assert_eq!(code, 0, "{out}");
+    for step in [
+        "verify",
+        "configure location",
+        "provision",
+        "poll provision-status",
+        "boot chain",
+        "allocate IP",
+        "release IP",
+        "restart",
+        "decommission",
+    ] {
+        assert!(
+            out.lines()
+                .any(|l| l.trim_start().starts_with(&format!("ok  {step}"))),
+            "{step} missing:\n{out}"
+        );
+    }
+    assert!(out.contains("demo passed: 11 steps"), "{out}");
+    assert!(out.contains("uploaded as CD-ROM"), "{out}");
+    let timeline = out
+        .split("  timeline\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no timeline:\n{out}"));
+    assert!(
+        timeline.contains("CloudSigma") && !timeline.contains("Crusoe"),
+        "the story names the backend it ran on:\n{timeline}"
+    );
+    assert!(out.contains("inventory now: 0 resources"), "{out}");
+}
