@@ -438,3 +438,39 @@ impl Drop for Harness {
         }
     }
 }
+
+/// What Cycle would refuse in the payload `data` of a successful answer to `method path`: what its
+/// Go types' decoding and validation refuse ([`super::cycle_go`]), and what breaks the 200 schema
+/// of its OpenAPI (when `../shared` holds it). Empty when Cycle takes the answer.
+pub fn cycle_refuses(path: &str, method: &str, data: &Value) -> Vec<String> {
+    let mut found: Vec<String> = super::cycle_go::violations(path, data)
+        .into_iter()
+        .map(|v| format!("{method} {path} (Go types): {v}"))
+        .collect();
+    if let Some(shared) = super::shared_dir() {
+        let spec = super::openapi::CycleSpec::load(&shared.join("reference/cycle-ial/openapi"));
+        let (schema, file) = spec.response(path, method);
+        found.extend(
+            spec.violations(&schema, &file, data)
+                .into_iter()
+                .map(|v| format!("{method} {path} (OpenAPI): {v}")),
+        );
+    }
+    found
+}
+
+/// A bridge on CloudSigma, as `serve` builds it from `bridge` and `cloudsigma`: its URL and its
+/// task (aborted to stop it).
+pub async fn serve_cloudsigma(
+    bridge: BridgeSettings,
+    cloudsigma: crusoe_ial::backends::cloudsigma::CloudSigmaConfig,
+) -> (String, JoinHandle<()>) {
+    serve_app(&AppSettings {
+        client: Default::default(),
+        server_held: None,
+        bridge,
+        ial: IalOptions::default(),
+        cloudsigma: Some(cloudsigma),
+    })
+    .await
+}

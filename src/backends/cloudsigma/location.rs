@@ -88,17 +88,26 @@ pub async fn ensure(
         ))
         .await;
     if let Some(known) = current.and_then(LocationConfig::from_data) {
-        if known.location == location && still_there(client, &known).await? {
+        // A pinned checksum that changed means a new image: a new ISO drive.
+        let current_image = backend
+            .ipxe_sha256
+            .as_ref()
+            .is_none_or(|sha| *sha == known.iso_sha256);
+        if known.location == location && current_image && still_there(client, &known).await? {
             return Ok(known);
         }
     }
     let tag = tag(client).await?;
-    let image = backend.image().await?;
-    let iso = iso(backend, &caller.account, location, &tag, &image).await?;
+    // With the checksum pinned, an ISO already there is found without downloading the image.
+    let sha256 = match backend.ipxe_sha256.clone() {
+        Some(sha) => sha,
+        None => backend.image().await?.sha256,
+    };
+    let iso = iso(backend, &caller.account, location, &tag, &sha256).await?;
     Ok(LocationConfig {
         location: location.to_string(),
         iso_drive: iso,
-        iso_sha256: image.sha256.clone(),
+        iso_sha256: sha256,
         tag,
     })
 }
@@ -169,16 +178,17 @@ async fn iso(
     account: &Sigma,
     location: &str,
     tag: &str,
-    image: &Image,
+    sha256: &str,
 ) -> Result<String, CoreError> {
     let client = account.client(location)?;
-    let name = iso_name(&image.sha256);
+    let name = iso_name(sha256);
     let deadline = Instant::now() + backend.wait();
-    let found = by_iso_name(client, &name, &image.sha256).await?;
+    let found = by_iso_name(client, &name, sha256).await?;
     let drive = match by_name::winner(found.iter()) {
         Some(d) => d.clone(),
         None => {
-            let uploaded = upload(backend, account, location, image).await?;
+            let image = backend.image().await?;
+            let uploaded = upload(backend, account, location, &image).await?;
             wait_ready(client, &uploaded, deadline).await?
         }
     };
@@ -189,7 +199,7 @@ async fn iso(
     };
     if drive.media == "cdrom"
         && drive.name == name
-        && drive.meta.get(META_SHA256) == Some(&image.sha256)
+        && drive.meta.get(META_SHA256).map(String::as_str) == Some(sha256)
     {
         return Ok(drive.uuid);
     }
@@ -197,7 +207,7 @@ async fn iso(
     // it the CD-ROM servers boot from, named and marked so that it is found again.
     let mut meta = drive.meta.clone();
     meta.insert(META_MANAGED_BY.into(), MANAGED_BY.into());
-    meta.insert(META_SHA256.into(), image.sha256.clone());
+    meta.insert(META_SHA256.into(), sha256.to_string());
     let mut tags: BTreeSet<String> = drive.tags.iter().map(|t| t.uuid.clone()).collect();
     tags.insert(tag.to_string());
     let update = DriveUpdate {

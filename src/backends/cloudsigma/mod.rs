@@ -124,7 +124,7 @@ pub struct CloudSigma {
     catalog: catalog::Catalog,
     locks: KeyedLocks,
     ipxe_url: String,
-    ipxe_sha256: Option<String>,
+    pub(crate) ipxe_sha256: Option<String>,
     /// Cycle's ISO, once downloaded.
     image: tokio::sync::Mutex<Option<location::Image>>,
 }
