@@ -71,21 +71,17 @@ pub async fn run(config: &Config, apply: bool) -> Result<Vec<String>, String> {
     Ok(lines)
 }
 
-/// CloudSigma's leftovers, as JSON lines: `gc` reports them; deleting them is left to the
-/// operator (a data drive may hold a customer's data, an idle address is paid for already).
+/// CloudSigma's leftovers, as JSON: `gc` reports them, `gc --apply` deletes the orphan data
+/// drives (an idle address cannot be given back: its subscription runs to its end).
 async fn cloudsigma(config: &Config, apply: bool) -> Result<Vec<String>, String> {
     let backend = super::check::cloudsigma(config)?;
     let account = crate::core::Backend::operator_account(&backend).ok_or(
         "no CloudSigma credentials configured: set CLOUDSIGMA_USERNAME and CLOUDSIGMA_PASSWORD (or CLOUDSIGMA_TOKEN)",
     )?;
-    let report = crate::backends::cloudsigma::gc::report(&account)
+    let report = crate::backends::cloudsigma::gc::report(&account, apply)
         .await
         .map_err(|e| e.to_string())?;
-    let mut lines = vec![serde_json::to_string_pretty(&report).unwrap_or_default()];
-    if apply {
-        lines.push(
-            "gc --apply deletes nothing on CloudSigma: delete orphan drives in CloudSigma's panel after checking them; idle addresses are paid for until their subscription ends (cloudsigma.ips.stop_renewal_on_release stops renewals)".into(),
-        );
-    }
-    Ok(lines)
+    Ok(vec![
+        serde_json::to_string_pretty(&report).unwrap_or_default()
+    ])
 }

@@ -156,4 +156,64 @@ async fn gc_lists_the_pools_idle_addresses_with_their_price() {
     assert_eq!(idle.len(), 1, "{report}");
     assert_eq!(idle[0]["address"], address.as_str());
     assert!(idle[0]["price"].is_string(), "its price is shown: {report}");
+
+    // A data drive the bridge made whose server is gone (a crash between the two deletions), and
+    // one of the account's own drives: `--apply` deletes the first only.
+    for (name, meta) in [
+        (
+            "cycle-aaaaaaaaaaaaaaaaaaaa0001-data",
+            json!({"managed_by": "cycle-ial-bridge"}),
+        ),
+        ("customer-data", json!({})),
+    ] {
+        let made = http
+            .post(format!("{api}drives/"))
+            .basic_auth(USER, Some(PASSWORD))
+            .json(&json!({"objects": [{"name": name, "size": 1073741824u64, "media": "disk", "meta": meta}]}))
+            .send()
+            .await
+            .unwrap();
+        assert!(made.status().is_success(), "{}", made.text().await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let listed = run_bin(&["gc"], &env).await;
+    let report: Value = serde_json::from_str(&listed.stdout).unwrap();
+    let orphans = report["locations"][0]["orphan_data_drives"]
+        .as_array()
+        .unwrap();
+    assert_eq!(orphans.len(), 1, "{report}");
+    assert_eq!(orphans[0]["name"], "cycle-aaaaaaaaaaaaaaaaaaaa0001-data");
+    assert_eq!(
+        report["locations"][0]["deleted_drives"],
+        json!([]),
+        "a dry run deletes nothing"
+    );
+    let applied = run_bin(&["gc", "--apply"], &env).await;
+    assert_eq!(applied.code, 0, "{}", applied.all());
+    let report: Value = serde_json::from_str(&applied.stdout).unwrap();
+    assert_eq!(
+        report["locations"][0]["deleted_drives"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{report}"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let drives: Value = http
+        .get(format!("{api}drives/detail/?limit=0"))
+        .basic_auth(USER, Some(PASSWORD))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = drives["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d["name"].as_str())
+        .collect();
+    assert_eq!(names, ["customer-data"], "{drives}");
 }

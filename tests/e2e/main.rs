@@ -20,6 +20,7 @@ mod bridge_modes;
 mod bridge_status_reads;
 mod bridge_tenancy;
 mod cli;
+mod cloudsigma;
 mod cloudsigma_commands;
 mod cycle_requests;
 mod cycloid;

@@ -286,3 +286,85 @@ fn geography(id: &str) -> Option<LocationInfo> {
         longitude: long,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cloudsigma_sdk::types::Price;
+
+    fn row(resource: &str, level: i64, price: &str, multiplier: u64) -> Price {
+        serde_json::from_value(serde_json::json!({
+            "resource": resource, "currency": "USD", "level": level, "price": price,
+            "unit": "", "multiplier": multiplier
+        }))
+        .unwrap()
+    }
+
+    /// libcloud's fixture as CLOUDSIGMA.md §8.2 works it: 2000 MHz, 4 GiB and 50 GiB of dssd.
+    fn pricing(current: serde_json::Value) -> Pricing {
+        let mut p: Pricing =
+            serde_json::from_value(serde_json::json!({"current": current, "objects": []})).unwrap();
+        p.objects = vec![
+            row("cpu", 0, "0.0164", 3_600_000),
+            row("cpu", 5, "0.009265", 3_600_000),
+            row("mem", 0, "0.0184", 3_865_470_566_400),
+            row("mem", 7, "0.01392", 3_865_470_566_400),
+            row("dssd", 0, "0.18", 2_783_138_807_808_000),
+            row("dssd", 1, "0.28", 2_783_138_807_808_000),
+        ];
+        p
+    }
+
+    fn size() -> Size {
+        Size {
+            id: "x".into(),
+            cores: 1,
+            mhz_per_core: 2000,
+            memory_gib: 4,
+            disk_gib: 50,
+        }
+    }
+
+    #[test]
+    fn an_hour_costs_what_cloudsigmas_multipliers_say_at_the_burst_level_in_force() {
+        let burst = hourly(
+            &size(),
+            &pricing(serde_json::json!({"cpu": 5, "mem": 7, "dssd": 1})),
+            "USD",
+        )
+        .unwrap();
+        assert_eq!((burst * 1000.0).round(), 94.0, "{burst}");
+        let subscription = hourly(&size(), &pricing(serde_json::json!({})), "USD").unwrap();
+        assert_eq!((subscription * 1000.0).round(), 119.0, "{subscription}");
+        assert_eq!(
+            hourly(&size(), &pricing(serde_json::json!({})), "CHF"),
+            None
+        );
+    }
+
+    #[test]
+    fn a_size_is_offered_only_where_the_capabilities_allow_it() {
+        let caps: Capabilities = serde_json::from_value(serde_json::json!({
+            "hosts": {"amd": {"cpu": {"min": 250, "max": 96000}, "cpu_per_smp": {"min": 1000, "max": 2893},
+                              "mem": {"min": 268435456u64, "max": 137438953472u64}, "smp": {"min": 1, "max": 32}}},
+            "drives": {"dssd": {"size": {"min": 536870912u64, "max": 15492389427364u64}}}
+        }))
+        .unwrap();
+        assert!(fits(&size(), &caps, "dssd"));
+        let too_fast = Size {
+            mhz_per_core: 3000,
+            ..size()
+        };
+        assert!(!fits(&too_fast, &caps, "dssd"));
+        let too_big = Size {
+            memory_gib: 256,
+            ..size()
+        };
+        assert!(!fits(&too_big, &caps, "dssd"));
+        let many = Size {
+            cores: 64,
+            ..size()
+        };
+        assert!(!fits(&many, &caps, "dssd"));
+    }
+}

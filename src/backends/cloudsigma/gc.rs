@@ -10,8 +10,10 @@ use crate::core::naming;
 use cloudsigma_sdk::Filter;
 
 /// The account's leftovers per location: data drives whose server is gone, the bridge's servers
-/// that are stopped, and idle pooled addresses with their price.
-pub async fn report(account: &Sigma) -> Result<Value, CoreError> {
+/// that are stopped, and idle pooled addresses with their price. With `apply`, the orphan data
+/// drives are deleted (what a crash between a server's deletion and its drive's left); stopped
+/// servers and addresses are only listed.
+pub async fn report(account: &Sigma, apply: bool) -> Result<Value, CoreError> {
     let mut locations = Vec::new();
     for l in account.locations() {
         let client = account.client(&l)?;
@@ -43,6 +45,19 @@ pub async fn report(account: &Sigma) -> Result<Value, CoreError> {
             })
             .map(|d| json!({"uuid": d.uuid, "name": d.name, "size": d.size}))
             .collect();
+        let mut deleted = Vec::new();
+        if apply {
+            for d in drives
+                .iter()
+                .filter(|d| orphans.iter().any(|o| o["uuid"] == d.uuid.as_str()))
+            {
+                match client.drives().delete(&d.uuid).await {
+                    Ok(()) => deleted.push(d.uuid.clone()),
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => return Err(e).doing(|| format!("deleting drive {}", d.uuid)),
+                }
+            }
+        }
         let stopped: Vec<Value> = servers
             .iter()
             .filter(|s| ours(&s.meta) && s.status == "stopped")
@@ -52,6 +67,7 @@ pub async fn report(account: &Sigma) -> Result<Value, CoreError> {
         locations.push(json!({
             "location": l,
             "orphan_data_drives": orphans,
+            "deleted_drives": deleted,
             "stopped_servers": stopped,
             "idle_ips": ips::idle(client).await?,
         }));

@@ -255,3 +255,26 @@ pub async fn idle(client: &Client) -> Result<Vec<serde_json::Value>, CoreError> 
         })
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycle_gets_the_address_its_network_and_gateway_as_its_go_types_parse_them() {
+        let ip: Ip = serde_json::from_value(serde_json::json!({
+            "uuid": "185.12.6.183", "gateway": "185.12.6.1", "netmask": 24, "nameservers": [],
+            "meta": {}, "tags": []
+        }))
+        .unwrap();
+        let a = answer(&ip, "cycle-x");
+        assert_eq!(a.cidr, "185.12.6.183/24");
+        assert_eq!(a.network.as_deref(), Some("185.12.6.0/24"));
+        assert_eq!(a.netmask, "255.255.255.0");
+        assert_eq!(a.gateway.as_deref(), Some("185.12.6.1"));
+        let bare: Ip =
+            serde_json::from_value(serde_json::json!({"uuid": "10.1.2.3", "gateway": ""})).unwrap();
+        let a = answer(&bare, "cycle-x");
+        assert_eq!((a.cidr.as_str(), a.gateway), ("10.1.2.3/32", None));
+    }
+}

@@ -365,3 +365,25 @@ pub async fn download(url: &str, expected: Option<&str>, max: u64) -> Result<Ima
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cycles_copy_of_a_location_is_read_back_only_when_it_is_this_backends() {
+        let config = LocationConfig {
+            location: "zrh".into(),
+            iso_drive: "d".into(),
+            iso_sha256: "ab".repeat(32),
+            tag: "t".into(),
+        };
+        let state = config.to_state();
+        assert_eq!(state.version, CONFIG_VERSION);
+        assert_eq!(LocationConfig::from_data(&state.data), Some(config));
+        let mut crusoes = state.data.clone();
+        crusoes.insert("backend".into(), json!("crusoe"));
+        assert_eq!(LocationConfig::from_data(&crusoes), None);
+        assert_eq!(iso_name(&"ab".repeat(32)), "cycle-ipxe-abababababababab");
+    }
+}
