@@ -166,6 +166,18 @@ pub fn app(settings: &AppSettings) -> Result<App, SettingError> {
             )
         }
         Some(cs) => {
+            // A wait that outlasts Cycle's request is cut off by the request's time limit at
+            // whatever point it reached.
+            let budget = settings.ial.request_timeout.as_secs();
+            if cs.settings.wait_secs + 30 > budget {
+                return Err(SettingError::new(
+                    "cloudsigma.wait_secs",
+                    format!(
+                        "{}s leaves too little of the {budget}s request time limit (request_timeout_secs): keep it at least 30s below",
+                        cs.settings.wait_secs
+                    ),
+                ));
+            }
             let bridge = Arc::new(cloudsigma_bridge(&settings.bridge, cs.clone())?);
             (
                 crate::ial::router(bridge.clone(), settings.ial, metrics),

@@ -450,7 +450,7 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let code = match outcome {
         Ok(()) => {
             println!(
-                "demo passed: {steps} steps in {:.1}s, {calls} CloudSigma calls, nothing left behind but the location's ISO and the pooled IP",
+                "demo passed: {steps} steps in {:.1}s, {calls} CloudSigma calls, nothing left behind but the location's ISO and the pooled IPs",
                 started.elapsed().as_secs_f64()
             );
             ExitCode::SUCCESS

@@ -92,24 +92,40 @@ fn auth_of(account: &Account, namespace: &str) -> Value {
     })
 }
 
-/// Every answer's status, by route, as Cycle saw them.
+/// Every answer's status, by route, as Cycle saw them, and the first error detail of each.
 #[derive(Default)]
-struct Statuses(Mutex<BTreeMap<&'static str, BTreeMap<u16, u32>>>);
+struct Statuses {
+    counts: Mutex<BTreeMap<&'static str, BTreeMap<u16, u32>>>,
+    details: Mutex<BTreeMap<(&'static str, u16), String>>,
+}
 
 impl Statuses {
-    fn count(&self, path: &'static str, status: u16) {
+    fn count(&self, path: &'static str, status: u16, body: &Value) {
         *self
-            .0
+            .counts
             .lock()
             .unwrap()
             .entry(path)
             .or_default()
             .entry(status)
             .or_default() += 1;
+        if status != 200 {
+            self.details
+                .lock()
+                .unwrap()
+                .entry((path, status))
+                .or_insert_with(|| {
+                    format!("{} {}", body["error"]["code"], body["error"]["detail"])
+                });
+        }
     }
 
     fn get(&self) -> BTreeMap<&'static str, BTreeMap<u16, u32>> {
-        self.0.lock().unwrap().clone()
+        self.counts.lock().unwrap().clone()
+    }
+
+    fn details(&self) -> BTreeMap<(&'static str, u16), String> {
+        self.details.lock().unwrap().clone()
     }
 }
 
@@ -153,14 +169,7 @@ impl Cs {
             .expect("the simulator starts");
         let iso = serve_iso().await;
         let account = sim.accounts[0].clone();
-        let config = cloudsigma_config(raw(RawCloudSigma {
-            api_endpoint: Some(sim.endpoint_template()),
-            locations: Some(vec![account.location.clone()]),
-            wait_secs: Some(20),
-            ..Default::default()
-        }))
-        .expect("the tests' CloudSigma settings");
-        let (url, bridge) = serve_cloudsigma(Self::bridge_settings(&iso), config).await;
+        let (url, bridge) = Self::serve(&sim, &iso, raw).await;
         let auth = auth_of(&account, &account.location);
         Self {
             sim,
@@ -175,6 +184,31 @@ impl Cs {
         }
     }
 
+    /// A bridge on `sim`, with the tests' CloudSigma settings as `raw` changes them.
+    async fn serve(
+        sim: &RunningSim,
+        iso: &Iso,
+        raw: impl FnOnce(RawCloudSigma) -> RawCloudSigma,
+    ) -> (String, JoinHandle<()>) {
+        let config = cloudsigma_config(raw(RawCloudSigma {
+            api_endpoint: Some(sim.endpoint_template()),
+            locations: Some(vec![sim.accounts[0].location.clone()]),
+            wait_secs: Some(20),
+            ..Default::default()
+        }))
+        .expect("the tests' CloudSigma settings");
+        serve_cloudsigma(Self::bridge_settings(iso), config).await
+    }
+
+    /// Another replica of the bridge on the same simulator, with its own settings: its URL and
+    /// its task.
+    async fn replica(
+        &self,
+        raw: impl FnOnce(RawCloudSigma) -> RawCloudSigma,
+    ) -> (String, JoinHandle<()>) {
+        Self::serve(&self.sim, &self.iso, raw).await
+    }
+
     fn bridge_settings(iso: &Iso) -> BridgeSettings {
         let mut settings = BridgeSettings::default();
         settings.boot.ipxe_url = Some(iso.url.clone());
@@ -184,9 +218,20 @@ impl Cs {
 
     /// One call as Cycle makes it, once: the status and the body.
     async fn call_as(&self, auth: &Value, path: &'static str, request: Value) -> (u16, Value) {
+        self.call_at(&self.url, auth, path, request).await
+    }
+
+    /// One call as Cycle makes it, once, to the bridge at `url`.
+    async fn call_at(
+        &self,
+        url: &str,
+        auth: &Value,
+        path: &'static str,
+        request: Value,
+    ) -> (u16, Value) {
         let resp = self
             .http
-            .post(format!("{}{path}", self.url))
+            .post(format!("{url}{path}"))
             .json(&json!({"auth": auth, "request": request}))
             .send()
             .await
@@ -194,7 +239,7 @@ impl Cs {
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        self.statuses.count(path, status);
+        self.statuses.count(path, status, &body);
         if status == 200 {
             assert_eq!(body["error"], Value::Null, "{path}: {body}");
             self.answers
@@ -410,51 +455,91 @@ fn names_held_twice(items: &[Value]) -> Vec<String> {
 }
 
 /// Looks at the simulator every few milliseconds while a test runs, and remembers every
-/// duplicate name (servers, drives) and every server other than `exempt` holding a data drive
-/// the bridge marked for deletion.
+/// duplicate name (servers, drives) and every drive the bridge marked for deletion (`meta`
+/// `deleting`) that a server was given, or was started with, after it was marked.
 struct Watcher {
     stop: Arc<AtomicBool>,
     task: JoinHandle<(u64, Vec<String>)>,
 }
 
+/// What the watcher saw so far.
+#[derive(Default)]
+struct Looks {
+    looks: u64,
+    wrong: Vec<String>,
+    /// Each marked drive, with the servers holding it when it was first seen marked.
+    marked: HashMap<String, std::collections::HashSet<String>>,
+    /// (server, drive) pairs seen with the server stopped and the drive marked.
+    stopped_marked: std::collections::HashSet<(String, String)>,
+}
+
+impl Looks {
+    fn look(&mut self, sim: &Sim, username: &str) {
+        self.looks += 1;
+        let held = held_by(sim, username);
+        let servers = list(&held["servers"]);
+        let drives = list(&held["drives"]);
+        for dup in names_held_twice(&servers) {
+            self.wrong.push(format!("servers: {dup}"));
+        }
+        for dup in names_held_twice(&drives) {
+            self.wrong.push(format!("drives: {dup}"));
+        }
+        for d in drives.iter().filter(|d| !d["meta"]["deleting"].is_null()) {
+            let drive = d["uuid"].as_str().unwrap_or_default().to_string();
+            let holders: Vec<&Value> = servers
+                .iter()
+                .filter(|s| {
+                    list(&s["drives"])
+                        .iter()
+                        .any(|a| a["drive"]["uuid"] == drive.as_str())
+                })
+                .collect();
+            let first = self.marked.entry(drive.clone()).or_insert_with(|| {
+                holders
+                    .iter()
+                    .map(|s| s["uuid"].as_str().unwrap_or_default().to_string())
+                    .collect()
+            });
+            for s in holders {
+                let server = s["uuid"].as_str().unwrap_or_default().to_string();
+                let status = s["status"].as_str().unwrap_or_default();
+                if !first.contains(&server) {
+                    self.wrong.push(format!(
+                        "server {} ({server}, {status}) was given drive {drive}, marked for deletion",
+                        s["name"]
+                    ));
+                }
+                let pair = (server.clone(), drive.clone());
+                if status == "stopped" {
+                    self.stopped_marked.insert(pair);
+                } else if matches!(status, "starting" | "running")
+                    && self.stopped_marked.contains(&pair)
+                {
+                    self.wrong.push(format!(
+                        "server {} ({server}) was started holding drive {drive}, marked for deletion",
+                        s["name"]
+                    ));
+                }
+            }
+        }
+    }
+}
+
 impl Watcher {
-    fn start(sim: Arc<Sim>, username: String, exempt: Arc<Mutex<Vec<String>>>) -> Self {
+    /// Takes a first look at once, then every few milliseconds.
+    fn start(sim: Arc<Sim>, username: String) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let mut looks = Looks::default();
+        looks.look(&sim, &username);
         let task = tokio::spawn(async move {
-            let mut looks = 0;
-            let mut seen = Vec::new();
             while !flag.load(Ordering::Relaxed) {
-                looks += 1;
-                let held = held_by(&sim, &username);
-                let servers = list(&held["servers"]);
-                let drives = list(&held["drives"]);
-                for dup in names_held_twice(&servers) {
-                    seen.push(format!("servers: {dup}"));
-                }
-                for dup in names_held_twice(&drives) {
-                    seen.push(format!("drives: {dup}"));
-                }
-                let exempt = exempt.lock().unwrap().clone();
-                for s in servers.iter().filter(|s| {
-                    !exempt.iter().any(|e| s["uuid"] == e.as_str()) && s["status"] != "stopped"
-                }) {
-                    for a in list(&s["drives"]) {
-                        let marked = drives.iter().any(|d| {
-                            d["uuid"] == a["drive"]["uuid"] && !d["meta"]["deleting"].is_null()
-                        });
-                        if marked {
-                            seen.push(format!(
-                                "server {} ({}) is {} holding drive {} marked for deletion",
-                                s["name"], s["uuid"], s["status"], a["drive"]["uuid"]
-                            ));
-                        }
-                    }
-                }
                 tokio::time::sleep(Duration::from_millis(5)).await;
+                looks.look(&sim, &username);
             }
-            seen.dedup();
-            (looks, seen)
+            looks.wrong.dedup();
+            (looks.looks, looks.wrong)
         });
         Self { stop, task }
     }
@@ -647,6 +732,53 @@ async fn a_whole_lifecycle_reports_upper_case_macs_in_lower_case() {
     whole_lifecycle(true).await;
 }
 
+#[tokio::test]
+async fn an_iso_upload_slower_than_the_wait_is_continued_by_the_next_configure_not_made_again() {
+    // CloudSigma takes the upload in longer than the bridge waits: configure answers 504, "retry
+    // and the bridge continues with it", and Cycle calls it again.
+    let cs = Cs::start(
+        SimConfig {
+            transition: Duration::from_millis(1500),
+            ..quick_sim()
+        },
+        |raw| RawCloudSigma {
+            wait_secs: Some(1),
+            ..raw
+        },
+    )
+    .await;
+    let mut statuses = Vec::new();
+    let mut configured = None;
+    for _ in 0..8 {
+        let (status, body) = cs.call(CONFIGURE, Harness::configure_request(ZRH)).await;
+        statuses.push(status);
+        if status == 200 {
+            configured = Some(body["data"].clone());
+            break;
+        }
+        assert_eq!(status, 504, "{body}");
+    }
+    let uploads = cs.calls("POST /drives/upload/");
+    let drives: Vec<String> = cs
+        .drives()
+        .iter()
+        .map(|d| format!("{} ({}, {})", d["name"], d["media"], d["status"]))
+        .collect();
+    let configured = configured.unwrap_or_else(|| {
+        panic!(
+            "configure answered {statuses:?}; CloudSigma received {uploads} uploads and holds \
+             {} drives: {drives:#?}",
+            drives.len()
+        )
+    });
+    assert_eq!(uploads, 1, "{drives:#?}");
+    assert_eq!(drives.len(), 1, "{drives:#?}");
+    let iso = configured["configuration_latest"]["iso_drive_uuid"]
+        .as_str()
+        .unwrap();
+    assert_eq!(cs.drive(iso).unwrap()["media"], "cdrom");
+}
+
 // ---- 2. chaos --------------------------------------------------------------------------------
 
 /// One server's life with Cycle calling each step again until it succeeds: the address it was
@@ -681,7 +813,7 @@ async fn chaos_life(cs: &Cs, n: u32) -> String {
 
 #[tokio::test]
 async fn with_a_quarter_of_answers_lost_nothing_is_made_twice_and_nothing_billable_is_left() {
-    const SERVERS: u32 = 4;
+    const SERVERS: u32 = 6;
     let cs = Cs::start(
         SimConfig {
             seed: 2025,
@@ -700,11 +832,7 @@ async fn with_a_quarter_of_answers_lost_nothing_is_made_twice_and_nothing_billab
         },
     )
     .await;
-    let watcher = Watcher::start(
-        cs.sim.sim.clone(),
-        cs.account.username.clone(),
-        Arc::default(),
-    );
+    let watcher = Watcher::start(cs.sim.sim.clone(), cs.account.username.clone());
     let started = Instant::now();
     let addresses = futures::future::join_all((0..SERVERS).map(|n| chaos_life(&cs, 100 + n))).await;
     let elapsed = started.elapsed();
@@ -736,6 +864,9 @@ async fn with_a_quarter_of_answers_lost_nothing_is_made_twice_and_nothing_billab
         drives.len(),
         cs.calls("POST /drives/upload/"),
     );
+    for ((path, status), detail) in cs.statuses.details() {
+        eprintln!("  first {status} of {path}: {detail}");
+    }
     assert!(
         lost >= 10,
         "the test lost only {lost} answers; it needs more"
@@ -814,6 +945,7 @@ async fn without_capacity_cycle_is_told_out_of_stock() {
     let (status, body) = first_error(&cs, 1, 50)
         .await
         .expect("a server was provisioned without capacity");
+    eprintln!("without capacity: {status} {body}");
     assert_eq!(status, 409, "{body}");
     assert_eq!(body["error"]["code"], "409.out-of-stock", "{body}");
 }
@@ -825,6 +957,7 @@ async fn without_funds_cycle_is_told_to_add_funds() {
     let (status, body) = first_error(&cs, 1, 50)
         .await
         .expect("a server was provisioned without funds");
+    eprintln!("without funds: {status} {body}");
     assert!((400..500).contains(&status), "{status}: {body}");
     let said = format!("{} {}", body["error"]["title"], body["error"]["detail"]).to_lowercase();
     assert!(said.contains("funds"), "{body}");
@@ -843,7 +976,9 @@ async fn starts_that_keep_falling_back_to_stopped_end_in_an_error_naming_them() 
         |raw| raw,
     )
     .await;
-    // start_attempts is 3 by default: a few polls more than that must be enough.
+    // Cycle sends back in every provision-status the `extra` that provision answered
+    // (../shared/reference/cycle-ial/IAL.md, ProvisionStatus), never the one a provision-status
+    // answered. start_attempts is 3 by default: a few polls more than that must be enough.
     let answer = first_error(&cs, 1, 40).await;
     let starts = cs
         .server(&format!("cycle-{}", cycle_id(1)))
@@ -863,19 +998,22 @@ async fn starts_that_keep_falling_back_to_stopped_end_in_an_error_naming_them() 
 
 #[tokio::test]
 async fn a_provision_right_after_a_decommission_of_the_same_server_makes_a_working_server() {
-    // Transitions longer than the bridge's wait: the decommission answers 504 (retry) while
-    // CloudSigma is still deleting the server, and the provision comes then.
+    // Slow transitions. A replica that waits less than they take decommissions: it answers 504
+    // (retry) while CloudSigma is still deleting the server, and the provision comes then.
     let cs = Cs::start(
         SimConfig {
             transition: Duration::from_millis(1500),
             ..quick_sim()
         },
-        |raw| RawCloudSigma {
-            wait_secs: Some(1),
-            ..raw
-        },
+        |raw| raw,
     )
     .await;
+    let (hasty, _hasty_task) = cs
+        .replica(|raw| RawCloudSigma {
+            wait_secs: Some(1),
+            ..raw
+        })
+        .await;
     let config = cs.configure().await;
     let id = cycle_id(1);
     let provision = Harness::provision_request(&id, MODEL, ZRH, &config);
@@ -888,38 +1026,35 @@ async fn a_provision_right_after_a_decommission_of_the_same_server_makes_a_worki
         .as_str()
         .unwrap()
         .to_string();
-    let exempt = Arc::new(Mutex::new(vec![old.clone()]));
-    let watcher = Watcher::start(
-        cs.sim.sim.clone(),
-        cs.account.username.clone(),
-        exempt.clone(),
-    );
+    let watcher = Watcher::start(cs.sim.sim.clone(), cs.account.username.clone());
 
     // Decommission until CloudSigma was asked to delete the server (or it is gone).
     let mut decommission = (0, Value::Null);
     for _ in 0..20 {
         decommission = cs
-            .call(DECOMMISSION, Harness::server_ref(&server_id, ZRH))
+            .call_at(
+                &hasty,
+                &cs.auth,
+                DECOMMISSION,
+                Harness::server_ref(&server_id, ZRH),
+            )
             .await;
         if decommission.0 == 200 || cs.calls("DELETE /servers/{uuid}/") > 0 {
             break;
         }
     }
+    let still_listed = cs.servers().iter().any(|s| s["uuid"] == old.as_str());
     eprintln!(
-        "decommission answered {}; the old server is {}",
+        "decommission answered {}: {}; the old server is {}",
         decommission.0,
-        if cs.servers().iter().any(|s| s["uuid"] == old.as_str()) {
-            "still listed"
-        } else {
-            "gone"
-        }
+        decommission.1,
+        if still_listed { "still listed" } else { "gone" }
     );
 
     let (status, body) = cs.retried(PROVISION, provision).await;
     assert_eq!(status, 200, "{body}");
-    let ready = cs
-        .poll_ready(&server_id, &config, &body["data"]["extra"], false)
-        .await;
+    let extra = body["data"]["extra"].clone();
+    let ready = cs.poll_ready(&server_id, &config, &extra, false).await;
     let (_, wrong) = watcher.finish().await;
 
     let server = cs.server(&server_id).expect("a server");
@@ -938,11 +1073,7 @@ async fn a_provision_right_after_a_decommission_of_the_same_server_makes_a_worki
 async fn a_provision_after_a_failed_one_makes_a_working_server_with_its_data_drive() {
     let cs = Cs::start(quick_sim(), |raw| raw).await;
     let config = cs.configure().await;
-    let watcher = Watcher::start(
-        cs.sim.sim.clone(),
-        cs.account.username.clone(),
-        Arc::default(),
-    );
+    let watcher = Watcher::start(cs.sim.sim.clone(), cs.account.username.clone());
     cs.sim.sim.set_capacity(ZRH, Some(0));
     // A: fails, and Cycle provisions again. B: fails, Cycle decommissions it, then provisions.
     let (a, b) = (cycle_id(1), cycle_id(2));

@@ -594,6 +594,9 @@ impl Client {
     ) -> Result<Vec<T>, CloudSigmaError> {
         const MAX_PAGES: usize = 10_000;
         let mut all: Vec<T> = Vec::new();
+        // A host that ignored `offset`, or miscounted (the `/locations/` dump's `total_count` is
+        // one short), would hand the same page again: a page that adds no new uuid ends the list.
+        let mut seen = std::collections::HashSet::new();
         for _ in 0..MAX_PAGES {
             let mut call = Call::new(Method::GET, path, what).query("limit", "0");
             if !all.is_empty() {
@@ -605,8 +608,22 @@ impl Client {
             let (objects, total) = split_list(value)
                 .ok_or_else(|| decode_error(what, "expected {\"objects\": [...]} or a list"))?;
             let got = objects.len();
+            let mut new = 0;
             for object in objects {
+                let id = object
+                    .get("uuid")
+                    .or_else(|| object.get("id"))
+                    .map(Value::to_string);
+                if let Some(id) = id {
+                    if !seen.insert(id) {
+                        continue;
+                    }
+                }
+                new += 1;
                 all.push(serde_json::from_value(object).map_err(|e| decode_error(what, e))?);
+            }
+            if got > 0 && new == 0 {
+                return Ok(all);
             }
             match total {
                 Some(total) if got > 0 && (all.len() as u64) < total => continue,

@@ -6,7 +6,7 @@
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use super::settings::{CloudSigmaSettings, IpPoolSettings, Size};
+use super::settings::{CloudSigmaSettings, IpPoolSettings, PublicIp, Size};
 use crate::setting_error::SettingError;
 pub use cloudsigma_sdk::Credentials;
 
@@ -30,6 +30,7 @@ pub struct RawCloudSigma {
     pub start_attempts: Option<u32>,
     pub max_image_mib: Option<u64>,
     pub ips: Option<IpPoolSettings>,
+    pub public_ip: Option<PublicIp>,
 }
 
 /// The operator's own account: its credentials and the one location it lives in.
@@ -65,6 +66,7 @@ pub fn cloudsigma_config(raw: RawCloudSigma) -> Result<CloudSigmaConfig, Setting
         start_attempts: raw.start_attempts.unwrap_or(defaults.start_attempts),
         max_image_mib: raw.max_image_mib.unwrap_or(defaults.max_image_mib),
         ips: raw.ips.unwrap_or(defaults.ips),
+        public_ip: raw.public_ip.unwrap_or(defaults.public_ip),
     };
     settings.locations = settings
         .locations

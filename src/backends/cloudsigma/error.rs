@@ -39,11 +39,12 @@ pub fn failure(doing: String, source: CloudSigmaError) -> CoreError {
     })
 }
 
-/// A failed start: CloudSigma checks capacity and funds when a server starts, not when it is
-/// created (CLOUDSIGMA.md §4), so these two answers mean something else there.
-pub fn start_failure(doing: String, source: CloudSigmaError) -> CoreError {
+/// A failed start or create: a 503 there is CloudSigma out of capacity ("We currently cannot
+/// provide enough resources", D:drives.rst; capacity is checked when a server starts,
+/// CLOUDSIGMA.md §4), which Cycle reads as out of stock.
+pub fn capacity_failure(doing: String, source: CloudSigmaError) -> CoreError {
     match source.kind() {
-        ErrorKind::Unavailable => CoreError::Backend(BackendFailure {
+        ErrorKind::Unavailable if source.status() == Some(503) => CoreError::Backend(BackendFailure {
             kind: FailureKind::OutOfStock,
             title: "Out of stock",
             doing,

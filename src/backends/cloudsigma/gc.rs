@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use super::error::Doing;
-use super::{ips, Sigma, MANAGED_BY, META_MANAGED_BY};
+use super::{ips, servers, Sigma, MANAGED_BY, META_MANAGED_BY};
 use crate::core::error::CoreError;
 use crate::core::naming;
 use cloudsigma_sdk::Filter;
@@ -35,9 +35,20 @@ pub async fn report(account: &Sigma, apply: bool) -> Result<Value, CoreError> {
             .list(&Filter::default())
             .await
             .doing(|| format!("listing drives in {l}"))?;
+        // A drive whose server is not made yet is a provision in progress, not an orphan: only
+        // one marked for deletion, or made more than an hour ago, is.
+        let cutoff = (time::OffsetDateTime::now_utc() - time::Duration::hours(1))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
         let orphans: Vec<Value> = drives
             .iter()
             .filter(|d| ours(&d.meta) && d.media == "disk" && d.mounted_on.is_empty())
+            .filter(|d| {
+                d.meta.contains_key(servers::META_DELETING)
+                    || d.meta
+                        .get(servers::META_CREATED)
+                        .is_none_or(|c| c.as_str() < cutoff.as_str())
+            })
             .filter(|d| {
                 d.name
                     .strip_suffix("-data")
@@ -64,12 +75,14 @@ pub async fn report(account: &Sigma, apply: bool) -> Result<Value, CoreError> {
             .filter(|s| s.name.starts_with(naming::PREFIX))
             .map(|s| json!({"uuid": s.uuid, "name": s.name}))
             .collect();
+        let (idle, outside) = ips::idle(client).await?;
         locations.push(json!({
             "location": l,
             "orphan_data_drives": orphans,
             "deleted_drives": deleted,
             "stopped_servers": stopped,
-            "idle_ips": ips::idle(client).await?,
+            "idle_ips": idle,
+            "addresses_outside_the_pool": outside,
         }));
     }
     Ok(json!({"scope": account.scope_key(), "locations": locations}))

@@ -1,29 +1,42 @@
-//! Cycle's extra addresses, for CloudSigma. An IPv4 address there is an IP subscription, which
-//! cannot be cancelled or deleted (CLOUDSIGMA.md §7.2): the bridge keeps a pool of the account's
-//! addresses it owns, marked in their `meta`. Allocating takes a free one (or buys one, when the
-//! operator allows it); releasing returns it to the pool.
+//! Addresses, for CloudSigma. An IPv4 address there is an IP subscription, which cannot be
+//! cancelled or deleted (CLOUDSIGMA.md §7.2): the bridge keeps a pool of the account's addresses,
+//! marked in their `meta`, and lends them: one to each server for its boot NIC (a `static` address
+//! that DHCP hands out and that survives every stop and start, §7.3), and Cycle's extra addresses
+//! (`ip/allocate`). An address goes back to the pool when released or when its server is
+//! decommissioned; the bridge buys one only when the operator allows it.
 //!
-//! How an address reaches the server: every server has a second NIC whose IPv4 is `manual`,
-//! through which CloudSigma passes traffic of any address the account owns (§7.3). CycleOS
-//! must configure the address on that interface; CloudSigma does nothing more.
+//! How an extra address reaches the server: every server has a second NIC whose IPv4 is `manual`,
+//! through which CloudSigma passes traffic of any address the account owns (§7.3). CycleOS must
+//! configure the address on that interface; CloudSigma does nothing more.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::error::{failed, Doing};
 use super::{CloudSigma, Sigma, MANAGED_BY, META_MANAGED_BY};
 use crate::core::backend::Caller;
 use crate::core::error::CoreError;
 use crate::ial::types::{AllocateIp, AllocateIpResponse, IpKind, ReleaseIp};
-use cloudsigma_sdk::types::{Ip, IpUpdate, NewSubscription};
+use cloudsigma_sdk::types::{Ip, IpUpdate, NewSubscription, Subscription};
 use cloudsigma_sdk::{Client, ErrorKind, SubscriptionFilter};
 
-/// Whom a pooled address is lent to: `<server name>/<Cycle's pool id>`; absent when free.
+/// Whom a pooled address is lent to: `<server name>/<what for>`; absent when free.
 const META_FOR: &str = "cycle_ip_for";
+/// How long a lender waits before reading its claim back: another replica's claim of the same
+/// address made meanwhile has then landed, and one of the two sees it is not theirs.
+const SETTLE: Duration = Duration::from_millis(300);
+const CLAIMS: usize = 5;
 
-fn holder(name: &str, req: &AllocateIp) -> String {
+/// The holder of a server's boot address.
+pub fn boot_holder(server: &str) -> String {
+    format!("{server}/boot")
+}
+
+fn allocation_holder(name: &str, req: &AllocateIp) -> String {
     format!("{name}/{}", req.cycle.pool_id.as_deref().unwrap_or("-"))
 }
 
@@ -32,8 +45,15 @@ fn pooled(ip: &Ip) -> bool {
         && ip.meta.get(META_MANAGED_BY).map(String::as_str) == Some(MANAGED_BY)
 }
 
+fn holder_of(ip: &Ip) -> Option<&str> {
+    ip.meta
+        .get(META_FOR)
+        .map(String::as_str)
+        .filter(|f| !f.is_empty())
+}
+
 fn is_free(ip: &Ip) -> bool {
-    pooled(ip) && ip.server.is_none() && ip.meta.get(META_FOR).is_none_or(|f| f.is_empty())
+    pooled(ip) && ip.server.is_none() && holder_of(ip).is_none()
 }
 
 async fn list(client: &Client) -> Result<Vec<Ip>, CoreError> {
@@ -44,6 +64,18 @@ async fn list(client: &Client) -> Result<Vec<Ip>, CoreError> {
         .doing(|| "listing IPs".to_string())
 }
 
+async fn subscriptions(client: &Client) -> Result<Vec<Subscription>, CoreError> {
+    client
+        .subscriptions()
+        .list(&SubscriptionFilter {
+            resource: Some("ip".into()),
+            status: None,
+        })
+        .await
+        .doing(|| "listing IP subscriptions".to_string())
+}
+
+/// Cycle's `ip/allocate`: an address of the pool lent to the server.
 pub async fn allocate(
     backend: &CloudSigma,
     caller: &Caller<Sigma>,
@@ -58,31 +90,79 @@ pub async fn allocate(
     }
     let location = req.location_id.trim().to_ascii_lowercase();
     let client = caller.account.client(&location)?;
+    let ip = lend(
+        backend,
+        caller,
+        client,
+        &location,
+        &allocation_holder(name, req),
+    )
+    .await?;
+    Ok(answer(&ip, name))
+}
+
+/// Lends an address of the pool to `holder` (the one it holds already, when it does). Replicas
+/// lending at once are told apart by reading each claim back: the address goes to the last
+/// writer, and the other takes the next. Each holder tries the free addresses in an order of its
+/// own, so that two rarely reach for the same one.
+pub async fn lend(
+    backend: &CloudSigma,
+    caller: &Caller<Sigma>,
+    client: &Client,
+    location: &str,
+    holder: &str,
+) -> Result<Ip, CoreError> {
     let _held = backend
         .locks
         .lock(&format!("ips/{}/{location}", caller.account.scope_key()))
         .await;
-    let want = holder(name, req);
-    let ips = list(client).await?;
-    if let Some(ip) = ips
-        .iter()
-        .find(|ip| pooled(ip) && ip.meta.get(META_FOR) == Some(&want))
-    {
-        return Ok(answer(ip, name));
-    }
-    let ip = match ips.iter().filter(|ip| is_free(ip)).min_by(|a, b| a.uuid.cmp(&b.uuid)) {
-        Some(free) => free.clone(),
-        None if backend.settings.ips.buy => buy(backend, client, &ips).await?,
-        None => {
-            return Err(CoreError::Conflict(format!(
-                "no free address in the bridge's pool in {location}, and buying is off: buy IP subscriptions in CloudSigma and tag them for the bridge (see docs/cloudsigma.md), or set cloudsigma.ips.buy = true"
-            )))
+    for _ in 0..CLAIMS {
+        let ips = list(client).await?;
+        if let Some(ip) = ips
+            .iter()
+            .find(|ip| pooled(ip) && holder_of(ip) == Some(holder))
+        {
+            return Ok(ip.clone());
         }
-    };
+        let free = ips
+            .iter()
+            .filter(|ip| is_free(ip))
+            .min_by_key(|ip| Sha256::digest(format!("{holder}\n{}", ip.uuid)));
+        let ip = match free {
+            Some(free) => free.clone(),
+            None if backend.settings.ips.buy => buy(backend, client, &ips).await?,
+            None => {
+                return Err(CoreError::Conflict(format!(
+                    "no free address in the bridge's pool in {location}, and buying is off: buy IP subscriptions in CloudSigma and set `managed_by: {MANAGED_BY}` in their meta (see docs/cloudsigma.md), or set cloudsigma.ips.buy = true"
+                )))
+            }
+        };
+        renew(client, &ip).await?;
+        mark(client, &ip, Some(holder)).await?;
+        tokio::time::sleep(SETTLE).await;
+        let now = client
+            .ips()
+            .get(&ip.uuid)
+            .await
+            .doing(|| format!("reading address {} back", ip.uuid))?;
+        if holder_of(&now) == Some(holder) {
+            return Ok(now);
+        }
+    }
+    Err(CoreError::Conflict(format!(
+        "the addresses of the pool in {location} were taken by other lenders {CLAIMS} times over; retry"
+    )))
+}
+
+/// Writes who holds `ip` (nobody: `None`) into its `meta`, keeping the rest.
+async fn mark(client: &Client, ip: &Ip, holder: Option<&str>) -> Result<Ip, CoreError> {
     let mut meta = ip.meta.clone();
     meta.insert(META_MANAGED_BY.into(), MANAGED_BY.into());
-    meta.insert(META_FOR.into(), want);
-    let lent = client
+    match holder {
+        Some(h) => meta.insert(META_FOR.into(), h.to_string()),
+        None => meta.remove(META_FOR),
+    };
+    client
         .ips()
         .update(
             &ip.uuid,
@@ -92,12 +172,30 @@ pub async fn allocate(
             },
         )
         .await
-        .doing(|| format!("lending address {} to {name}", ip.uuid))?;
-    Ok(answer(&lent, name))
+        .doing(|| format!("marking address {}", ip.uuid))
 }
 
-/// Buys one address; a purchase whose answer was lost is found as the one address with a
-/// subscription that was not there before.
+/// An address lent out is renewed with its subscription: one whose renewal was stopped at its
+/// release would lapse under its new holder.
+async fn renew(client: &Client, ip: &Ip) -> Result<(), CoreError> {
+    let Some(sub) = &ip.subscription else {
+        return Ok(());
+    };
+    let subs = subscriptions(client).await?;
+    if subs.iter().any(|s| s.id == sub.id && !s.auto_renew) {
+        client
+            .subscriptions()
+            .set_auto_renew(&sub.id, true)
+            .await
+            .doing(|| format!("renewing subscription {}", sub.id))?;
+    }
+    Ok(())
+}
+
+/// Buys one address and marks it the pool's at once. Whatever the purchase answered (a lost
+/// answer, a 5xx after the work), the address that appeared is found by comparing the account's
+/// addresses before and after, and marked before anything else: an address bought and not
+/// marked would be bought again at Cycle's next try, and could never be given back.
 async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<Ip, CoreError> {
     let known: BTreeSet<&str> = before.iter().map(|ip| ip.uuid.as_str()).collect();
     let order = NewSubscription {
@@ -112,35 +210,49 @@ async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<Ip,
         .await;
     let address = match bought {
         Ok(subs) => subs.into_iter().find_map(|s| s.subscribed_object),
-        Err(e) if e.kind() == ErrorKind::OutcomeUnknown => None,
-        Err(e) => return Err(e).doing(|| "buying an IP subscription".to_string()),
-    };
-    let now = list(client).await?;
-    let new = now.into_iter().find(|ip| match &address {
-        Some(a) => &ip.uuid == a,
-        None => {
-            ip.subscription.is_some() && !known.contains(ip.uuid.as_str()) && ip.meta.is_empty()
+        // Refused before anything was bought (no funds, bad request): nothing to look for.
+        Err(e) if e.status().is_some_and(|s| (400..500).contains(&s)) => {
+            return Err(e).doing(|| "buying an IP subscription".to_string())
         }
-    });
-    new.ok_or_else(|| failed("bought an IP subscription but its address is not listed yet; retry"))
+        Err(_) => None,
+    };
+    for round in 0..10u32 {
+        let now = list(client).await?;
+        let new = now.into_iter().find(|ip| match &address {
+            Some(a) => &ip.uuid == a,
+            None => {
+                ip.subscription.is_some()
+                    && !known.contains(ip.uuid.as_str())
+                    && ip.meta.is_empty()
+                    && ip.server.is_none()
+            }
+        });
+        if let Some(ip) = new {
+            return mark(client, &ip, None).await;
+        }
+        if address.is_none() && round >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200 * u64::from(round + 1))).await;
+    }
+    Err(failed(
+        "bought an IP subscription (or tried to) but no new address is listed; `crusoe-ial gc` lists addresses outside the pool",
+    ))
 }
 
-/// Cycle's answer for a pooled address: the address itself, in its network.
+/// Cycle's answer for a lent address: the address itself, in its network.
 fn answer(ip: &Ip, name: &str) -> AllocateIpResponse {
     let prefix = ip.netmask.unwrap_or(32).min(32);
-    let network = ip.uuid.parse::<Ipv4Addr>().ok().map(|a| {
-        let mask = if prefix == 0 {
-            0
-        } else {
-            u32::MAX << (32 - u32::from(prefix))
-        };
-        format!("{}/{prefix}", Ipv4Addr::from(u32::from(a) & mask))
-    });
     let mask = if prefix == 0 {
         0
     } else {
         u32::MAX << (32 - u32::from(prefix))
     };
+    let network = ip
+        .uuid
+        .parse::<Ipv4Addr>()
+        .ok()
+        .map(|a| format!("{}/{prefix}", Ipv4Addr::from(u32::from(a) & mask)));
     AllocateIpResponse {
         ip_id: ip.uuid.clone(),
         ip_assignment_id: name.to_string(),
@@ -152,15 +264,23 @@ fn answer(ip: &Ip, name: &str) -> AllocateIpResponse {
     }
 }
 
-/// Returns an address to the pool; a released address stays the account's until its
-/// subscription ends.
+/// Cycle's `ip/release`: the address back to the pool, if it is still lent to the server the
+/// release names (a late release must not take it from its next holder). It stays the
+/// account's until its subscription ends.
 pub async fn release(
     backend: &CloudSigma,
     caller: &Caller<Sigma>,
     req: &ReleaseIp,
 ) -> Result<(), CoreError> {
-    let locations = match req.location_id.as_deref() {
-        Some(l) if caller.account.has(&l.to_ascii_lowercase()) => vec![l.to_ascii_lowercase()],
+    let server = req
+        .server_id
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&req.ip_assignment_id);
+    let prefix = format!("{server}/");
+    let named = req.location_id.as_deref().map(str::to_ascii_lowercase);
+    let locations = match named {
+        Some(l) if caller.account.has(&l) => vec![l],
         _ => caller.account.locations(),
     };
     for l in locations {
@@ -168,9 +288,13 @@ pub async fn release(
         let ip = match client.ips().get(&req.ip_id).await {
             Ok(ip) => ip,
             Err(e) if e.is_not_found() => continue,
+            // Another location of the namespace, where these credentials are not an account.
+            Err(e) if matches!(e.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden) => {
+                continue
+            }
             Err(e) => return Err(e).doing(|| format!("reading address {}", req.ip_id)),
         };
-        if pooled(&ip) {
+        if pooled(&ip) && holder_of(&ip).is_some_and(|h| h.starts_with(&prefix)) {
             give_back(backend, client, ip).await?;
         }
         return Ok(());
@@ -179,28 +303,19 @@ pub async fn release(
 }
 
 async fn give_back(backend: &CloudSigma, client: &Client, ip: Ip) -> Result<(), CoreError> {
-    if ip.meta.contains_key(META_FOR) {
-        let mut meta = ip.meta.clone();
-        meta.remove(META_FOR);
-        client
-            .ips()
-            .update(
-                &ip.uuid,
-                &IpUpdate {
-                    meta,
-                    tags: ip.tags.iter().map(|t| t.uuid.clone()).collect(),
-                },
-            )
-            .await
-            .doing(|| format!("returning address {} to the pool", ip.uuid))?;
-    }
+    mark(client, &ip, None).await?;
     if backend.settings.ips.stop_renewal_on_release {
         if let Some(sub) = &ip.subscription {
-            client
-                .subscriptions()
-                .set_auto_renew(&sub.id, false)
-                .await
-                .doing(|| format!("stopping the renewal of subscription {}", sub.id))?;
+            // `do=auto_renew` may toggle (its body is not established, CLOUDSIGMA.md §7.2):
+            // switched only when renewal is on, so a repeated release cannot turn it back on.
+            let subs = subscriptions(client).await?;
+            if subs.iter().any(|s| s.id == sub.id && s.auto_renew) {
+                client
+                    .subscriptions()
+                    .set_auto_renew(&sub.id, false)
+                    .await
+                    .doing(|| format!("stopping the renewal of subscription {}", sub.id))?;
+            }
         }
     }
     Ok(())
@@ -214,46 +329,40 @@ pub async fn release_all(
 ) -> Result<(), CoreError> {
     let prefix = format!("{name}/");
     for ip in list(client).await? {
-        if pooled(&ip)
-            && ip
-                .meta
-                .get(META_FOR)
-                .is_some_and(|f| f.starts_with(&prefix))
-        {
+        if pooled(&ip) && holder_of(&ip).is_some_and(|f| f.starts_with(&prefix)) {
             give_back(backend, client, ip).await?;
         }
     }
     Ok(())
 }
 
-/// The pool's idle addresses and what they cost, for `gc`.
-pub async fn idle(client: &Client) -> Result<Vec<serde_json::Value>, CoreError> {
-    let subs = client
-        .subscriptions()
-        .list(&SubscriptionFilter {
-            resource: Some("ip".into()),
-            status: None,
+/// The pool's idle addresses and what they cost, and the account's addresses outside the pool
+/// that no server holds (one bought by a purchase whose answer was lost is among them), for `gc`.
+pub async fn idle(
+    client: &Client,
+) -> Result<(Vec<serde_json::Value>, Vec<serde_json::Value>), CoreError> {
+    let subs = subscriptions(client).await?;
+    let describe = |ip: &Ip| {
+        let sub = ip
+            .subscription
+            .as_ref()
+            .and_then(|r| subs.iter().find(|s| s.id == r.id));
+        json!({
+            "address": ip.uuid,
+            "subscription": ip.subscription.as_ref().map(|s| s.id.clone()),
+            "price": sub.and_then(|s| s.price.clone()),
+            "end_time": sub.and_then(|s| s.end_time.clone()),
+            "auto_renew": sub.map(|s| s.auto_renew),
         })
-        .await
-        .doing(|| "listing IP subscriptions".to_string())?;
-    Ok(list(client)
-        .await?
-        .into_iter()
-        .filter(is_free)
-        .map(|ip| {
-            let sub = ip
-                .subscription
-                .as_ref()
-                .and_then(|r| subs.iter().find(|s| s.id == r.id));
-            json!({
-                "address": ip.uuid,
-                "subscription": ip.subscription.as_ref().map(|s| s.id.clone()),
-                "price": sub.and_then(|s| s.price.clone()),
-                "end_time": sub.and_then(|s| s.end_time.clone()),
-                "auto_renew": sub.map(|s| s.auto_renew),
-            })
-        })
-        .collect())
+    };
+    let ips = list(client).await?;
+    let pool = ips.iter().filter(|ip| is_free(ip)).map(describe).collect();
+    let outside = ips
+        .iter()
+        .filter(|ip| ip.subscription.is_some() && !pooled(ip) && ip.server.is_none())
+        .map(describe)
+        .collect();
+    Ok((pool, outside))
 }
 
 #[cfg(test)]

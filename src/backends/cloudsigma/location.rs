@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use super::error::{failed, Doing};
 use super::{CloudSigma, Sigma, MANAGED_BY, META_MANAGED_BY, TAG_NAME};
 use crate::core::backend::{Caller, LocationState};
-use crate::core::by_name::{self, Named};
+use crate::core::by_name;
 use crate::core::error::CoreError;
 use cloudsigma_sdk::types::{Drive, DriveUpdate};
 use cloudsigma_sdk::{Client, Filter};
@@ -21,12 +21,6 @@ use cloudsigma_sdk::{Client, Filter};
 pub const CONFIG_VERSION: &str = "cloudsigma-1";
 /// The ISO's checksum, in its `meta` (keys ≤ 32 characters, D:meta.rst).
 const META_SHA256: &str = "ipxe_sha256";
-
-impl Named for Drive {
-    fn id(&self) -> &str {
-        &self.uuid
-    }
-}
 
 /// What `configuration_latest` holds for a CloudSigma location.
 #[derive(Debug, Clone, PartialEq)]
@@ -150,26 +144,26 @@ async fn tag(client: &Client) -> Result<String, CoreError> {
     {
         return Ok(t.uuid.clone());
     }
-    match client.tags().create(TAG_NAME, &[]).await {
-        Ok(t) => Ok(t.uuid),
-        Err(e) if e.kind() == cloudsigma_sdk::ErrorKind::OutcomeUnknown => {
-            let tags = client
-                .tags()
-                .list()
-                .await
-                .doing(|| "listing tags".to_string())?;
-            tags.into_iter()
-                .filter(|t| t.name == TAG_NAME)
-                .min_by(|a, b| a.uuid.cmp(&b.uuid))
-                .map(|t| t.uuid)
-                .ok_or_else(|| {
-                    failed(
-                        "creating the bridge's tag: the answer was lost and no tag was made; retry",
-                    )
-                })
+    // Made, or perhaps made (a lost answer), or made by a racing replica too: the list says
+    // which tag every replica keeps.
+    let made = client.tags().create(TAG_NAME, &[]).await;
+    if let Err(e) = made {
+        if e.kind() != cloudsigma_sdk::ErrorKind::OutcomeUnknown {
+            return Err(e).doing(|| format!("creating tag {TAG_NAME}"));
         }
-        Err(e) => Err(e).doing(|| format!("creating tag {TAG_NAME}")),
     }
+    let tags = client
+        .tags()
+        .list()
+        .await
+        .doing(|| "listing tags".to_string())?;
+    tags.into_iter()
+        .filter(|t| t.name == TAG_NAME)
+        .min_by(|a, b| a.uuid.cmp(&b.uuid))
+        .map(|t| t.uuid)
+        .ok_or_else(|| {
+            failed("creating the bridge's tag: the answer was lost and no tag was made; retry")
+        })
 }
 
 /// Cycle's ISO in this location: found by name and checksum, or uploaded, then made a CD-ROM.
@@ -184,11 +178,19 @@ async fn iso(
     let name = iso_name(sha256);
     let deadline = Instant::now() + backend.wait();
     let found = by_iso_name(client, &name, sha256).await?;
-    let drive = match by_name::winner(found.iter()) {
-        Some(d) => d.clone(),
-        None => {
+    let pending_key = format!("{}/{location}/{sha256}", account.scope_key());
+    let pending = backend.pending_upload(&pending_key);
+    let drive = match (by_name::winner(found.iter()), pending) {
+        (Some(d), _) => d.clone(),
+        // This replica's upload of an earlier call, not named yet (its wait ran out): taken up
+        // again rather than uploaded twice.
+        (None, Some(uuid)) if drive_exists(client, &uuid).await? => {
+            wait_ready(client, &uuid, deadline).await?
+        }
+        (None, _) => {
             let image = backend.image().await?;
             let uploaded = upload(backend, account, location, &image).await?;
+            backend.note_upload(&pending_key, Some(uploaded.clone()));
             wait_ready(client, &uploaded, deadline).await?
         }
     };
@@ -228,7 +230,29 @@ async fn iso(
             drive.uuid, updated.media
         )));
     }
-    Ok(drive.uuid)
+    backend.note_upload(&pending_key, None);
+    // Racing replicas may each have uploaded one: every replica keeps the same one, and each
+    // deletes its own copy when it is not that one (no server uses it yet).
+    let all = by_iso_name(client, &name, sha256).await?;
+    let kept = by_name::winner(all.iter()).map_or_else(|| drive.uuid.clone(), |d| d.uuid.clone());
+    if kept != drive.uuid {
+        match client.drives().delete(&drive.uuid).await {
+            Ok(()) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => {
+                return Err(e).doing(|| format!("deleting duplicate ISO drive {}", drive.uuid))
+            }
+        }
+    }
+    Ok(kept)
+}
+
+async fn drive_exists(client: &Client, uuid: &str) -> Result<bool, CoreError> {
+    match client.drives().get(uuid).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.is_not_found() => Ok(false),
+        Err(e) => Err(e).doing(|| format!("reading drive {uuid}")),
+    }
 }
 
 /// The bridge's ISO drives of this name and checksum, oldest first by the one rule.
@@ -270,7 +294,17 @@ async fn upload(
             all_drives(client)
                 .await?
                 .into_iter()
-                .filter(|d| !before.contains(&d.uuid) && d.size >= len && d.meta.is_empty())
+                .filter(|d| {
+                    // New since the upload began, of the image's size as CloudSigma rounds it (to
+                    // 64 KiB, or up to its smallest drive), not named or marked by anyone, still
+                    // being uploaded or just done.
+                    !before.contains(&d.uuid)
+                        && d.size >= len
+                        && d.size <= len.div_ceil(65536) * 65536 + (1 << 30)
+                        && d.meta.is_empty()
+                        && d.media == "disk"
+                        && matches!(d.status.as_str(), "uploading" | "unmounted")
+                })
                 .min_by(|a, b| a.uuid.cmp(&b.uuid))
                 .map(|d| d.uuid)
                 .ok_or_else(|| failed("uploading Cycle's iPXE ISO: the answer was lost and no new drive is there; retry"))

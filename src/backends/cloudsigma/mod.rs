@@ -127,6 +127,8 @@ pub struct CloudSigma {
     pub(crate) ipxe_sha256: Option<String>,
     /// Cycle's ISO, once downloaded.
     image: tokio::sync::Mutex<Option<location::Image>>,
+    /// Uploads this replica made that are not named yet, by account, location and checksum.
+    pending_uploads: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl CloudSigma {
@@ -179,6 +181,7 @@ impl CloudSigma {
             ipxe_url,
             ipxe_sha256,
             image: tokio::sync::Mutex::new(None),
+            pending_uploads: std::sync::Mutex::new(BTreeMap::new()),
         };
         if let Some(op) = config.operator {
             let account = backend
@@ -191,6 +194,25 @@ impl CloudSigma {
 
     pub fn settings(&self) -> &CloudSigmaSettings {
         &self.settings
+    }
+
+    fn pending_upload(&self, key: &str) -> Option<String> {
+        self.pending_uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
+    }
+
+    fn note_upload(&self, key: &str, uuid: Option<String>) {
+        let mut pending = self
+            .pending_uploads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        match uuid {
+            Some(u) => pending.insert(key.to_string(), u),
+            None => pending.remove(key),
+        };
     }
 
     fn wait(&self) -> Duration {

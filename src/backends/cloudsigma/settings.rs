@@ -48,7 +48,21 @@ pub fn default_sizes() -> Vec<Size> {
     ]
 }
 
-/// How Cycle's extra addresses (`ip/allocate`) are found.
+/// Where a server's public address comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PublicIp {
+    /// An address of the bridge's pool, `static` on the boot NIC: DHCP still hands it out (iPXE
+    /// needs nothing else), and it stays the server's across every stop and start (CLOUDSIGMA.md
+    /// §7.3), so a restart through the bridge keeps the address Cycle was told.
+    #[default]
+    Static,
+    /// An address CloudSigma picks at each start: no subscription, but it may change at every
+    /// restart (a stop and a start here), under Cycle's feet.
+    Dhcp,
+}
+
+/// How the pool of addresses (the boot NICs' and Cycle's `ip/allocate`) is filled.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IpPoolSettings {
@@ -90,6 +104,7 @@ pub struct CloudSigmaSettings {
     /// Starts that fall back to `stopped` before the server is reported failed.
     pub start_attempts: u32,
     pub ips: IpPoolSettings,
+    pub public_ip: PublicIp,
     /// Largest iPXE image downloaded, in MiB.
     pub max_image_mib: u64,
 }
@@ -102,9 +117,10 @@ impl Default for CloudSigmaSettings {
             storage_type: "dssd".into(),
             currency: "USD".into(),
             catalog_ttl_secs: 300,
-            wait_secs: 120,
+            wait_secs: 60,
             start_attempts: 3,
             ips: IpPoolSettings::default(),
+            public_ip: PublicIp::Static,
             max_image_mib: 64,
         }
     }
