@@ -70,6 +70,11 @@ async fn provision() -> Provisioned {
     let config = cloudsigma_config(RawCloudSigma {
         api_endpoint: Some(sim.endpoint_template()),
         locations: Some(vec![LOCATION.into()]),
+        // The boot NIC's static address is bought into the pool.
+        ips: Some(crusoe_ial::backends::cloudsigma::settings::IpPoolSettings {
+            buy: true,
+            ..Default::default()
+        }),
         ..Default::default()
     })
     .unwrap();
