@@ -152,12 +152,10 @@ fn quick_sim() -> SimConfig {
     }
 }
 
-fn buying(raw: RawCloudSigma) -> RawCloudSigma {
+/// The operator's pool settings with buying off: the pool holds what the operator puts in it.
+fn not_buying(raw: RawCloudSigma) -> RawCloudSigma {
     RawCloudSigma {
-        ips: Some(IpPoolSettings {
-            buy: true,
-            ..Default::default()
-        }),
+        ips: Some(IpPoolSettings::default()),
         ..raw
     }
 }
@@ -190,10 +188,15 @@ impl Cs {
         iso: &Iso,
         raw: impl FnOnce(RawCloudSigma) -> RawCloudSigma,
     ) -> (String, JoinHandle<()>) {
+        // Buying addresses on: every server's boot NIC takes one of the pool's.
         let config = cloudsigma_config(raw(RawCloudSigma {
             api_endpoint: Some(sim.endpoint_template()),
             locations: Some(vec![sim.accounts[0].location.clone()]),
             wait_secs: Some(20),
+            ips: Some(IpPoolSettings {
+                buy: true,
+                ..Default::default()
+            }),
             ..Default::default()
         }))
         .expect("the tests' CloudSigma settings");
@@ -551,6 +554,28 @@ impl Watcher {
     }
 }
 
+/// Every address left in the account is one of the pool's (paid for, reusable) and lent to no
+/// one: none is a server's, none was bought and then lost track of.
+fn assert_pool_only(cs: &Cs) {
+    for ip in list(&cs.held()["ips"]) {
+        assert!(
+            !ip["subscription"].is_null(),
+            "a server's address left: {ip}"
+        );
+        assert_eq!(
+            ip["meta"]["managed_by"], "cycle-ial-bridge",
+            "an address bought that the pool does not know: {ip}"
+        );
+        assert!(
+            ip["meta"]["cycle_ip_for"]
+                .as_str()
+                .is_none_or(str::is_empty),
+            "an address still lent after its server was decommissioned: {ip}"
+        );
+        assert!(ip["server"].is_null(), "{ip}");
+    }
+}
+
 // ---- 1. the whole lifecycle ------------------------------------------------------------------
 
 async fn whole_lifecycle(upper_case_macs: bool) {
@@ -559,7 +584,7 @@ async fn whole_lifecycle(upper_case_macs: bool) {
             upper_case_macs,
             ..quick_sim()
         },
-        buying,
+        |raw| raw,
     )
     .await;
 
@@ -692,6 +717,21 @@ async fn whole_lifecycle(upper_case_macs: bool) {
         starts(&cs) > before,
         "restart did not start the server again"
     );
+    // It comes back with the address Cycle was told.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let back = loop {
+        let s = cs.server(&server_id).unwrap();
+        if s["status"] == "running" || Instant::now() > deadline {
+            break s;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(back["status"], "running", "{back}");
+    assert_eq!(
+        json!([back["nics"][0]["runtime"]["ip_v4"]["uuid"]]),
+        auth["initial_ips"],
+        "after a restart the server's address is not the one Cycle was told: {back}"
+    );
 
     // Decommission: nothing left but the ISO, uploaded once.
     let gone = Harness::server_ref(&server_id, ZRH);
@@ -713,6 +753,7 @@ async fn whole_lifecycle(upper_case_macs: bool) {
         .expect("the ISO stays for the next server");
     assert_eq!(iso["media"], "cdrom");
     assert_eq!(cs.drives().len(), 1, "{:#?}", cs.drives());
+    assert_pool_only(&cs);
     assert_eq!(
         cs.calls("POST /drives/upload/"),
         1,
@@ -824,11 +865,9 @@ async fn with_a_quarter_of_answers_lost_nothing_is_made_twice_and_nothing_billab
             },
             ..quick_sim()
         },
-        |raw| {
-            buying(RawCloudSigma {
-                wait_secs: Some(30),
-                ..raw
-            })
+        |raw| RawCloudSigma {
+            wait_secs: Some(30),
+            ..raw
         },
     )
     .await;
@@ -878,27 +917,12 @@ async fn with_a_quarter_of_answers_lost_nothing_is_made_twice_and_nothing_billab
     assert!(disks.is_empty(), "drives left: {disks:#?}");
     let isos: Vec<&Value> = drives.iter().filter(|d| d["media"] == "cdrom").collect();
     assert_eq!(isos.len(), 1, "one ISO for the location: {isos:#?}");
-    // Every address left is one of the pool's (paid for, reusable) and lent to no one; none is an
-    // address bought and then lost track of.
-    for ip in &ips {
-        assert!(
-            !ip["subscription"].is_null(),
-            "a server's address left: {ip}"
-        );
-        assert_eq!(
-            ip["meta"]["managed_by"], "cycle-ial-bridge",
-            "an address bought that the pool does not know: {ip}"
-        );
-        assert!(
-            ip["meta"]["cycle_ip_for"]
-                .as_str()
-                .is_none_or(str::is_empty),
-            "an address still lent after its server was decommissioned: {ip}"
-        );
-    }
+    assert_pool_only(&cs);
+    // At most one address bought per successful provision (its boot address) and one per
+    // successful allocation.
     assert!(
-        subscriptions.len() <= SERVERS as usize,
-        "{} IP subscriptions for {SERVERS} successful allocations: {subscriptions:#?}",
+        subscriptions.len() <= 2 * SERVERS as usize,
+        "{} IP subscriptions for {SERVERS} provisions and {SERVERS} allocations: {subscriptions:#?}",
         subscriptions.len()
     );
     cs.assert_cycle_takes_every_answer();
@@ -952,15 +976,23 @@ async fn without_capacity_cycle_is_told_out_of_stock() {
 
 #[tokio::test]
 async fn without_funds_cycle_is_told_to_add_funds() {
-    let cs = Cs::start(quick_sim(), |raw| raw).await;
-    cs.sim.sim.set_balance(&cs.account.username, "0").unwrap();
-    let (status, body) = first_error(&cs, 1, 50)
-        .await
-        .expect("a server was provisioned without funds");
-    eprintln!("without funds: {status} {body}");
-    assert!((400..500).contains(&status), "{status}: {body}");
-    let said = format!("{} {}", body["error"]["title"], body["error"]["detail"]).to_lowercase();
-    assert!(said.contains("funds"), "{body}");
+    // Buying the boot address, then, with an address pooled beforehand, starting the server:
+    // CloudSigma answers 402 to both without funds.
+    for pooled in [false, true] {
+        let cs = Cs::start(quick_sim(), if pooled { not_buying } else { |raw| raw }).await;
+        if pooled {
+            let config = cs.configure().await;
+            operator_pools_an_address(&cs, "managed_by", &config).await;
+        }
+        cs.sim.sim.set_balance(&cs.account.username, "0").unwrap();
+        let (status, body) = first_error(&cs, 1, 50)
+            .await
+            .expect("a server was provisioned without funds");
+        eprintln!("without funds (address pooled before: {pooled}): {status} {body}");
+        assert!((400..500).contains(&status), "{status}: {body}");
+        let said = format!("{} {}", body["error"]["title"], body["error"]["detail"]).to_lowercase();
+        assert!(said.contains("funds"), "{body}");
+    }
 }
 
 #[tokio::test]
@@ -989,9 +1021,10 @@ async fn starts_that_keep_falling_back_to_stopped_end_in_an_error_naming_them() 
              provisioned: false every time; the simulator counted {starts:?} starts"
         )
     });
-    assert_eq!(status, 502, "{body}");
+    eprintln!("after repeated failed starts: {status} {body}");
+    assert!((400..600).contains(&status), "{status}: {body}");
     let detail = body["error"]["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("start"), "{body}");
+    assert!(detail.contains("started"), "{body}");
 }
 
 // ---- 4. provisions after a decommission, after a failure -------------------------------------
@@ -1052,6 +1085,7 @@ async fn a_provision_right_after_a_decommission_of_the_same_server_makes_a_worki
     );
 
     let (status, body) = cs.retried(PROVISION, provision).await;
+    eprintln!("the provision after it answered {status}: {body}");
     assert_eq!(status, 200, "{body}");
     let extra = body["data"]["extra"].clone();
     let ready = cs.poll_ready(&server_id, &config, &extra, false).await;
@@ -1198,8 +1232,13 @@ async fn in_server_held_mode_the_operators_account_serves_cycle_with_the_bridge_
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect();
+    // The rest in the operator's file: the pool may buy the boot addresses.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bridge.toml");
+    std::fs::write(&file, "[cloudsigma.ips]\nbuy = true\n").unwrap();
     let config = crusoe_ial::config::Config::load(&crusoe_ial::config::Sources {
         env,
+        file: Some(file),
         ..Default::default()
     })
     .expect("the operator's CLOUDSIGMA_* variables load");
@@ -1237,12 +1276,37 @@ async fn in_server_held_mode_the_operators_account_serves_cycle_with_the_bridge_
     element(&body["data"]["locations"], "/provider/location_id", ZRH);
     let (status, body) = call(token.clone(), CONFIGURE, Harness::configure_request(ZRH)).await;
     assert_eq!(status, 200, "{body}");
-    let iso_uuid = body["data"]["configuration_latest"]["iso_drive_uuid"].clone();
+    let latest = body["data"]["configuration_latest"].clone();
     let held = held_by(&sim.sim, &operator.username);
     assert!(
-        list(&held["drives"]).iter().any(|d| d["uuid"] == iso_uuid),
+        list(&held["drives"])
+            .iter()
+            .any(|d| d["uuid"] == latest["iso_drive_uuid"]),
         "the ISO is in the operator's account"
     );
+    // A server, in the operator's account.
+    let (status, body) = call(
+        token.clone(),
+        PROVISION,
+        Harness::provision_request(&cycle_id(1), MODEL, ZRH, &latest),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let server_id = body["data"]["server_id"].as_str().unwrap().to_string();
+    let poll = Harness::status_request(&server_id, ZRH, &latest, &body["data"]["extra"]);
+    let started = Instant::now();
+    let ready = loop {
+        let (status, body) = call(token.clone(), STATUS, poll.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        if body["data"]["provisioned"] == true {
+            break body["data"].clone();
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "{body}");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+    };
+    let held = held_by(&sim.sim, &operator.username);
+    let server = element(&held["servers"], "/name", &server_id);
+    assert_eq!(ready["auth"]["uuid"], server["uuid"], "{ready}");
     let wrong = json!({"api_key": "bridge-token-of-at-least-17", "cycle": {"hub_name": "h", "hub_id": HUB}});
     let (status, body) = call(wrong.clone(), VERIFY, Value::Null).await;
     assert_eq!(
@@ -1258,19 +1322,10 @@ async fn in_server_held_mode_the_operators_account_serves_cycle_with_the_bridge_
 
 // ---- 6. the address pool ---------------------------------------------------------------------
 
-#[tokio::test]
-async fn with_buying_off_an_empty_pool_answers_409_saying_how_to_fill_it_and_that_works() {
-    let cs = Cs::start(quick_sim(), |raw| raw).await;
-    let (config, server_id, _) = cs.provision_ready(1).await;
-    let allocate = Harness::allocate_request(&server_id, ZRH, &config);
-    let (status, body) = cs.call(ALLOCATE, allocate.clone()).await;
-    assert_eq!(status, 409, "{body}");
-    let detail = body["error"]["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("cloudsigma.ips.buy"), "{body}");
-    assert!(cs.subscriptions().is_empty(), "nothing bought");
-
-    // The operator does what the answer says: buys an address in CloudSigma and puts it in the
-    // bridge's pool, by the `meta` the answer names, or else by the tag it names.
+/// What an operator does to put an address into the bridge's pool, as docs/cloudsigma.md says
+/// (or as `advice` says, when it names the bridge's tag rather than the `meta`): buys an IP
+/// subscription in CloudSigma and marks the address. The address.
+async fn operator_pools_an_address(cs: &Cs, advice: &str, config: &Value) -> String {
     let bought = cs
         .cloudsigma(
             reqwest::Method::POST,
@@ -1282,31 +1337,56 @@ async fn with_buying_off_an_empty_pool_answers_409_saying_how_to_fill_it_and_tha
         .as_str()
         .unwrap()
         .to_string();
-    let pooled = if detail.contains("managed_by") {
-        json!({"meta": {"managed_by": "cycle-ial-bridge"}})
-    } else {
+    let pooled = if advice.contains("tag") && !advice.contains("managed_by") {
         json!({"meta": {}, "tags": [config["tag_uuid"]]})
+    } else {
+        json!({"meta": {"managed_by": "cycle-ial-bridge"}})
     };
     cs.cloudsigma(reqwest::Method::PUT, &format!("ips/{address}/"), pooled)
         .await;
+    address
+}
+
+#[tokio::test]
+async fn with_buying_off_an_empty_pool_answers_409_saying_how_to_fill_it_and_that_works() {
+    let cs = Cs::start(quick_sim(), not_buying).await;
+    // The operator pools one address, which the server's boot NIC takes.
+    let config = cs.configure().await;
+    let boot = operator_pools_an_address(&cs, "managed_by", &config).await;
+    let (config, server_id, status) = cs.provision_ready(1).await;
+    assert_eq!(status["auth"]["initial_ips"], json!([boot]), "{status}");
+    let allocate = Harness::allocate_request(&server_id, ZRH, &config);
+    let (status, body) = cs.call(ALLOCATE, allocate.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    let detail = body["error"]["detail"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    eprintln!("allocate with an empty pool: {status} {detail}");
+    assert!(detail.contains("cloudsigma.ips.buy"), "{body}");
+    assert_eq!(cs.subscriptions().len(), 1, "nothing bought by the bridge");
+
+    // The operator does what the answer says.
+    let address = operator_pools_an_address(&cs, &detail, &config).await;
     let (status, body) = cs.call(ALLOCATE, allocate).await;
     assert_eq!(
         status, 200,
         "having followed the 409's advice ({detail:?}), allocate answers: {body}"
     );
     assert_eq!(body["data"]["ip_id"], address.as_str());
-    assert_eq!(cs.subscriptions().len(), 1);
+    assert_eq!(cs.subscriptions().len(), 2, "nothing bought by the bridge");
     cs.assert_cycle_takes_every_answer();
 }
 
 #[tokio::test]
 async fn an_address_bought_returns_to_the_pool_at_release_and_is_lent_again_without_buying() {
-    let cs = Cs::start(quick_sim(), buying).await;
+    let cs = Cs::start(quick_sim(), |raw| raw).await;
     let (config, server_id, _) = cs.provision_ready(1).await;
+    let bought = cs.subscriptions().len();
     let allocate = Harness::allocate_request(&server_id, ZRH, &config);
     let ip = cs.ok(ALLOCATE, allocate.clone()).await;
     let address = ip["ip_id"].as_str().unwrap().to_string();
-    assert_eq!(cs.subscriptions().len(), 1);
+    assert_eq!(cs.subscriptions().len(), bought + 1, "one address bought");
     assert_eq!(
         cs.ok(RELEASE, Harness::release_request(&ip)).await,
         json!(true)
@@ -1323,34 +1403,63 @@ async fn an_address_bought_returns_to_the_pool_at_release_and_is_lent_again_with
     other["cycle"]["pool_id"] = json!("66a1b2c3d4e5f60718293a4c");
     let again = cs.ok(ALLOCATE, other).await;
     assert_eq!(again["ip_id"], address.as_str());
-    assert_eq!(cs.subscriptions().len(), 1, "{:#?}", cs.subscriptions());
+    assert_eq!(
+        cs.subscriptions().len(),
+        bought + 1,
+        "{:#?}",
+        cs.subscriptions()
+    );
     cs.assert_cycle_takes_every_answer();
 }
 
 #[tokio::test]
 async fn decommission_returns_the_servers_addresses_to_the_pool() {
-    let cs = Cs::start(quick_sim(), buying).await;
-    let (config, first, _) = cs.provision_ready(1).await;
+    let cs = Cs::start(quick_sim(), |raw| raw).await;
+    let (config, first, status) = cs.provision_ready(1).await;
+    let boot = status["auth"]["initial_ips"][0]
+        .as_str()
+        .unwrap()
+        .to_string();
     let ip = cs
         .ok(ALLOCATE, Harness::allocate_request(&first, ZRH, &config))
         .await;
-    let address = ip["ip_id"].as_str().unwrap().to_string();
+    let extra = ip["ip_id"].as_str().unwrap().to_string();
+    let bought = cs.subscriptions().len();
     assert_eq!(
         cs.ok(DECOMMISSION, Harness::server_ref(&first, ZRH)).await,
         json!(true)
     );
-    let held = cs.ip(&address);
-    assert!(
-        held["meta"]["cycle_ip_for"]
-            .as_str()
-            .is_none_or(str::is_empty),
-        "decommissioned, but its address is still lent: {held}"
-    );
-    let (_, second, _) = cs.provision_ready(2).await;
+    for address in [&boot, &extra] {
+        let held = cs.ip(address);
+        assert!(
+            held["meta"]["cycle_ip_for"]
+                .as_str()
+                .is_none_or(str::is_empty)
+                && held["server"].is_null(),
+            "decommissioned, but its address is still lent: {held}"
+        );
+    }
+    // The next server and its allocation take both, and nothing is bought.
+    let (_, second, status) = cs.provision_ready(2).await;
     let again = cs
         .ok(ALLOCATE, Harness::allocate_request(&second, ZRH, &config))
         .await;
-    assert_eq!(again["ip_id"], address.as_str());
-    assert_eq!(cs.subscriptions().len(), 1, "{:#?}", cs.subscriptions());
+    let mut reused = vec![
+        status["auth"]["initial_ips"][0]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        again["ip_id"].as_str().unwrap().to_string(),
+    ];
+    reused.sort();
+    let mut before = vec![boot, extra];
+    before.sort();
+    assert_eq!(reused, before);
+    assert_eq!(
+        cs.subscriptions().len(),
+        bought,
+        "{:#?}",
+        cs.subscriptions()
+    );
     cs.assert_cycle_takes_every_answer();
 }

@@ -14,6 +14,19 @@ pub fn failed(detail: impl Into<String>) -> CoreError {
     }
 }
 
+/// CloudSigma's answers left the outcome open (nothing Cycle did wrong): retry later.
+pub fn unavailable(doing: &str, detail: &str) -> CoreError {
+    CoreError::Backend(BackendFailure {
+        kind: FailureKind::Unavailable,
+        title: "CloudSigma unavailable",
+        doing: doing.to_string(),
+        advice: "Retry later.",
+        status: None,
+        error_id: None,
+        source: detail.to_string().into(),
+    })
+}
+
 /// Adds what the bridge was doing to a CloudSigma failure.
 pub trait Doing<T> {
     fn doing(self, what: impl FnOnce() -> String) -> Result<T, CoreError>;

@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::error::{failed, Doing};
+use super::error::Doing;
 use super::{CloudSigma, Sigma, MANAGED_BY, META_MANAGED_BY};
 use crate::core::backend::Caller;
 use crate::core::error::CoreError;
@@ -235,8 +235,9 @@ async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<Ip,
         }
         tokio::time::sleep(Duration::from_millis(200 * u64::from(round + 1))).await;
     }
-    Err(failed(
-        "bought an IP subscription (or tried to) but no new address is listed; `crusoe-ial gc` lists addresses outside the pool",
+    Err(super::error::unavailable(
+        "buying an IP subscription",
+        "no new address is listed after the purchase (perhaps nothing was bought); retry, and `crusoe-ial gc` lists addresses outside the pool",
     ))
 }
 

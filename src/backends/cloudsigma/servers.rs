@@ -111,8 +111,18 @@ impl Spec {
     }
 }
 
-/// The bridge's servers called `name` in one location, the one to keep first.
+/// The bridge's servers called `name` in one location that are not being deleted, the one to
+/// keep first.
 pub async fn find(client: &Client, name: &str) -> Result<Vec<Server>, CloudSigmaError> {
+    Ok(find_all(client, name)
+        .await?
+        .into_iter()
+        .filter(|s| !s.meta.contains_key(META_DELETING))
+        .collect())
+}
+
+/// Every one of the bridge's servers called `name` in one location, those being deleted too.
+async fn find_all(client: &Client, name: &str) -> Result<Vec<Server>, CloudSigmaError> {
     let mut found: Vec<Server> = client
         .servers()
         .list(&Filter {
@@ -199,8 +209,18 @@ async fn advance(
         .lock(&format!("server/{}/{name}", caller.account.scope_key()))
         .await;
     let doing = || format!("looking for server {name}");
-    if let Some(server) = find(client, name).await.doing(doing)?.into_iter().next() {
-        return Ok(Some(server));
+    let all = find_all(client, name).await.doing(doing)?;
+    if let Some(server) = all.iter().find(|s| !s.meta.contains_key(META_DELETING)) {
+        return Ok(Some(server.clone()));
+    }
+    // A decommission of the same server that has not finished (CloudSigma deletes in the
+    // background, or the decommission was cut off): the new one waits until the old is gone,
+    // whose address and drive it would otherwise meet; its deletion is carried on meanwhile.
+    if !all.is_empty() {
+        for dying in &all {
+            carry_on_deleting(client, dying).await?;
+        }
+        return Ok(None);
     }
     let size = backend.size(&spec.size).ok_or_else(|| {
         failed(format!(
@@ -667,7 +687,7 @@ pub async fn restart(
     {
         Ok(()) => Ok(()),
         Err(e) if e.status() == Some(403) => Ok(()),
-        Err(e) => Err(capacity_failure(format!("starting server {name}"), e)),
+        Err(e) => Err(failure(format!("starting server {name} again"), e)),
     }
 }
 
@@ -699,11 +719,12 @@ pub async fn delete(
         }
         let servers_gone = by_name::delete_until_gone(
             || async {
-                find(client, name)
+                find_all(client, name)
                     .await
                     .doing(|| format!("looking for server {name}"))
             },
             |server| async move {
+                mark_server(client, &server).await?;
                 stop(client, &server, deadline).await?;
                 match client.servers().delete(&server.uuid, Recurse::Disks).await {
                     Ok(()) => {}
@@ -725,6 +746,49 @@ pub async fn delete(
         ips::release_all(backend, client, name).await?;
     }
     Ok(())
+}
+
+/// Marks a server as being deleted in its `meta` (which CloudSigma lets change on a running
+/// server, §5.4), so that no provision of the same name adopts it meanwhile.
+async fn mark_server(client: &Client, server: &Server) -> Result<(), CoreError> {
+    if server.meta.contains_key(META_DELETING) {
+        return Ok(());
+    }
+    let mut whole = match client.servers().get_value(&server.uuid).await {
+        Ok(v) => v,
+        Err(e) if e.is_not_found() => return Ok(()),
+        Err(e) => return Err(e).doing(|| format!("reading server {}", server.name)),
+    };
+    if let Some(meta) = whole.get_mut("meta").and_then(Value::as_object_mut) {
+        meta.insert(META_DELETING.into(), json!("yes"));
+    }
+    match client.servers().update(&server.uuid, &whole).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        // Already being deleted (CloudSigma refuses edits then).
+        Err(e) if e.status() == Some(403) => Ok(()),
+        Err(e) => Err(e).doing(|| format!("marking server {} for deletion", server.name)),
+    }
+}
+
+/// One step of a marked server's deletion, without waiting: stopped, it is deleted; running, it
+/// is stopped.
+async fn carry_on_deleting(client: &Client, server: &Server) -> Result<(), CoreError> {
+    let outcome = match server.status.as_str() {
+        "stopped" => client.servers().delete(&server.uuid, Recurse::Disks).await,
+        "running" | "paused" | "unavailable" => {
+            client
+                .servers()
+                .action(&server.uuid, ServerAction::Stop)
+                .await
+        }
+        _ => Ok(()),
+    };
+    match outcome {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() || e.status() == Some(403) => Ok(()),
+        Err(e) => Err(e).doing(|| format!("deleting server {}", server.name)),
+    }
 }
 
 async fn wait_gone(client: &Client, server: &Server, deadline: Instant) -> Result<(), CoreError> {
