@@ -139,6 +139,30 @@ async fn lists_send_limit_0_and_follow_offsets_while_total_count_says_more() {
 }
 
 #[tokio::test]
+async fn a_host_that_ignores_offset_does_not_make_the_list_repeat_for_ever() {
+    // The same page whatever the offset, with a total that says more: the second page adds no
+    // new uuid, and the list ends there with each object once.
+    let server = MockServer::start().await;
+    let drive = |n: u32| json!({"uuid": format!("d{n}"), "name": format!("disk-{n}"), "size": 1073741824u64, "media": "disk", "status": "unmounted"});
+    Mock::given(method("GET"))
+        .and(path(api("drives/detail/")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "meta": {"limit": 0, "offset": 0, "total_count": 5},
+            "objects": [drive(1), drive(2)]
+        })))
+        .expect(2)
+        .mount(&server)
+        .await;
+    let drives = client_for(&server)
+        .drives()
+        .list(&Filter::default())
+        .await
+        .unwrap();
+    let names: Vec<_> = drives.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["disk-1", "disk-2"]);
+}
+
+#[tokio::test]
 async fn a_total_count_smaller_than_the_page_does_not_page_further() {
     // The documented /locations/ example says 16 and lists 17 (CLOUDSIGMA.md §1.2).
     let server = MockServer::start().await;

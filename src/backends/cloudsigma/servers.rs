@@ -49,6 +49,7 @@ const GIB: u64 = 1 << 30;
 /// The longest a provision or a poll waits for a new data drive before answering; the next
 /// poll continues.
 const DRIVE_GRACE: Duration = Duration::from_secs(5);
+const DRIVE_STEP: Duration = Duration::from_millis(250);
 
 impl Named for Server {
     fn id(&self) -> &str {
@@ -304,13 +305,23 @@ async fn data_drive(
             }
         }
     };
-    if location::is_ready(&drive) {
-        return Ok(Some(drive));
-    }
-    match location::wait_ready(client, &drive.uuid, Instant::now() + DRIVE_GRACE).await {
-        Ok(d) => Ok(Some(d)),
-        Err(CoreError::Timeout(_)) => Ok(None),
-        Err(e) => Err(e),
+    // A short, even step: a new drive is usually ready within seconds, and a growing step would
+    // overshoot it by as much again.
+    let deadline = Instant::now() + DRIVE_GRACE;
+    let mut drive = drive;
+    loop {
+        if location::is_ready(&drive) {
+            return Ok(Some(drive));
+        }
+        if Instant::now() + DRIVE_STEP > deadline {
+            return Ok(None);
+        }
+        tokio::time::sleep(DRIVE_STEP).await;
+        drive = client
+            .drives()
+            .get(&drive.uuid)
+            .await
+            .doing(|| format!("reading drive {}", drive.uuid))?;
     }
 }
 

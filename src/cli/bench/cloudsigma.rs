@@ -80,7 +80,7 @@ async fn start_bridge(sim: &Proc, iso_url: &str) -> Result<Proc, String> {
     let config = dir.join("config.toml");
     std::fs::write(
         &config,
-        format!("backend = \"cloudsigma\"\nmax_in_flight = 4096\n[bridge.boot]\nipxe_url = \"{iso_url}\"\n[bridge.rate_limit]\nper_second = 0\n[cloudsigma]\nlocations = [\"{LOCATION}\"]\napi_endpoint = \"http://{}/{{location}}/api/2.0/\"\nwait_secs = 600\n", sim.addr),
+        format!("backend = \"cloudsigma\"\nmax_in_flight = 4096\n[bridge.boot]\nipxe_url = \"{iso_url}\"\n[bridge.rate_limit]\nper_second = 0\n[cloudsigma]\nlocations = [\"{LOCATION}\"]\napi_endpoint = \"http://{}/{{location}}/api/2.0/\"\nwait_secs = 120\n[cloudsigma.ips]\nbuy = true\n", sim.addr),
     )
     .map_err(|e| e.to_string())?;
     let mut command = Command::new(exe());
