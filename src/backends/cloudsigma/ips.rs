@@ -129,7 +129,11 @@ pub async fn lend(
             .min_by_key(|ip| Sha256::digest(format!("{holder}\n{}", ip.uuid)));
         let ip = match free {
             Some(free) => free.clone(),
-            None if backend.settings.ips.buy => buy(backend, client, &ips).await?,
+            None if backend.settings.ips.buy => {
+                // Into the pool, free: the next round lends it like any other.
+                buy(backend, client, &ips).await?;
+                continue;
+            }
             None => {
                 return Err(CoreError::Conflict(format!(
                     "no free address in the bridge's pool in {location}, and buying is off: buy IP subscriptions in CloudSigma and set `managed_by: {MANAGED_BY}` in their meta (see docs/cloudsigma.md), or set cloudsigma.ips.buy = true"
@@ -191,11 +195,13 @@ async fn renew(client: &Client, ip: &Ip) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Buys one address and marks it the pool's at once. Whatever the purchase answered (a lost
-/// answer, a 5xx after the work), the address that appeared is found by comparing the account's
-/// addresses before and after, and marked before anything else: an address bought and not
-/// marked would be bought again at Cycle's next try, and could never be given back.
-async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<Ip, CoreError> {
+/// Buys one address and puts it into the pool at once. Whatever the purchase answered (a lost
+/// answer, a 5xx after the work), the addresses that appeared are found by comparing the
+/// account's addresses before and after: with the purchase's answer, its address; without it,
+/// every new address no one has marked (another lender's purchase among them, which then joins
+/// the pool a moment early). An address bought and not marked would be bought again at Cycle's
+/// next try, and could never be given back.
+async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<(), CoreError> {
     let known: BTreeSet<&str> = before.iter().map(|ip| ip.uuid.as_str()).collect();
     let order = NewSubscription {
         resource: "ip".into(),
@@ -216,18 +222,26 @@ async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<Ip,
         Err(_) => None,
     };
     for round in 0..10u32 {
-        let now = list(client).await?;
-        let new = now.into_iter().find(|ip| match &address {
-            Some(a) => &ip.uuid == a,
-            None => {
-                ip.subscription.is_some()
-                    && !known.contains(ip.uuid.as_str())
-                    && ip.meta.is_empty()
-                    && ip.server.is_none()
+        let new: Vec<Ip> = list(client)
+            .await?
+            .into_iter()
+            .filter(|ip| match &address {
+                Some(a) => &ip.uuid == a,
+                None => {
+                    ip.subscription.is_some()
+                        && !known.contains(ip.uuid.as_str())
+                        && ip.meta.is_empty()
+                        && ip.server.is_none()
+                }
+            })
+            .collect();
+        if !new.is_empty() {
+            for ip in &new {
+                if !pooled(ip) {
+                    mark(client, ip, None).await?;
+                }
             }
-        });
-        if let Some(ip) = new {
-            return mark(client, &ip, None).await;
+            return Ok(());
         }
         if address.is_none() && round >= 2 {
             break;
