@@ -458,3 +458,58 @@ impl Backend for CloudSigma {
         ips::release(self, caller, request).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend() -> CloudSigma {
+        CloudSigma::new(
+            CloudSigmaConfig::default(),
+            Some("https://ipxe.example/ipxe.iso".into()),
+            None,
+        )
+        .unwrap()
+    }
+
+    fn presented<'a>(namespace: &'a str) -> Presented<'a> {
+        Presented {
+            api_key: "ops@example.com",
+            secret: "a-password",
+            namespace,
+        }
+    }
+
+    #[test]
+    fn credentials_go_to_the_locations_own_hosts_partners_included_and_nowhere_else() {
+        let b = backend();
+        let account = b.account(presented("zrh,RUH")).unwrap();
+        assert_eq!(account.locations(), ["ruh", "zrh"]);
+        assert_eq!(
+            account.client("zrh").unwrap().api_base().host_str(),
+            Some("zrh.cloudsigma.com")
+        );
+        assert_eq!(
+            account.client("ruh").unwrap().api_base().host_str(),
+            Some("ruh.cld.v2.sa")
+        );
+        for hostile in ["evil.example", "../zrh", "zrh/../x", "zrh?x=1", "nowhere"] {
+            let err = b.account(presented(hostile)).unwrap_err();
+            assert!(
+                matches!(err, CoreError::InvalidInput { ref pointer, .. } if pointer.as_deref() == Some("/auth/namespace")),
+                "{hostile}: {err}"
+            );
+            assert!(!err.to_string().contains("a-password"));
+        }
+    }
+
+    #[test]
+    fn an_efi_image_or_none_is_refused_at_start_naming_the_setting() {
+        for url in [None, Some("https://cdn.example/ipxe.efi".to_string())] {
+            let err = CloudSigma::new(CloudSigmaConfig::default(), url, None)
+                .err()
+                .expect("refused");
+            assert_eq!(err.key, "bridge.boot.ipxe_url");
+        }
+    }
+}
