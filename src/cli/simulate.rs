@@ -155,12 +155,21 @@ fn cloudsigma_config(args: &SimulateArgs) -> Result<cloudsigma_sim::SimConfig, S
     })
 }
 
+/// A `--key` that cannot be read is a usage error (exit 2, as clap's own); any other, 1.
+fn usage_or_failure(error: &str) -> ExitCode {
+    if error.starts_with("--key") {
+        ExitCode::from(2)
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 async fn run_cloudsigma(args: SimulateArgs) -> ExitCode {
     let config = match cloudsigma_config(&args) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("crusoe-ial simulate: {e}");
-            return ExitCode::FAILURE;
+            return usage_or_failure(&e);
         }
     };
     let generated = config.accounts.is_empty();
@@ -200,7 +209,7 @@ pub async fn run(args: SimulateArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             eprintln!("crusoe-ial simulate: {e}");
-            return ExitCode::FAILURE;
+            return usage_or_failure(&e);
         }
     };
     let generated = config.keys.is_empty();

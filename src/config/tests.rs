@@ -421,12 +421,53 @@ fn the_backend_is_crusoe_unless_set_and_an_unknown_one_is_refused_by_name() {
     })
     .unwrap();
     assert_eq!(c.backend, crate::backends::BackendName::Crusoe);
-    let f = file("backend = \"cloudsigma\"\n");
+    let f = file("backend = \"CloudSigma\"\n");
+    let c = Config::load(&Sources {
+        file: Some(f.path().into()),
+        ..Default::default()
+    })
+    .unwrap();
+    assert_eq!(c.backend, crate::backends::BackendName::CloudSigma);
+    let f = file("backend = \"aws\"\n");
     let err = Config::load(&Sources {
         file: Some(f.path().into()),
         ..Default::default()
     })
     .unwrap_err();
     assert_eq!(err.key, "backend");
-    assert!(err.reason.contains("not one of crusoe"), "{err}");
+    assert!(
+        err.reason.contains("not one of crusoe, cloudsigma"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cloudsigmas_operator_credentials_come_from_its_terraform_providers_variables() {
+    let mut sources = Sources {
+        env: [
+            ("IAL_BACKEND", "cloudsigma"),
+            ("CLOUDSIGMA_USERNAME", "ops@example.com"),
+            ("CLOUDSIGMA_PASSWORD", SECRET),
+            ("CLOUDSIGMA_LOCATION", "FRA"),
+            (
+                "CLOUDSIGMA_API_ENDPOINT",
+                "http://127.0.0.1:1/{location}/api/2.0/",
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect(),
+        ..Default::default()
+    };
+    let c = Config::load(&sources).unwrap();
+    let operator = c.cloudsigma.operator.clone().expect("server-held account");
+    assert_eq!(operator.location, "fra");
+    assert!(matches!(
+        operator.credentials,
+        crate::backends::cloudsigma::config::Credentials::Basic { ref username, .. } if username == "ops@example.com"
+    ));
+    assert!(!format!("{c:?}").contains(SECRET));
+    sources.env.remove("CLOUDSIGMA_PASSWORD");
+    let err = Config::load(&sources).unwrap_err();
+    assert_eq!(err.key, "cloudsigma.password");
 }

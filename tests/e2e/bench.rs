@@ -16,7 +16,7 @@ async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
         assert_eq!(r[endpoint]["errors"], 0, "{endpoint}");
     }
     let fleets = r["fleets"].as_array().unwrap();
-    assert_eq!(fleets.len(), 2);
+    assert_eq!(fleets.len(), 3, "per-poll, coalesced, and CloudSigma's");
     for f in fleets {
         assert_eq!(f["provisioned"], f["servers"], "{f}");
         assert_eq!(f["provision"]["requests"], f["servers"]);
@@ -56,6 +56,12 @@ async fn the_quick_bench_counts_polls_calls_and_servers_correctly() {
         coalesced["crusoe_calls_per_poll"].as_f64().unwrap()
             < naive["crusoe_calls_per_poll"].as_f64().unwrap(),
         "coalescing reads less: {coalesced}"
+    );
+    let cloudsigma = &fleets[2];
+    assert_eq!(cloudsigma["mode"], "cloudsigma");
+    assert!(
+        cloudsigma["crusoe_calls_per_poll"].as_f64().unwrap() >= 1.0,
+        "a CloudSigma poll reads the server: {cloudsigma}"
     );
     let u = &r["unknown_names"];
     let (names, rounds, real) = (

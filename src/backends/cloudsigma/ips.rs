@@ -130,8 +130,18 @@ pub async fn lend(
         let ip = match free {
             Some(free) => free.clone(),
             None if backend.settings.ips.buy => {
-                // Into the pool, free: the next round lends it like any other.
-                buy(backend, client, &ips).await?;
+                // Into the pool, free: the next round lends it like any other. On a task of its
+                // own, so that a request cut off by its time limit (or Cycle hanging up) cannot
+                // stop between the purchase and its marking, leaving an address paid for that
+                // the pool does not know.
+                let (client, period, before) = (
+                    client.clone(),
+                    backend.settings.ips.period.clone(),
+                    ips.clone(),
+                );
+                tokio::spawn(async move { buy(&client, period, &before).await })
+                    .await
+                    .map_err(|e| super::error::unavailable("buying an IP subscription", &e.to_string()))??;
                 continue;
             }
             None => {
@@ -201,12 +211,12 @@ async fn renew(client: &Client, ip: &Ip) -> Result<(), CoreError> {
 /// every new address no one has marked (another lender's purchase among them, which then joins
 /// the pool a moment early). An address bought and not marked would be bought again at Cycle's
 /// next try, and could never be given back.
-async fn buy(backend: &CloudSigma, client: &Client, before: &[Ip]) -> Result<(), CoreError> {
+async fn buy(client: &Client, period: String, before: &[Ip]) -> Result<(), CoreError> {
     let known: BTreeSet<&str> = before.iter().map(|ip| ip.uuid.as_str()).collect();
     let order = NewSubscription {
         resource: "ip".into(),
         amount: 1,
-        period: backend.settings.ips.period.clone(),
+        period,
         auto_renew: true,
     };
     let bought = client
