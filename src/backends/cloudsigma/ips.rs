@@ -29,7 +29,7 @@ const META_FOR: &str = "cycle_ip_for";
 /// How long a lender waits before reading its claim back: another replica's claim of the same
 /// address made meanwhile has then landed, and one of the two sees it is not theirs.
 const SETTLE: Duration = Duration::from_millis(300);
-const CLAIMS: usize = 5;
+const CLAIMS: usize = 8;
 
 /// The holder of a server's boot address.
 pub fn boot_holder(server: &str) -> String {
@@ -130,19 +130,25 @@ pub async fn lend(
         let ip = match free {
             Some(free) => free.clone(),
             None if backend.settings.ips.buy => {
-                // Into the pool, free: the next round lends it like any other. On a task of its
-                // own, so that a request cut off by its time limit (or Cycle hanging up) cannot
-                // stop between the purchase and its marking, leaving an address paid for that
-                // the pool does not know.
-                let (client, period, before) = (
+                // On a task of its own, so that a request cut off by its time limit (or Cycle
+                // hanging up) cannot stop between the purchase and its marking, leaving an
+                // address paid for that the pool does not know.
+                let (client, period, before, holder) = (
                     client.clone(),
                     backend.settings.ips.period.clone(),
                     ips.clone(),
+                    holder.to_string(),
                 );
-                tokio::spawn(async move { buy(&client, period, &before).await })
+                let bought = tokio::spawn(async move { buy(&client, period, &before, &holder).await })
                     .await
                     .map_err(|e| super::error::unavailable("buying an IP subscription", &e.to_string()))??;
-                continue;
+                match bought {
+                    // Bought for this holder and marked so: read back below like any claim.
+                    Some(ip) => ip,
+                    // A purchase whose answer was lost: what appeared went into the pool, free,
+                    // and the next round lends from it like any other.
+                    None => continue,
+                }
             }
             None => {
                 return Err(CoreError::Conflict(format!(
@@ -150,8 +156,10 @@ pub async fn lend(
                 )))
             }
         };
-        renew(client, &ip).await?;
-        mark(client, &ip, Some(holder)).await?;
+        if holder_of(&ip) != Some(holder) {
+            renew(client, &ip).await?;
+            mark(client, &ip, Some(holder)).await?;
+        }
         tokio::time::sleep(SETTLE).await;
         let now = client
             .ips()
@@ -205,13 +213,17 @@ async fn renew(client: &Client, ip: &Ip) -> Result<(), CoreError> {
     Ok(())
 }
 
-/// Buys one address and puts it into the pool at once. Whatever the purchase answered (a lost
-/// answer, a 5xx after the work), the addresses that appeared are found by comparing the
-/// account's addresses before and after: with the purchase's answer, its address; without it,
-/// every new address no one has marked (another lender's purchase among them, which then joins
-/// the pool a moment early). An address bought and not marked would be bought again at Cycle's
-/// next try, and could never be given back.
-async fn buy(client: &Client, period: String, before: &[Ip]) -> Result<(), CoreError> {
+/// Buys one address and puts it into the pool at once: with the purchase's answer, lent to
+/// `holder` (the answer); without it (a lost answer, a 5xx after the work), every new address no
+/// one has marked, found by comparing the account's addresses before and after, joins the pool
+/// free (another lender's purchase among them, a moment early). An address bought and not marked
+/// would be bought again at Cycle's next try, and could never be given back.
+async fn buy(
+    client: &Client,
+    period: String,
+    before: &[Ip],
+    holder: &str,
+) -> Result<Option<Ip>, CoreError> {
     let known: BTreeSet<&str> = before.iter().map(|ip| ip.uuid.as_str()).collect();
     let order = NewSubscription {
         resource: "ip".into(),
@@ -246,12 +258,16 @@ async fn buy(client: &Client, period: String, before: &[Ip]) -> Result<(), CoreE
             })
             .collect();
         if !new.is_empty() {
+            if address.is_some() {
+                // Ours alone: lent to the holder that bought it as it joins the pool.
+                return Ok(Some(mark(client, &new[0], Some(holder)).await?));
+            }
             for ip in &new {
                 if !pooled(ip) {
                     mark(client, ip, None).await?;
                 }
             }
-            return Ok(());
+            return Ok(None);
         }
         if address.is_none() && round >= 2 {
             break;
