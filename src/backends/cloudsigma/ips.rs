@@ -243,40 +243,67 @@ async fn buy(
         }
         Err(_) => None,
     };
+    // Marked however long CloudSigma takes to answer: a failure here is the one that would leave
+    // an address paid for and unknown.
+    let mut last = None;
     for round in 0..10u32 {
-        let new: Vec<Ip> = list(client)
-            .await?
+        if round > 0 {
+            tokio::time::sleep(Duration::from_millis(200 * u64::from(round))).await;
+        }
+        if let Some(a) = &address {
+            // Ours alone, new, with nothing in its `meta`: lent to the holder as it joins the
+            // pool, without reading it first.
+            let mut meta = std::collections::BTreeMap::new();
+            meta.insert(META_MANAGED_BY.to_string(), MANAGED_BY.to_string());
+            meta.insert(META_FOR.to_string(), holder.to_string());
+            match client
+                .ips()
+                .update(
+                    a,
+                    &IpUpdate {
+                        meta,
+                        tags: Vec::new(),
+                    },
+                )
+                .await
+            {
+                Ok(ip) => return Ok(Some(ip)),
+                Err(e) => last = Some(e.to_string()),
+            }
+            continue;
+        }
+        let now = match list(client).await {
+            Ok(now) => now,
+            Err(e) => {
+                last = Some(e.to_string());
+                continue;
+            }
+        };
+        let new: Vec<Ip> = now
             .into_iter()
-            .filter(|ip| match &address {
-                Some(a) => &ip.uuid == a,
-                None => {
-                    ip.subscription.is_some()
-                        && !known.contains(ip.uuid.as_str())
-                        && ip.meta.is_empty()
-                        && ip.server.is_none()
-                }
+            .filter(|ip| {
+                ip.subscription.is_some()
+                    && !known.contains(ip.uuid.as_str())
+                    && ip.meta.is_empty()
+                    && ip.server.is_none()
             })
             .collect();
         if !new.is_empty() {
-            if address.is_some() {
-                // Ours alone: lent to the holder that bought it as it joins the pool.
-                return Ok(Some(mark(client, &new[0], Some(holder)).await?));
-            }
             for ip in &new {
-                if !pooled(ip) {
-                    mark(client, ip, None).await?;
-                }
+                mark(client, ip, None).await?;
             }
             return Ok(None);
         }
-        if address.is_none() && round >= 2 {
+        if round >= 3 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200 * u64::from(round + 1))).await;
     }
     Err(super::error::unavailable(
         "buying an IP subscription",
-        "no new address is listed after the purchase (perhaps nothing was bought); retry, and `crusoe-ial gc` lists addresses outside the pool",
+        &format!(
+            "no new address could be marked after the purchase (perhaps nothing was bought{}); retry, and `crusoe-ial gc` lists addresses outside the pool",
+            last.map(|l| format!("; last: {l}")).unwrap_or_default()
+        ),
     ))
 }
 
