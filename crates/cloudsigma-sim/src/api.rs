@@ -247,10 +247,23 @@ fn tag_uuids(w: &World, owner: usize, id: &str) -> Vec<String> {
         .collect()
 }
 
-fn server_rows(w: &World, account: usize, detail: bool, only: Option<&[String]>) -> Vec<Row> {
+/// The exact names a list asks for (`name=`), so that only those objects are rendered: the
+/// filter itself is applied by [`list`], this only spares rendering what it would drop.
+fn named(call: &Call) -> Option<Vec<String>> {
+    call.param("name").map(split_values)
+}
+
+fn server_rows(
+    w: &World,
+    account: usize,
+    detail: bool,
+    only: Option<&[String]>,
+    names: Option<&[String]>,
+) -> Vec<Row> {
     w.servers
         .iter()
         .filter(|s| s.owner == account && only.is_none_or(|o| o.contains(&s.uuid)))
+        .filter(|s| names.is_none_or(|n| n.contains(&s.def.name)))
         .map(|s| Row {
             id: s.uuid.clone(),
             name: Some(s.def.name.clone()),
@@ -264,10 +277,17 @@ fn server_rows(w: &World, account: usize, detail: bool, only: Option<&[String]>)
         .collect()
 }
 
-fn drive_rows(w: &World, account: usize, detail: bool, only: Option<&[String]>) -> Vec<Row> {
+fn drive_rows(
+    w: &World,
+    account: usize,
+    detail: bool,
+    only: Option<&[String]>,
+    names: Option<&[String]>,
+) -> Vec<Row> {
     w.drives
         .iter()
         .filter(|d| d.owner == account && only.is_none_or(|o| o.contains(&d.uuid)))
+        .filter(|d| names.is_none_or(|n| n.contains(&d.name)))
         .map(|d| Row {
             id: d.uuid.clone(),
             name: Some(d.name.clone()),
@@ -381,7 +401,7 @@ pub fn dispatch(sim: &Sim, call: &Call) -> ApiResult {
         ["servers"] => match *m {
             Method::GET => list(
                 call,
-                server_rows(&sim.world(), a, false, None),
+                server_rows(&sim.world(), a, false, None, named(call).as_deref()),
                 20,
                 true,
                 &[],
@@ -399,7 +419,7 @@ pub fn dispatch(sim: &Sim, call: &Call) -> ApiResult {
             }
             list(
                 call,
-                server_rows(&sim.world(), a, true, None),
+                server_rows(&sim.world(), a, true, None, named(call).as_deref()),
                 20,
                 true,
                 &[],
@@ -447,7 +467,7 @@ pub fn dispatch(sim: &Sim, call: &Call) -> ApiResult {
         ["drives"] => match *m {
             Method::GET => list(
                 call,
-                drive_rows(&sim.world(), a, false, None),
+                drive_rows(&sim.world(), a, false, None, named(call).as_deref()),
                 20,
                 true,
                 &[],
@@ -473,7 +493,13 @@ pub fn dispatch(sim: &Sim, call: &Call) -> ApiResult {
             if !get {
                 return method_not_allowed(call, "GET");
             }
-            list(call, drive_rows(&sim.world(), a, true, None), 20, true, &[])
+            list(
+                call,
+                drive_rows(&sim.world(), a, true, None, named(call).as_deref()),
+                20,
+                true,
+                &[],
+            )
         }
         ["drives", id] => match *m {
             Method::GET => {
@@ -702,8 +728,8 @@ fn tag_members(sim: &Sim, call: &Call, id: &str, kind: &str, detail: bool) -> Ap
     let members = w.tags[i].resources.clone();
     let a = call.account;
     let rows = match kind {
-        "servers" => server_rows(&w, a, detail, Some(&members)),
-        "drives" => drive_rows(&w, a, detail, Some(&members)),
+        "servers" => server_rows(&w, a, detail, Some(&members), None),
+        "drives" => drive_rows(&w, a, detail, Some(&members), None),
         "ips" => ip_rows(&w, a, detail, Some(&members)),
         "vlans" => Vec::new(),
         _ => return Err(ApiError::notexist("No such URL")),
