@@ -115,7 +115,7 @@ pub fn no_content() -> Response {
 }
 
 /// The simulator's whole router: the admin routes under `/_sim`, everything else through
-/// [`entry`].
+/// `entry`.
 pub fn router(sim: Arc<Sim>) -> Router {
     admin::router().fallback(entry).with_state(sim)
 }
