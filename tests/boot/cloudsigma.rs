@@ -220,16 +220,22 @@ fn starts(p: &Provisioned) -> u64 {
         .unwrap_or(0)
 }
 
+/// Straight to standard error, past the test runner's capture: CI's log shows every boot's time.
+fn said(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 async fn boots_what_the_bridge_reported(firmware: Firmware, platform: &str) {
     let p = provision().await;
     let dir = tempfile::tempdir().unwrap();
     let (server, _) = held(&p, dir.path());
     let auth = &p.status["auth"];
     let first = boot_and_record(&server, firmware, dir.path()).await;
-    println!(
+    said(&format!(
         "cloudsigma {firmware:?}: first boot reached iPXE in {:.1}s",
         first.took.as_secs_f64()
-    );
+    ));
     assert_eq!(Some(first.uuid.as_str()), auth["uuid"].as_str(), "uuid");
     assert_eq!(Some(first.mac.as_str()), auth["mac_addr"].as_str(), "mac");
     assert_eq!(first.platform, platform);
@@ -254,10 +260,10 @@ async fn boots_what_the_bridge_reported(firmware: Firmware, platform: &str) {
         "a stop and start keeps the server's identity"
     );
     let second = boot_and_record(&again, firmware, dir.path()).await;
-    println!(
+    said(&format!(
         "cloudsigma {firmware:?}: after the restart, iPXE again in {:.1}s",
         second.took.as_secs_f64()
-    );
+    ));
     assert_eq!(
         (
             second.uuid.as_str(),
