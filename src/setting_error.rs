@@ -42,3 +42,24 @@ pub fn in_range<T: PartialOrd + fmt::Display>(
         ))
     }
 }
+
+/// A cloud's API endpoint as an operator gives it (`key` names the setting): an http or https
+/// URL with a host, and no credentials, query or fragment, which every call's path is added to.
+pub fn api_endpoint(key: &str, value: &str) -> Result<url::Url, SettingError> {
+    let fail = |reason: &str| SettingError::new(key, reason);
+    let url = url::Url::parse(value.trim())
+        .map_err(|e| SettingError::new(key, format!("not a URL: {e}")))?;
+    if !matches!(url.scheme(), "https" | "http") {
+        return Err(fail("must be an http or https URL"));
+    }
+    if url.host_str().is_none() {
+        return Err(fail("has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(fail("must not carry credentials"));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(fail("must not have a query or fragment"));
+    }
+    Ok(url)
+}

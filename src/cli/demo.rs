@@ -107,6 +107,31 @@ pub(crate) async fn show_cycloid(cy: &cycloid_sim::RunningCycloid) {
     println!("  inventory now: {} resources", cy.sim.resources().len());
 }
 
+/// With `--cycloid`, a simulated Cycloid the bridge's `settings` then tell each step; the exit
+/// code when it cannot start.
+pub(crate) async fn start_cycloid(
+    wanted: bool,
+    settings: &mut BridgeSettings,
+) -> Result<Option<cycloid_sim::RunningCycloid>, ExitCode> {
+    if !wanted {
+        return Ok(None);
+    }
+    let key = format!("demo-{}", uuid::Uuid::new_v4());
+    match cycloid_sim::RunningCycloid::start(cycloid_sim::CycloidSim::new(CYCLOID_ORG, &key)).await
+    {
+        Ok(cy) => {
+            settings.cycloid.organization = Some(CYCLOID_ORG.into());
+            settings.cycloid.api_key = Some(key.into());
+            settings.cycloid.url = cy.url();
+            Ok(Some(cy))
+        }
+        Err(e) => {
+            eprintln!("crusoe-ial demo: cannot start the Cycloid simulator: {e}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 pub(crate) const HUB: &str = "65f1e2d3c4b5a69788796a5b";
 pub(crate) const CYCLE_SERVER: &str = "5f1e2d3c4b5a69788796a5b4";
 const LOCATION: &str = "us-east1-a";
@@ -534,24 +559,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let mut settings = BridgeSettings::default();
     settings.boot.ipxe_url = Some(image.url.clone());
     settings.boot.ipxe_sha256 = Some(image.sha256.clone());
-    let cycloid = if args.cycloid {
-        let key = format!("demo-{}", uuid::Uuid::new_v4());
-        match cycloid_sim::RunningCycloid::start(cycloid_sim::CycloidSim::new(CYCLOID_ORG, &key))
-            .await
-        {
-            Ok(cy) => {
-                settings.cycloid.organization = Some(CYCLOID_ORG.into());
-                settings.cycloid.api_key = Some(key.into());
-                settings.cycloid.url = cy.url();
-                Some(cy)
-            }
-            Err(e) => {
-                eprintln!("crusoe-ial demo: cannot start the Cycloid simulator: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+    let cycloid = match start_cycloid(args.cycloid, &mut settings).await {
+        Ok(cy) => cy,
+        Err(code) => return code,
     };
     let key = sim.keys[0].clone();
     let client = ClientSettings {

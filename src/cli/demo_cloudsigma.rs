@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use sha2::Digest;
 
 use super::demo::{
-    brief_list, show_cycloid, step, Cycle, DemoArgs, StepFailed, CYCLE_SERVER, CYCLOID_ORG, HUB,
+    brief_list, show_cycloid, start_cycloid, step, Cycle, DemoArgs, StepFailed, CYCLE_SERVER, HUB,
 };
 use crate::backends::cloudsigma::config::{cloudsigma_config, RawCloudSigma};
 use crate::backends::cloudsigma::settings::IpPoolSettings;
@@ -361,24 +361,9 @@ pub async fn run(args: DemoArgs) -> ExitCode {
     let mut settings = BridgeSettings::default();
     settings.boot.ipxe_url = Some(image.url.clone());
     settings.boot.ipxe_sha256 = Some(image.sha256.clone());
-    let cycloid = if args.cycloid {
-        let key = format!("demo-{}", uuid::Uuid::new_v4());
-        match cycloid_sim::RunningCycloid::start(cycloid_sim::CycloidSim::new(CYCLOID_ORG, &key))
-            .await
-        {
-            Ok(cy) => {
-                settings.cycloid.organization = Some(CYCLOID_ORG.into());
-                settings.cycloid.api_key = Some(key.into());
-                settings.cycloid.url = cy.url();
-                Some(cy)
-            }
-            Err(e) => {
-                eprintln!("crusoe-ial demo: cannot start the Cycloid simulator: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+    let cycloid = match start_cycloid(args.cycloid, &mut settings).await {
+        Ok(cy) => cy,
+        Err(code) => return code,
     };
     let config = cloudsigma_config(RawCloudSigma {
         api_endpoint: Some(sim.endpoint_template()),

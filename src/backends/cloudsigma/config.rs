@@ -130,25 +130,13 @@ pub fn cloudsigma_config(raw: RawCloudSigma) -> Result<CloudSigmaConfig, Setting
     })
 }
 
-/// A checked endpoint template: an http(s) URL once `{location}` is filled in, without
-/// credentials, query or fragment.
+/// A checked endpoint template: a usable API endpoint once `{location}` is filled in.
 fn endpoint(value: &str) -> Result<String, SettingError> {
-    let fail = |reason: String| SettingError::new("cloudsigma.api_endpoint", reason);
     let value = value.trim();
-    let url = url::Url::parse(&value.replace("{location}", "zrh"))
-        .map_err(|e| fail(format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(fail("must be an http or https URL".into()));
-    }
-    if url.host_str().is_none() {
-        return Err(fail("has no host".into()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fail("must not carry credentials".into()));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(fail("must not have a query or fragment".into()));
-    }
+    crate::setting_error::api_endpoint(
+        "cloudsigma.api_endpoint",
+        &value.replace("{location}", "zrh"),
+    )?;
     Ok(value.to_string())
 }
 

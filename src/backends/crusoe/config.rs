@@ -112,21 +112,7 @@ pub fn crusoe_config(
 }
 
 fn endpoint(value: &str) -> Result<Url, SettingError> {
-    let fail = |reason: String| SettingError::new("crusoe.api_endpoint", reason);
-    let url = Url::parse(value.trim()).map_err(|e| fail(format!("not a URL: {e}")))?;
-    if !matches!(url.scheme(), "https" | "http") {
-        return Err(fail("must be an http or https URL".into()));
-    }
-    if url.host_str().is_none() {
-        return Err(fail("has no host".into()));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(fail("must not carry credentials".into()));
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err(fail("must not have a query or fragment".into()));
-    }
-    Ok(url)
+    crate::setting_error::api_endpoint("crusoe.api_endpoint", value)
 }
 
 /// Advice for an operator whose endpoint names Crusoe's old API, once at start-up.
